@@ -1,0 +1,5 @@
+import sys
+
+from alstudy.cli import main
+
+sys.exit(main())

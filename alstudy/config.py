@@ -1,0 +1,141 @@
+"""Small frozen configs. Each function receives only the part it uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from alstudy.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Label budget of one campaign.
+
+    `initial` and `per_cycle` are counts, or fractions of the train split when below 1.
+    `cycles` is the number of selection rounds, so a campaign has `cycles + 1` records.
+    `validation` is the labeled validation set: a count, or a fraction of the total label
+    budget (initial + cycles * per_cycle). It is paid for with labels and never trained on.
+    """
+
+    initial: int | float = 50
+    per_cycle: int | float = 50
+    cycles: int = 8
+    validation: int | float = 0.1
+
+    def resolve(self, n_train: int) -> "ResolvedBudget":
+        """Counts for a train split of `n_train` rows; UsageError when they cannot fit."""
+        def count(key: str, value: int | float) -> int:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise UsageError(f"budget.{key} = {value!r}: expected a positive count or a fraction in (0, 1)")
+            if isinstance(value, float) and value < 1:
+                return max(1, round(value * n_train))
+            if isinstance(value, float) and not value.is_integer():
+                raise UsageError(f"budget.{key} = {value!r}: a count must be a whole number")
+            return int(value)
+
+        initial, per_cycle = count("initial", self.initial), count("per_cycle", self.per_cycle)
+        if isinstance(self.cycles, bool) or not isinstance(self.cycles, int) or self.cycles < 0:
+            raise UsageError(f"budget.cycles = {self.cycles!r}: expected a whole number >= 0")
+        total = initial + self.cycles * per_cycle
+        v = self.validation
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise UsageError(f"budget.validation = {v!r}: expected a count >= 0 or a fraction in [0, 1)")
+        validation = max(1, math.ceil(v * total)) if isinstance(v, float) and 0 < v < 1 else int(v)
+        if total + validation > n_train:
+            raise UsageError(
+                f"budget needs {total} training labels + {validation} validation labels, "
+                f"but the train split has only {n_train} rows")
+        return ResolvedBudget(initial, per_cycle, self.cycles, validation)
+
+
+@dataclass(frozen=True)
+class ResolvedBudget:
+    initial: int
+    per_cycle: int
+    cycles: int
+    validation: int
+
+    @property
+    def total(self) -> int:
+        return self.initial + self.cycles * self.per_cycle
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training hyperparameters of every cycle; all of them may be tuned.
+
+    Defaults are a reasonable, lightly regularized recipe for small embedded data.
+    """
+
+    optimizer: str = "sgd"        # "sgd" (Nesterov momentum) or "adamw"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    epochs: int = 60              # passes over the labeled set ...
+    min_steps: int = 100          # ... but at least this many optimizer steps (tiny labeled sets)
+    batch_size: int = 64
+    schedule: str = "cosine"      # "cosine", "onecycle" or "constant"
+    warmup: float = 0.0           # fraction of steps with linear warmup
+    label_smoothing: float = 0.0
+    mixup: float = 0.0            # Beta(alpha, alpha) mixup; 0 = off
+    swa: float = 0.0              # average weights over this final fraction of steps; 0 = off
+    augment: float = 0.0          # strength of the dataset's batch augmentation; 0 = off
+    dropout: float = 0.3          # head dropout (also the MC-dropout rate)
+    warm_start: bool = False      # continue from the last cycle's weights instead of re-initializing
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, where: str = "hyperparameters") -> "TrainConfig":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in known:
+                raise UsageError(f"{where}.{key}: unknown hyperparameter; allowed: {', '.join(known)}")
+            kind = type(known[key].default)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if kind is int and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if type(value) is not kind:
+                raise UsageError(f"{where}.{key} = {value!r}: expected {kind.__name__}")
+            kwargs[key] = value
+        config = cls(**kwargs)
+        config.check(where)
+        return config
+
+    def check(self, where: str = "hyperparameters") -> None:
+        choices = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: allowed: {', '.join(allowed)}")
+        for key in ("lr", "batch_size"):
+            if getattr(self, key) <= 0:
+                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: must be > 0")
+        for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum"):
+            if getattr(self, key) < 0:
+                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: must be >= 0")
+        for key in ("warmup", "label_smoothing", "swa", "dropout"):
+            if not 0 <= getattr(self, key) < 1:
+                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: must be in [0, 1)")
+
+    def as_columns(self) -> dict[str, Any]:
+        """`hp.<name>` columns of the results."""
+        return {f"hp.{k}": v for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """One AL campaign: a dataset, a strategy, a model, a budget and the training recipe."""
+
+    dataset: str
+    strategy: str
+    model: str | None = None                  # None: the dataset's default model
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    strategy_options: Mapping[str, Any] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data_root: str | None = None              # where torchvision datasets live
+    download: bool = False                    # fetch missing torchvision files (needs network)
+    deterministic: bool = True                # deterministic kernels (identical reruns)
