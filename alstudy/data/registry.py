@@ -1,0 +1,112 @@
+"""The dataset registry: every dataset name alstudy knows, and the one place that loads them.
+
+Importing this module is cheap (no torch, no scikit-learn): the CLI lists and validates names
+with it; the loaders are imported when a dataset is first requested.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from alstudy.errors import UsageError
+
+if TYPE_CHECKING:
+    from alstudy.data.base import Dataset
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What is known about a dataset before loading it."""
+
+    name: str
+    kind: str                       # "image", "signal" or "tabular"
+    num_classes: int
+    input_shape: tuple[int, ...]
+    default_model: str
+    augmentation: str               # a kind of alstudy.data.augment.make_augment
+    loader: str                     # "module:function" called as function() or function(root, download=)
+    needs_root: bool = False
+
+
+_SPECS = (
+    DatasetSpec("digits", "image", 10, (1, 8, 8), "mlp", "crop", "alstudy.data.embedded:load_digits"),
+    DatasetSpec("mnist1d", "signal", 10, (1, 40), "cnn1d", "signal", "alstudy.data.generated:load_mnist1d"),
+    DatasetSpec("breast_cancer", "tabular", 2, (30,), "mlp", "tabular",
+                "alstudy.data.embedded:load_breast_cancer"),
+    DatasetSpec("wine", "tabular", 3, (13,), "mlp", "tabular", "alstudy.data.embedded:load_wine"),
+    DatasetSpec("mnist", "image", 10, (1, 28, 28), "cnn2d", "crop", "alstudy.data.vision:load_mnist", True),
+    DatasetSpec("fashion_mnist", "image", 10, (1, 28, 28), "cnn2d", "crop_flip",
+                "alstudy.data.vision:load_fashion_mnist", True),
+    DatasetSpec("svhn", "image", 10, (3, 32, 32), "cnn2d", "crop", "alstudy.data.vision:load_svhn", True),
+    DatasetSpec("cifar10", "image", 10, (3, 32, 32), "resnet18", "crop_flip",
+                "alstudy.data.vision:load_cifar10", True),
+    DatasetSpec("cifar100", "image", 100, (3, 32, 32), "resnet18", "crop_flip",
+                "alstudy.data.vision:load_cifar100", True),
+)
+_BY_NAME = {spec.name: spec for spec in _SPECS}
+
+# One copy per process (a Ray worker runs many campaigns on the same data); keyed by
+# (name, root). Callers must treat the tensors as read-only.
+_CACHE: dict[tuple[str, str | None], "Dataset"] = {}
+_LOCK = threading.Lock()
+
+
+def dataset_names() -> list[str]:
+    """Registered dataset names, embedded ones first."""
+    return [spec.name for spec in _SPECS]
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The spec of `name`; UsageError listing the choices when unknown."""
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        raise UsageError(f"unknown dataset {name!r}; choices: {', '.join(dataset_names())}") from None
+
+
+def dataset_info() -> list[dict[str, Any]]:
+    """One row per dataset for `alstudy list`."""
+    return [{"name": s.name, "kind": s.kind, "classes": s.num_classes,
+             "input_shape": "x".join(map(str, s.input_shape)), "model": s.default_model,
+             "augmentation": s.augmentation, "source": "local root" if s.needs_root else "embedded",
+             "needs_root": s.needs_root} for s in _SPECS]
+
+
+def get_dataset(name: str, *, root: str | os.PathLike | None = None, download: bool = False) -> "Dataset":
+    """The dataset `name` on the CPU, loaded once per process per (name, root).
+
+    Embedded datasets ignore `root`. Datasets read from a local folder need `root` and fetch
+    missing files through torchvision only when `download` is true; UsageError otherwise.
+    """
+    spec = dataset_spec(name)
+    if spec.needs_root and root is None:
+        raise UsageError(
+            f"dataset {name!r} is read from a local folder: set a data root (--data-root PATH, "
+            f"or data_root in the study) holding torchvision's files; add --download to fetch them")
+    key_root = os.path.abspath(os.fspath(root)) if spec.needs_root else None
+    key = (name, key_root)
+    with _LOCK:
+        if key not in _CACHE:
+            module, function = spec.loader.split(":")
+            load = getattr(importlib.import_module(module), function)
+            dataset = load(key_root, download=download) if spec.needs_root else load()
+            _check(spec, dataset)
+            _CACHE[key] = dataset
+        return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Forget every loaded dataset (tests, memory)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _check(spec: DatasetSpec, dataset: "Dataset") -> None:
+    # The spec is what `alstudy list` and study validation show; the loader must agree with it.
+    assert dataset.name == spec.name and dataset.num_classes == spec.num_classes, dataset.name
+    assert tuple(dataset.input_shape) == spec.input_shape, (dataset.name, dataset.input_shape)
+    assert tuple(dataset.x_train.shape[1:]) == spec.input_shape, (dataset.name, dataset.x_train.shape)
