@@ -1,0 +1,127 @@
+"""fit: train a model from its current weights on labeled tensors that live on the device."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alstudy.config import TrainConfig
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class FitStats:
+    steps: int
+    epochs: float
+    final_loss: float
+
+
+def num_steps(n: int, train: TrainConfig) -> int:
+    """Optimizer steps for `n` labels: `epochs` passes, but never fewer than `min_steps`."""
+    return max(train.epochs * math.ceil(n / train.batch_size), train.min_steps)
+
+
+def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
+    # No weight decay on biases and normalization parameters: decaying them only hurts.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": train.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if train.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=train.lr)
+    return torch.optim.SGD(groups, lr=train.lr, momentum=train.momentum,
+                           nesterov=train.momentum > 0)
+
+
+def lr_factor(step: int, total: int, train: TrainConfig) -> float:
+    """Multiplier of the base learning rate at `step` (linear warmup, then the schedule)."""
+    warm = int(train.warmup * total)
+    if step < warm:
+        return (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    if train.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if train.schedule == "onecycle":  # triangular: up to 1 at 30 %, down to 0
+        return t / 0.3 if t < 0.3 else (1 - t) / 0.7
+    return 1.0
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
+        to_float: Callable[[torch.Tensor], torch.Tensor], augment: Augment,
+        gen: torch.Generator, mix_rng: np.random.Generator) -> FitStats:
+    """Train `model` in place on (x, y) with the recipe `train`.
+
+    `x` are stored inputs (uint8 images or floats) on the model's device; batches are index
+    gathers and `augment` runs on whole batches. `gen` (on the device) drives shuffling and
+    augmentation, `mix_rng` the host-side mixup coefficients: no host sync per step.
+    """
+    device = x.device
+    n = int(y.shape[0])
+    total = num_steps(n, train)
+    bs = min(train.batch_size, n)
+    cuda = device.type == "cuda"
+    if cuda and x.dim() == 4:
+        model = model.to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, train)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
+    swa_start = total - int(train.swa * total) if train.swa > 0 else total
+    swa_model = torch.optim.swa_utils.AveragedModel(model) if train.swa > 0 else None
+    lambdas = mix_rng.beta(train.mixup, train.mixup, size=total) if train.mixup > 0 else None
+
+    model.train()
+    perm = torch.randperm(n, device=device, generator=gen)
+    pos = 0
+    loss = torch.zeros((), device=device)
+    for step in range(total):
+        if pos + bs > n:  # new epoch; drop the ragged tail so every batch has bs rows
+            perm, pos = torch.randperm(n, device=device, generator=gen), 0
+        idx = perm[pos:pos + bs]
+        pos += bs
+        xb = augment(to_float(x[idx]), gen)
+        if cuda and xb.dim() == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yb = y[idx]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            if lambdas is not None:
+                lam = float(lambdas[step])
+                mate = torch.randperm(bs, device=device, generator=gen)
+                out = model(lam * xb + (1 - lam) * xb[mate])
+                loss = (lam * F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
+                        + (1 - lam) * F.cross_entropy(out, yb[mate], label_smoothing=train.label_smoothing))
+            else:
+                out = model(xb)
+                loss = F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if swa_model is not None and step >= swa_start:
+            swa_model.update_parameters(model)
+
+    if swa_model is not None:
+        model.load_state_dict(swa_model.module.state_dict())
+        _recompute_batchnorm(model, x, to_float=to_float, batch_size=max(bs, 256))
+    model.eval()
+    return FitStats(steps=total, epochs=total * bs / n, final_loss=float(loss))
+
+
+@torch.no_grad()
+def _recompute_batchnorm(model: nn.Module, x: torch.Tensor, *,
+                         to_float: Callable[[torch.Tensor], torch.Tensor], batch_size: int) -> None:
+    """Averaged weights need fresh BatchNorm statistics: one pass over the labeled inputs."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the pass
+    model.train()
+    for i in range(0, x.shape[0], batch_size):
+        model(to_float(x[i:i + batch_size]))

@@ -1,0 +1,61 @@
+"""The training loop: it learns, and its schedule and step count do what they say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from alstudy.config import TrainConfig
+from alstudy.errors import UsageError
+from alstudy.models import make_model
+from alstudy.training import evaluate, fit, num_steps
+from alstudy.training.fit import lr_factor
+
+
+def _blobs(n=200, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = torch.randn(n, 8, generator=g) * 0.5 + torch.nn.functional.one_hot(y, 8).float() * 2
+    return x, y
+
+
+@pytest.mark.parametrize("train", [
+    TrainConfig(epochs=20),
+    TrainConfig(epochs=20, optimizer="adamw", lr=3e-3, mixup=0.3, label_smoothing=0.1, swa=0.25),
+])
+def test_fit_learns_separable_blobs(train):
+    x, y = _blobs()
+    torch.manual_seed(0)
+    model = make_model("mlp", (8,), 3, dropout=0.1)
+    stats = fit(model, x, y, train=train, to_float=lambda t: t, augment=lambda t, g: t,
+                gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0))
+    assert stats.steps == num_steps(200, train)
+    acc, _ = evaluate(model, *_blobs(seed=1), to_float=lambda t: t)
+    assert acc > 0.95
+
+
+def test_tiny_labeled_sets_still_get_min_steps():
+    train = TrainConfig(epochs=10, min_steps=100, batch_size=64)
+    assert num_steps(20, train) == 100
+    assert num_steps(640, train) == 100
+    assert num_steps(6400, train) == 1000
+
+
+def test_schedules_start_and_end_where_expected():
+    cosine = TrainConfig(schedule="cosine", warmup=0.1)
+    assert lr_factor(0, 100, cosine) == pytest.approx(0.1)
+    assert lr_factor(10, 100, cosine) == pytest.approx(1.0)
+    assert lr_factor(99, 100, cosine) < 0.01
+    assert lr_factor(50, 100, TrainConfig(schedule="constant")) == 1.0
+    assert lr_factor(30, 100, TrainConfig(schedule="onecycle")) == pytest.approx(1.0)
+
+
+def test_hyperparameters_are_validated():
+    with pytest.raises(UsageError, match="optimizer"):
+        TrainConfig.from_mapping({"optimizer": "lbfgs"})
+    with pytest.raises(UsageError, match="unknown hyperparameter"):
+        TrainConfig.from_mapping({"learning_rate": 0.1})
+    with pytest.raises(UsageError, match="expected float"):
+        TrainConfig.from_mapping({"lr": "fast"})
+    assert TrainConfig.from_mapping({"lr": 1, "epochs": 5.0}).lr == 1.0
