@@ -1,0 +1,72 @@
+"""Learning curves, area under the budget curve (AUBC) and final accuracy.
+
+Input everywhere: the rows of one phase as returned by `load.phase_rows`
+(dataset, strategy, seed, n_labeled, test_acc). A campaign is one (dataset, strategy, seed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.stats import bootstrap_generator, bootstrap_mean_ci
+
+CAMPAIGN = ["dataset", "strategy", "seed"]
+
+
+def learning_curves(rows: pd.DataFrame, *, metric: str = "test_acc", n_boot: int = 1000,
+                    level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Mean and bootstrap CI over seeds of `metric` at each n_labeled, per dataset × strategy.
+
+    Columns: dataset, strategy, n_labeled, mean, ci_low, ci_high, n_seeds.
+    """
+    rng = bootstrap_generator(seed, "curves")
+    out = []
+    for (dataset, strategy, n), group in rows.groupby(["dataset", "strategy", "n_labeled"], sort=True):
+        values = group[metric].to_numpy(dtype=float)
+        low, high = bootstrap_mean_ci(values, rng=rng, n_boot=n_boot, level=level)
+        out.append((dataset, strategy, n, values.mean(), low, high, len(values)))
+    return pd.DataFrame(out, columns=["dataset", "strategy", "n_labeled", "mean", "ci_low",
+                                      "ci_high", "n_seeds"])
+
+
+def area_under_curve(n_labeled: np.ndarray, accuracy: np.ndarray) -> float:
+    """Trapezoid area of accuracy over n_labeled divided by the labeled range (an average accuracy).
+
+    A single budget point has no range; its accuracy is returned, so the value stays comparable.
+    """
+    order = np.argsort(n_labeled)
+    x = np.asarray(n_labeled, dtype=float)[order]
+    y = np.asarray(accuracy, dtype=float)[order]
+    if x.size == 1 or x[-1] == x[0]:
+        return float(y.mean())
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def aubc(rows: pd.DataFrame, *, metric: str = "test_acc") -> pd.DataFrame:
+    """AUBC of every campaign. Columns: dataset, strategy, seed, aubc, n_points."""
+    out = [(*key, area_under_curve(g["n_labeled"].to_numpy(), g[metric].to_numpy()), len(g))
+           for key, g in rows.groupby(CAMPAIGN, sort=True)]
+    return pd.DataFrame(out, columns=[*CAMPAIGN, "aubc", "n_points"])
+
+
+def final_accuracy(rows: pd.DataFrame, *, metric: str = "test_acc") -> pd.DataFrame:
+    """Accuracy of every campaign at its largest n_labeled. Columns: dataset, strategy, seed, n_labeled, final_acc."""
+    last = rows.sort_values("n_labeled").groupby(CAMPAIGN, sort=True).tail(1)
+    return (last[[*CAMPAIGN, "n_labeled", metric]].rename(columns={metric: "final_acc"})
+            .sort_values(CAMPAIGN).reset_index(drop=True))
+
+
+def summarize_over_seeds(per_campaign: pd.DataFrame, value: str, *, n_boot: int = 1000,
+                         level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Mean and bootstrap CI over seeds of a per-campaign `value`, per dataset × strategy.
+
+    Columns: dataset, strategy, mean, ci_low, ci_high, n_seeds.
+    """
+    rng = bootstrap_generator(seed, f"summary.{value}")
+    out = []
+    for (dataset, strategy), group in per_campaign.groupby(["dataset", "strategy"], sort=True):
+        values = group[value].to_numpy(dtype=float)
+        low, high = bootstrap_mean_ci(values, rng=rng, n_boot=n_boot, level=level)
+        out.append((dataset, strategy, values.mean(), low, high, len(values)))
+    return pd.DataFrame(out, columns=["dataset", "strategy", "mean", "ci_low", "ci_high", "n_seeds"])
