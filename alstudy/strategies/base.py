@@ -1,0 +1,47 @@
+"""The strategy contract: what a strategy needs from the model, and how it selects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Model outputs a strategy asks for; the campaign computes only these."""
+
+    probs: bool = False            # softmax probabilities of the pool, (N, C)
+    mc_samples: int = 0            # > 0: MC-dropout probabilities of the pool, (T, N, C)
+    embedding: bool = False        # penultimate embeddings of the pool, (N, D)
+    labeled_embedding: bool = False  # penultimate embeddings of the labeled set, (L, D)
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """What a strategy sees of the unlabeled pool: row r is pool position r (0..n-1)."""
+
+    n: int
+    probs: torch.Tensor | None = None
+    mc_probs: torch.Tensor | None = None
+    embedding: torch.Tensor | None = None
+    labeled_embedding: torch.Tensor | None = None
+
+
+class Strategy:
+    """Base class. Subclasses set `name`, keep their options as plain attributes (picklable),
+    report `needs()` and implement `select`."""
+
+    name: str = ""
+
+    def needs(self) -> Needs:
+        return Needs()
+
+    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        """min(k, view.n) distinct pool positions (int64, on any device), in pick order.
+        All randomness comes from `gen` (a CPU torch.Generator)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({opts})"

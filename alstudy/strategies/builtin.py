@@ -1,0 +1,201 @@
+"""The built-in strategies: thin wrappers that feed a PoolView to the kernels.
+
+Options are keyword arguments kept as plain attributes (so strategies pickle and print). Every
+random choice, including the order among equal scores, comes from the `gen` given to select.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from alstudy.errors import UsageError
+from alstudy.strategies import scores
+from alstudy.strategies.arrays import permutation
+from alstudy.strategies.badge import badge
+from alstudy.strategies.base import Needs, PoolView, Strategy
+from alstudy.strategies.kcenter import kcenter_greedy
+from alstudy.strategies.probcover import probcover
+from alstudy.strategies.typiclust import typiclust
+
+
+def _check(name: str, value, kind: type | tuple[type, ...], *, low: float | None = None,
+           high: float | None = None, allow_none: bool = False):
+    """Return value if it is a `kind` within [low, high]; UsageError naming the option if not."""
+    if value is None and allow_none:
+        return value
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    if not ok:
+        rng = f" in [{low}, {high}]" if high is not None else (f" >= {low}" if low is not None else "")
+        none = " or none" if allow_none else ""
+        what = kind.__name__ if isinstance(kind, type) else "number"
+        raise UsageError(f"strategy option {name} = {value!r}: expected a {what}{rng}{none}")
+    return value
+
+
+def top_k(keys: list[torch.Tensor], k: int, gen: torch.Generator) -> torch.Tensor:
+    """Positions of the k best rows, best first: ordered by keys[0] descending, ties by keys[1]
+    descending, and so on; remaining ties in an order drawn from gen."""
+    order = permutation(keys[0].shape[0], gen, keys[0].device)
+    for key in reversed(keys):  # stable sorts from the last key to the first = lexicographic
+        order = order[torch.sort(key[order], descending=True, stable=True).indices]
+    return order[:k]
+
+
+class RandomSampling(Strategy):
+    """Uniform sampling without replacement: the baseline every strategy is compared with."""
+
+    name = "random"
+
+    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.randperm(view.n, generator=gen)[: min(k, view.n)]
+
+
+class _ScoreStrategy(Strategy):
+    """Top-k of one or more per-row scores (higher = more informative)."""
+
+    def keys(self, view: PoolView) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return top_k(self.keys(view), min(k, view.n), gen)
+
+
+class LeastConfidence(_ScoreStrategy):
+    """Lowest top-class probability first."""
+
+    name = "least_confidence"
+
+    def needs(self) -> Needs:
+        return Needs(probs=True)
+
+    def keys(self, view: PoolView) -> list[torch.Tensor]:
+        return [scores.least_confidence(view.probs)]
+
+
+class Margin(_ScoreStrategy):
+    """Smallest gap between the two most likely classes first."""
+
+    name = "margin"
+
+    def needs(self) -> Needs:
+        return Needs(probs=True)
+
+    def keys(self, view: PoolView) -> list[torch.Tensor]:
+        return [scores.margin(view.probs)]
+
+
+class Entropy(_ScoreStrategy):
+    """Highest predictive entropy first."""
+
+    name = "entropy"
+
+    def needs(self) -> Needs:
+        return Needs(probs=True)
+
+    def keys(self, view: PoolView) -> list[torch.Tensor]:
+        return [scores.entropy(view.probs)]
+
+
+class Bald(_ScoreStrategy):
+    """BALD (Houlsby et al. 2011) with MC dropout (Gal et al. 2017)."""
+
+    name = "bald"
+
+    def __init__(self, *, mc_samples: int = 20) -> None:
+        self.mc_samples = _check("mc_samples", mc_samples, int, low=2)
+
+    def needs(self) -> Needs:
+        return Needs(mc_samples=self.mc_samples)
+
+    def keys(self, view: PoolView) -> list[torch.Tensor]:
+        return [scores.bald(view.mc_probs)]
+
+
+class VariationRatio(_ScoreStrategy):
+    """Variation ratio of the MC-dropout votes; its many ties go to the higher entropy of the
+    mean prediction."""
+
+    name = "variation_ratio"
+
+    def __init__(self, *, mc_samples: int = 20) -> None:
+        self.mc_samples = _check("mc_samples", mc_samples, int, low=2)
+
+    def needs(self) -> Needs:
+        return Needs(mc_samples=self.mc_samples)
+
+    def keys(self, view: PoolView) -> list[torch.Tensor]:
+        return [scores.variation_ratio(view.mc_probs), scores.mean_entropy(view.mc_probs)]
+
+
+class Coreset(Strategy):
+    """Core-set (Sener & Savarese 2018): k-center greedy on embeddings, labeled rows as centers."""
+
+    name = "coreset"
+
+    def needs(self) -> Needs:
+        return Needs(embedding=True, labeled_embedding=True)
+
+    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        lab = view.labeled_embedding
+        lab = view.embedding[:0] if lab is None else lab
+        return kcenter_greedy(view.embedding, lab, k, rng=gen)
+
+
+class Badge(Strategy):
+    """BADGE (Ash et al. 2020): k-means++ on last-layer gradient embeddings."""
+
+    name = "badge"
+
+    def needs(self) -> Needs:
+        return Needs(probs=True, embedding=True)
+
+    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return badge(view.probs, view.embedding, k, gen)
+
+
+class TypiClust(Strategy):
+    """TypiClust (Hacohen et al. 2022); options as in `typiclust`."""
+
+    name = "typiclust"
+
+    def __init__(self, *, max_clusters: int = 500, min_cluster_size: int = 5, knn: int = 20) -> None:
+        self.max_clusters = _check("max_clusters", max_clusters, int, low=1)
+        self.min_cluster_size = _check("min_cluster_size", min_cluster_size, int, low=1)
+        self.knn = _check("knn", knn, int, low=1)
+
+    def needs(self) -> Needs:
+        return Needs(embedding=True, labeled_embedding=True)
+
+    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        lab = view.labeled_embedding
+        lab = view.embedding[:0] if lab is None else lab
+        return typiclust(view.embedding, lab, k, gen, max_clusters=self.max_clusters,
+                         min_cluster_size=self.min_cluster_size, knn=self.knn)
+
+
+class ProbCover(Strategy):
+    """ProbCover (Yehuda et al. 2022); options as in `probcover`. n_clusters None: the purity
+    rule uses as many pseudo-classes as the model has classes (then probs are needed)."""
+
+    name = "probcover"
+
+    def __init__(self, *, delta: float | None = None, purity: float = 0.95,
+                 n_clusters: int | None = None, normalize: bool = True, max_degree: int = 100) -> None:
+        self.delta = _check("delta", delta, (int, float), low=0.0, allow_none=True)
+        self.purity = _check("purity", purity, (int, float), low=0.0, high=1.0)
+        self.n_clusters = _check("n_clusters", n_clusters, int, low=1, allow_none=True)
+        if not isinstance(normalize, bool):
+            raise UsageError(f"strategy option normalize = {normalize!r}: expected true or false")
+        self.normalize = normalize
+        self.max_degree = _check("max_degree", max_degree, int, low=1)
+
+    def needs(self) -> Needs:
+        return Needs(embedding=True, labeled_embedding=True, probs=self.n_clusters is None)
+
+    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        lab = view.labeled_embedding
+        lab = view.embedding[:0] if lab is None else lab
+        n_clusters = self.n_clusters if self.n_clusters is not None else int(view.probs.shape[1])
+        return probcover(view.embedding, lab, k, gen, delta=self.delta, purity=self.purity,
+                         n_clusters=n_clusters, normalize=self.normalize, max_degree=self.max_degree)
