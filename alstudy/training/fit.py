@@ -75,6 +75,25 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     swa_model = torch.optim.swa_utils.AveragedModel(model) if train.swa > 0 else None
     lambdas = mix_rng.beta(train.mixup, train.mixup, size=total) if train.mixup > 0 else None
 
+    # Dropout layers draw from torch's global generator: seed it from `gen` inside a fork so
+    # training is reproducible and leaves the caller's global state untouched.
+    global_seed = int(torch.randint(0, 2**62, (1,), device=device, generator=gen))
+    with torch.random.fork_rng(devices=[device] if cuda else []):
+        torch.manual_seed(global_seed)
+        loss = _train_steps(model, x, y, train=train, to_float=to_float, augment=augment,
+                            gen=gen, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
+                            swa_model=swa_model, swa_start=swa_start)
+
+    if swa_model is not None:
+        model.load_state_dict(swa_model.module.state_dict())
+        _recompute_batchnorm(model, x, to_float=to_float, batch_size=max(bs, 256))
+    model.eval()
+    return FitStats(steps=total, epochs=total * bs / n, final_loss=float(loss))
+
+
+def _train_steps(model, x, y, *, train, to_float, augment, gen, lambdas, opt, sched, total, bs,
+                 swa_model, swa_start) -> torch.Tensor:
+    device, n, cuda = x.device, int(y.shape[0]), x.device.type == "cuda"
     model.train()
     perm = torch.randperm(n, device=device, generator=gen)
     pos = 0
@@ -104,12 +123,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         sched.step()
         if swa_model is not None and step >= swa_start:
             swa_model.update_parameters(model)
-
-    if swa_model is not None:
-        model.load_state_dict(swa_model.module.state_dict())
-        _recompute_batchnorm(model, x, to_float=to_float, batch_size=max(bs, 256))
-    model.eval()
-    return FitStats(steps=total, epochs=total * bs / n, final_loss=float(loss))
+    return loss.detach()
 
 
 @torch.no_grad()

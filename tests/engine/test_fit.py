@@ -59,3 +59,25 @@ def test_hyperparameters_are_validated():
     with pytest.raises(UsageError, match="expected float"):
         TrainConfig.from_mapping({"lr": "fast"})
     assert TrainConfig.from_mapping({"lr": 1, "epochs": 5.0}).lr == 1.0
+
+
+
+def _fit_once(x, y, model):
+    fit(model, x, y, train=TrainConfig(epochs=3, mixup=0.2), to_float=lambda t: t,
+        augment=lambda t, g: t, gen=torch.Generator().manual_seed(9), mix_rng=np.random.default_rng(9))
+    return model.state_dict()
+
+
+def test_fit_is_reproducible_and_leaves_global_rng_alone():
+    x, y = _blobs()
+    torch.manual_seed(1)
+    model_a = make_model("mlp", (8,), 3, dropout=0.5)  # training dropout draws random masks
+    torch.manual_seed(1)
+    model_b = make_model("mlp", (8,), 3, dropout=0.5)
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = _fit_once(x, y, model_a)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.manual_seed(456)  # a different global state must not change the result
+    b = _fit_once(x, y, model_b)
+    assert all(torch.equal(a[k], b[k]) for k in a)

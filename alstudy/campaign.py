@@ -1,0 +1,177 @@
+"""run_campaign: one full active-learning campaign as a pure function of (config, seed).
+
+    for cycle c = 0..C:   train from scratch on L_c -> evaluate on validation and test
+                          -> unless last: score the pool, the strategy picks b new labels
+
+Each record describes one cycle: the labels that arrived for it (`new_indices`; cycle 0 holds
+the initial set), the time spent choosing them, training on L_c and the accuracies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from alstudy.config import CampaignConfig, ResolvedBudget
+from alstudy.data import get_dataset
+from alstudy.models import make_model
+from alstudy.rng import derive_seed, numpy_generator, torch_generator
+from alstudy.strategies import make_strategy
+from alstudy.strategies.base import PoolView
+from alstudy.training import embed, evaluate, fit, infer
+
+Record = dict[str, Any]
+
+
+@dataclass
+class CampaignState:
+    """Everything needed to resume a campaign at `cycle` with identical results.
+
+    Randomness is derived from (seed, purpose, cycle), so the labeled set, the labels chosen
+    for the next cycle (`pending`) and the records so far are the whole state; `model_state`
+    is kept only with warm start. `to_dict` is JSON-friendly and small (a per-cycle checkpoint).
+    """
+
+    cycle: int                     # the next cycle to run
+    labeled: list[int]             # absolute train indices the next cycle trains on
+    pending: dict = field(default_factory=dict)  # new_indices + timings of the next cycle's labels
+    records: list[Record] = field(default_factory=list)
+    model_state: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"cycle": self.cycle, "labeled": [int(i) for i in self.labeled],
+                "pending": self.pending, "records": self.records}
+
+    @classmethod
+    def from_dict(cls, d: dict, *, model_state: dict | None = None) -> "CampaignState":
+        return cls(int(d["cycle"]), [int(i) for i in d["labeled"]], dict(d["pending"]),
+                   list(d["records"]), model_state)
+
+
+def initial_split(n_train: int, budget: ResolvedBudget, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(validation indices, initial labeled indices) for `seed`: one seeded permutation of
+    the train split, independent of the strategy, so every strategy starts alike."""
+    perm = numpy_generator(seed, "split").permutation(n_train)
+    return np.sort(perm[:budget.validation]), perm[budget.validation:budget.validation + budget.initial]
+
+
+def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
+                 on_cycle: Callable[[Record, CampaignState], None] | None = None,
+                 state: CampaignState | None = None) -> list[Record]:
+    """Run cycles 0..budget.cycles of `config` with `seed`; return one record per cycle.
+
+    `on_cycle(record, state)` is called after every cycle with that cycle's record and the
+    state to resume from (the Ray runner reports and checkpoints through it). Passing a saved
+    `state` resumes at `state.cycle`; the returned list then holds all records, old and new.
+    """
+    dev = torch.device(device)
+    data = get_dataset(config.dataset, root=config.data_root, download=config.download).to(dev)
+    budget = config.budget.resolve(data.n_train)
+    strategy = make_strategy(config.strategy, **dict(config.strategy_options))
+    needs = strategy.needs()
+    model_name = config.model or data.default_model
+    augment = data.augmenter(config.train.augment)
+    val_idx, initial = initial_split(data.n_train, budget, seed)
+    val = torch.as_tensor(val_idx, device=dev)
+    x_val, y_val = data.x_train[val], data.y_train[val]
+    base = {"dataset": config.dataset, "strategy": config.strategy, "model": model_name,
+            "seed": int(seed), "n_validation": budget.validation, **config.train.as_columns()}
+
+    if state is None:
+        state = CampaignState(0, initial.tolist(), {"new_indices": initial.tolist(),
+                                                    "seconds_score": 0.0, "seconds_select": 0.0})
+    records = list(state.records)
+    labeled, pending, weights = list(state.labeled), dict(state.pending), state.model_state
+
+    with _deterministic(config.deterministic, dev):
+        for cycle in range(state.cycle, budget.cycles + 1):
+            lab = torch.as_tensor(labeled, device=dev)
+            t0 = _now(dev)
+            model = _new_model(model_name, data, config, seed, cycle, dev)
+            if config.train.warm_start and weights is not None:
+                model.load_state_dict(weights)
+            stats = fit(model, data.x_train[lab], data.y_train[lab], train=config.train,
+                        to_float=data.to_float, augment=augment,
+                        gen=torch_generator(seed, "train", cycle, device=dev.type),
+                        mix_rng=numpy_generator(seed, "mixup", cycle))
+            t1 = _now(dev)
+            val_acc, val_loss = evaluate(model, x_val, y_val, to_float=data.to_float)
+            test_acc, test_loss = evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
+            record = {**base, "cycle": cycle, "n_labeled": len(labeled),
+                      "val_acc": val_acc, "test_acc": test_acc, "val_loss": val_loss,
+                      "test_loss": test_loss, "new_indices": [int(i) for i in pending["new_indices"]],
+                      "seconds_train": t1 - t0, "seconds_eval": _now(dev) - t1,
+                      "seconds_score": pending["seconds_score"],
+                      "seconds_select": pending["seconds_select"], "steps": stats.steps}
+            records.append(record)
+            if cycle < budget.cycles:
+                pending = _acquire(model, data, strategy, needs, labeled, val, budget.per_cycle,
+                                   seed=seed, cycle=cycle)
+                labeled = labeled + pending["new_indices"]
+            weights = ({k: v.detach().clone() for k, v in model.state_dict().items()}
+                       if config.train.warm_start else None)
+            if on_cycle is not None:
+                on_cycle(record, CampaignState(cycle + 1, labeled, pending, list(records), weights))
+    return records
+
+
+def _acquire(model, data, strategy, needs, labeled: list[int], val: torch.Tensor, k: int, *,
+             seed: int, cycle: int) -> dict:
+    """Score the unlabeled pool with what the strategy needs, let it pick k new labels."""
+    dev = data.device
+    t0 = _now(dev)
+    free = torch.ones(data.n_train, dtype=torch.bool, device=dev)
+    free[torch.as_tensor(labeled, device=dev)] = False
+    free[val] = False
+    pool = free.nonzero().squeeze(1)  # absolute indices, ascending
+    outs = {}
+    if needs.probs or needs.mc_samples or needs.embedding:
+        outs = infer(model, data.x_train[pool], to_float=data.to_float, probs=needs.probs,
+                     mc_samples=needs.mc_samples, embedding=needs.embedding,
+                     gen=torch_generator(seed, "mc_dropout", cycle, device=dev.type))
+    lab_emb = None
+    if needs.labeled_embedding:
+        lab_emb = embed(model, data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
+    t1 = _now(dev)
+    view = PoolView(n=int(pool.shape[0]), probs=outs.get("probs"), mc_probs=outs.get("mc_probs"),
+                    embedding=outs.get("embedding"), labeled_embedding=lab_emb)
+    positions = strategy.select(view, k, torch_generator(seed, "select", cycle))
+    new = pool[torch.as_tensor(positions, device=dev)].tolist()
+    return {"new_indices": new, "seconds_score": t1 - t0, "seconds_select": _now(dev) - t1}
+
+
+def _new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, dev: torch.device):
+    """Fresh weights from (seed, 'init', cycle): the same for every strategy at a cycle."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, "init", cycle))
+        model = make_model(name, data.input_shape, data.num_classes,
+                           dropout=config.train.dropout, options=dict(config.model_options))
+    return model.to(dev)
+
+
+def _now(dev: torch.device) -> float:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    return perf_counter()
+
+
+@contextlib.contextmanager
+def _deterministic(on: bool, dev: torch.device):
+    """Deterministic kernels for the campaign's duration (identical reruns), then restore."""
+    if not on:
+        yield
+        return
+    if dev.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    prev, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
