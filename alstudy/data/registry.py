@@ -30,14 +30,18 @@ class DatasetSpec:
     augmentation: str               # a kind of alstudy.data.augment.make_augment
     loader: str                     # "module:function" called as function() or function(root, download=)
     needs_root: bool = False
+    n_train: int | None = None      # train rows, where fixed (lets validation skip loading)
 
 
 _SPECS = (
-    DatasetSpec("digits", "image", 10, (1, 8, 8), "mlp", "crop", "alstudy.data.embedded:load_digits"),
-    DatasetSpec("mnist1d", "signal", 10, (1, 40), "cnn1d", "signal", "alstudy.data.generated:load_mnist1d"),
+    DatasetSpec("digits", "image", 10, (1, 8, 8), "mlp", "crop", "alstudy.data.embedded:load_digits",
+                n_train=1198),
+    DatasetSpec("mnist1d", "signal", 10, (1, 40), "cnn1d", "signal", "alstudy.data.generated:load_mnist1d",
+                n_train=4000),
     DatasetSpec("breast_cancer", "tabular", 2, (30,), "mlp", "tabular",
-                "alstudy.data.embedded:load_breast_cancer"),
-    DatasetSpec("wine", "tabular", 3, (13,), "mlp", "tabular", "alstudy.data.embedded:load_wine"),
+                "alstudy.data.embedded:load_breast_cancer", n_train=379),
+    DatasetSpec("wine", "tabular", 3, (13,), "mlp", "tabular", "alstudy.data.embedded:load_wine",
+                n_train=118),
     DatasetSpec("mnist", "image", 10, (1, 28, 28), "cnn2d", "crop", "alstudy.data.vision:load_mnist", True),
     DatasetSpec("fashion_mnist", "image", 10, (1, 28, 28), "cnn2d", "crop_flip",
                 "alstudy.data.vision:load_fashion_mnist", True),

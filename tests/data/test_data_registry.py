@@ -129,3 +129,10 @@ def test_dataset_augmenter_fits_its_batches(name):
     x = ds.to_float(ds.x_train[:64])
     out = aug(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.dtype == torch.float32 and not torch.equal(out, x)
+
+
+def test_recorded_train_sizes_match_the_loaded_data():
+    from alstudy.data import dataset_spec, get_dataset
+
+    for name in ("digits", "mnist1d", "breast_cancer", "wine"):
+        assert dataset_spec(name).n_train == get_dataset(name).n_train, name

@@ -1,0 +1,67 @@
+"""Checks of a parsed study that need the registries' objects: budgets against the size of
+each train split, models against each dataset's inputs, strategy options.
+
+`check_study` returns what it resolved per dataset plus notes on what it could not check
+(a dataset read from a local root that is absent on this machine). `alstudy validate`
+prints the notes; `alstudy run` refuses to start while any remain.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from alstudy.config import ResolvedBudget
+from alstudy.errors import UsageError
+from alstudy.study import registries
+from alstudy.study.schema import Study
+
+
+@dataclass(frozen=True)
+class DatasetCheck:
+    dataset: str
+    n_train: int | None               # None: not known on this machine
+    budget: ResolvedBudget | None     # None: sizes not checked
+    missing: str = ""                 # why its files could not be read here ("" when they were)
+
+    @property
+    def note(self) -> str:
+        return f"the budget and files of {self.dataset!r} ({self.missing})" if self.missing else ""
+
+
+def check_study(study: Study, *, source: str = "study") -> list[DatasetCheck]:
+    """UsageError (prefixed with `source`) on the first problem; else one DatasetCheck per dataset."""
+    try:
+        for strategy, options in study.strategy_options.items():
+            registries.check_strategy(strategy, options, f"strategy_options.{strategy}")
+        return [_check_dataset(study, ds) for ds in study.datasets]
+    except UsageError as err:
+        raise UsageError(f"{source}: {err}") from None
+
+
+def require_checked(checks: list[DatasetCheck], *, source: str = "study") -> None:
+    """UsageError when any dataset could not be fully checked (before a run starts)."""
+    for check in checks:
+        if check.missing:
+            raise UsageError(f"{source}: cannot run: dataset {check.dataset!r} is read from a local folder "
+                             f"and {check.missing}")
+
+
+def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
+    setup = study.setups[dataset]
+    where = f"model.{dataset}"
+    registries.check_model(setup.model, dataset, setup.model_options, where)
+    root = study.data_root
+    if registries.needs_root(dataset):
+        if root is None:
+            return DatasetCheck(dataset, None, None, "data_root is not set (add data_root = \"PATH\" to the study)")
+        if not os.path.isdir(os.path.expanduser(root)):
+            return DatasetCheck(dataset, None, None, f"data_root = {root!r} is not a folder on this machine")
+    n_train = registries.train_size(dataset, root)
+    if n_train is None:
+        return DatasetCheck(dataset, None, None, f"its files were not found under data_root = {root!r}")
+    try:
+        budget = setup.budget.resolve(n_train)
+    except UsageError as err:
+        raise UsageError(f"budget of {dataset!r}: {err}") from None
+    return DatasetCheck(dataset, n_train, budget)

@@ -1,0 +1,62 @@
+"""`alstudy run STUDY` and `alstudy validate STUDY` (no torch/ray/optuna import at module top)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parsers(subparsers) -> None:
+    run = subparsers.add_parser(
+        "run", help="run (or resume) a study on Ray Tune",
+        description="Run every campaign of a study as a Ray Tune trial; rerun the same command to resume. "
+        "Without --address or RAY_ADDRESS a local Ray instance sized to this machine is started.")
+    run.add_argument("study", metavar="STUDY", help="study file (TOML)")
+    run.add_argument("--out", default="alstudy-results", metavar="DIR",
+                     help="results folder; the study's results go to DIR/<study name> (default: %(default)s)")
+    run.add_argument("--address", default=None, metavar="ADDR", help="Ray cluster to connect to (else RAY_ADDRESS)")
+    run.add_argument("--storage", default=None, metavar="URI",
+                     help="Tune storage for trial checkpoints: a shared folder or a cloud URI (multi-node runs)")
+    run.add_argument("--max-concurrent", type=_positive, default=None, metavar="N",
+                     help="at most N trials at once (overrides resources.max_concurrent)")
+    run.add_argument("--max-failures", type=_non_negative, default=3, metavar="N",
+                     help="retries of a crashed trial from its last cycle (default: %(default)s)")
+    run.add_argument("--local", action="store_true",
+                     help="run the campaigns one by one in this process, without Ray (debugging)")
+    run.add_argument("--device", default="cpu", help="device of --local runs (default: %(default)s)")
+    run.add_argument("--plain", action="store_true", help="line-based progress even on a terminal")
+    run.set_defaults(func=_run)
+
+    validate = subparsers.add_parser("validate", help="check a study file and print its plan",
+                                     description="Check every key of a study file and print the plan "
+                                     "(cells, trials, campaigns, resources) without running it.")
+    validate.add_argument("study", metavar="STUDY", help="study file (TOML)")
+    validate.set_defaults(func=_validate)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from alstudy.study.runner import RunOptions, run_study
+
+    options = RunOptions(out=args.out, address=args.address, storage=args.storage,
+                         max_concurrent=args.max_concurrent, max_failures=args.max_failures,
+                         local=args.local, device=args.device, live=False if args.plain else None)
+    return run_study(args.study, options)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from alstudy.study.runner import validate_study
+
+    return validate_study(args.study)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected a whole number >= 1")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: expected a whole number >= 0")
+    return value

@@ -1,0 +1,88 @@
+"""The names a study file may use, read from the registries of alstudy.data/models/strategies.
+
+The dataset registry imports without torch; models and strategies import torch on first use,
+which only the validating and running commands pay.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from alstudy.errors import UsageError
+
+
+def dataset_names() -> list[str]:
+    from alstudy.data import dataset_names as names
+
+    return names()
+
+
+def default_model(dataset: str) -> str:
+    from alstudy.data import dataset_spec
+
+    return dataset_spec(dataset).default_model
+
+
+def needs_root(dataset: str) -> bool:
+    from alstudy.data import dataset_spec
+
+    return dataset_spec(dataset).needs_root
+
+
+def model_names() -> list[str]:
+    from alstudy.models import model_names as names
+
+    return names()
+
+
+def strategy_names() -> list[str]:
+    from alstudy.strategies import strategy_names as names
+
+    return names()
+
+
+def check_model(name: str, dataset: str, options: Mapping[str, Any], where: str) -> None:
+    """Build model `name` for `dataset`'s inputs once, so bad options fail before the run."""
+    from alstudy.data import dataset_spec
+    from alstudy.models import make_model
+
+    spec = dataset_spec(dataset)
+    try:
+        make_model(name, spec.input_shape, spec.num_classes, options=dict(options))
+    except UsageError as err:
+        raise UsageError(f"{where}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"{where}.options: {err}") from None
+
+
+def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:
+    """Build strategy `name` with `options` once, so bad options fail before the run."""
+    from alstudy.strategies import make_strategy
+
+    try:
+        make_strategy(name, **dict(options))
+    except UsageError as err:
+        raise UsageError(f"{where}: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"{where}: {err}") from None
+
+
+def train_size(dataset: str, root: str | None) -> int | None:
+    """Rows of `dataset`'s train split, or None when its files are not on this machine.
+
+    Embedded datasets use the registry's recorded size when it has one; others are loaded
+    (cached per process), which also proves their files are readable.
+    """
+    import os
+
+    from alstudy.data import dataset_spec, get_dataset
+
+    spec = dataset_spec(dataset)
+    if spec.n_train is not None and not spec.needs_root:
+        return spec.n_train
+    if spec.needs_root and (root is None or not os.path.isdir(os.path.expanduser(root))):
+        return None
+    try:
+        return get_dataset(dataset, root=os.path.expanduser(root) if root else None).n_train
+    except UsageError:
+        return None

@@ -1,0 +1,133 @@
+"""`alstudy run`: validate, open the results store, run (Ray or in-process), write the results.
+
+Rerunning the same command continues the study from its store: finished campaigns are kept,
+unfinished ones resume at their last cycle, each cell's Optuna history is rebuilt.
+Exit codes: 0 complete, 1 some campaigns failed (rerun to retry them), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from alstudy.errors import UsageError
+from alstudy.study.checks import check_study, require_checked
+from alstudy.study.schema import load_study
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out: str = "alstudy-results"
+    address: str | None = None
+    storage: str | None = None
+    max_concurrent: int | None = None
+    max_failures: int = 3
+    local: bool = False               # in this process, without Ray
+    device: str = "cpu"               # local runs only; Ray trials pick their own
+    live: bool | None = None          # None: a live table when the output is a terminal
+
+
+def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None) -> int:
+    """Run (or resume) the study at `path`; return the exit code. Prints to `stream` (stdout)."""
+    from alstudy.study.store import Store
+
+    stream = stream or sys.stdout
+    study = load_study(path)
+    require_checked(check_study(study, source=path), source=path)
+    if not (options.local or options.address or os.environ.get("RAY_ADDRESS") or _ray_running()):
+        _check_machine(study, source=path)
+    with open(path, encoding="utf-8") as f:
+        store = Store.open(options.out, study, f.read())
+    with store.lock():
+        return _run(study, store, options, stream)
+
+
+def _ray_running() -> bool:
+    """Ray already initialized by this process (then alstudy uses it as it is)."""
+    return "ray" in sys.modules and sys.modules["ray"].is_initialized()
+
+
+def _check_machine(study, *, source: str) -> None:
+    """The private Ray instance gets this machine's CPUs and GPUs: a trial asking for more
+    could never start, so refuse before anything runs."""
+    import torch
+
+    r = study.resources
+    if r.cpu > (os.cpu_count() or 1):
+        raise UsageError(f"{source}: resources.cpu = {r.cpu:g} per trial, but this machine has "
+                         f"{os.cpu_count()} CPUs (use --address to run on a cluster)")
+    gpus = torch.cuda.device_count()
+    if r.gpu > gpus:
+        raise UsageError(f"{source}: resources.gpu = {r.gpu:g} per trial, but this machine has {gpus} GPUs "
+                         "(set gpu = 0 to run on the CPU, or use --address to run on a cluster)")
+
+
+def _run(study, store, options: RunOptions, stream: TextIO) -> int:
+    from alstudy.study.manifest import begin_run, end_run
+    from alstudy.study.progress import Progress
+    from alstudy.study.results import write_results
+    from alstudy.study.scheduler import Scheduler
+    from alstudy.study.summary import eval_table, render
+
+    run = begin_run(store, runner="local" if options.local else "ray",
+                    extra={"options": dataclasses.asdict(options)})
+    scheduler = Scheduler(study, store)
+    live = stream.isatty() if options.live is None else options.live
+    progress = Progress(scheduler, stream=stream, live=live)
+    print(f"study {study.name}: results in {store.root}", file=stream, flush=True)
+    status, facts = "interrupted", {}
+    try:
+        facts = _execute(scheduler, run, progress, options)
+        status = "failed" if scheduler.failed else "complete" if scheduler.all_done() else "interrupted"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        progress.close()
+        results, n_rows = write_results(store, study.name)
+        end_run(store, run, status=status, extra=facts)
+    print(f"results: {results} ({n_rows} rows)", file=stream)
+    print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)}), file=stream)
+    if status == "failed":
+        print(f"{len(scheduler.failed)} campaigns failed: {', '.join(sorted(scheduler.failed))}; "
+              "rerun the same command to retry them", file=stream)
+        return 1
+    if status == "interrupted":
+        print("the study is not finished: rerun the same command to resume it", file=stream)
+        return 130
+    return 0
+
+
+def _execute(scheduler, run: int, progress, options: RunOptions) -> dict:
+    """Run the campaigns in this process or on Ray; return facts for the manifest."""
+    from alstudy.study.trainable import FAULT_ENV
+
+    if options.local:
+        from alstudy.study.local import run_local
+
+        return run_local(scheduler, run=run, progress=progress, device=options.device)
+    fault = None
+    if os.environ.get(FAULT_ENV):
+        fault = {"cycle": int(os.environ[FAULT_ENV]), "folder": scheduler.store.path("faults")}
+        os.makedirs(fault["folder"], exist_ok=True)
+    if not (options.address or os.environ.get("RAY_ADDRESS")):
+        # A private single-node Ray: every Ray port binds to 127.0.0.1 (read when ray is
+        # first imported; on Linux Ray otherwise listens on the machine's address).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    from alstudy.study.ray_runner import run_with_ray
+
+    return run_with_ray(scheduler, run=run, progress=progress, address=options.address,
+                        storage=options.storage, max_concurrent=options.max_concurrent,
+                        max_failures=options.max_failures, fault=fault)
+
+
+def validate_study(path: str, *, stream: TextIO | None = None) -> int:
+    """Print the plan of the study at `path` (to `stream`, stdout) without running it."""
+    from alstudy.study.plan import describe
+
+    study = load_study(path)
+    checks = check_study(study, source=path)
+    print(describe(study, checks), file=stream or sys.stdout)
+    return 0

@@ -1,0 +1,101 @@
+"""The tuning search space: ranges and choices over TrainConfig fields, as Optuna distributions.
+
+In a study file, `[tuning.space]` maps a hyperparameter to a range
+(`lr = {low = 1e-3, high = 0.3, log = true}`, optional `step`) or to a list of choices
+(`mixup = [0.0, 0.2]`). Integer fields get integer ranges. Both ends of a range and every
+choice must be valid values of the field (checked with TrainConfig's own rules).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from alstudy.config import TrainConfig
+from alstudy.errors import UsageError
+from alstudy.study import fields
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched hyperparameter: a range (`low`..`high`) or `choices`."""
+
+    name: str
+    kind: str                        # "float", "int" or "choice"
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    choices: tuple[Any, ...] = ()
+
+    def distribution(self):
+        """The matching optuna distribution."""
+        import optuna.distributions as d
+
+        if self.kind == "choice":
+            return d.CategoricalDistribution(list(self.choices))
+        if self.kind == "int":
+            return d.IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return d.FloatDistribution(float(self.low), float(self.high), log=self.log, step=self.step)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.kind == "choice":
+            return {"choices": list(self.choices)}
+        out = {"low": self.low, "high": self.high, "log": self.log}
+        return out | ({"step": self.step} if self.step is not None else {})
+
+
+def parse_space(table: Mapping[str, Any], where: str = "tuning.space") -> tuple[Param, ...]:
+    """Params of `[tuning.space]`, in file order; UsageError on the first bad entry."""
+    kinds = {f.name: type(f.default) for f in dataclasses.fields(TrainConfig)}
+    params = []
+    for name, spec in table.items():
+        path = fields.key_path(where, name)
+        if name not in kinds:
+            raise UsageError(f"{path}: unknown hyperparameter; allowed: {', '.join(kinds)}")
+        if isinstance(spec, list):
+            params.append(_choices(name, spec, path))
+        elif isinstance(spec, dict):
+            params.append(_range(name, kinds[name], spec, path))
+        else:
+            raise UsageError(f"{path} = {spec!r}: expected a range {{low = .., high = ..}} or a list of choices")
+    return tuple(params)
+
+
+def _valid(name: str, value: Any, path: str) -> Any:
+    """`value` as TrainConfig would store it; UsageError naming `path` when invalid."""
+    try:
+        return getattr(TrainConfig.from_mapping({name: value}), name)
+    except UsageError as err:
+        reason = str(err).split(": ", 1)[-1]
+        raise UsageError(f"{path}: {value!r} is not allowed ({reason})") from None
+
+
+def _choices(name: str, values: list, path: str) -> Param:
+    if not values:
+        raise UsageError(f"{path} is empty: list at least one choice")
+    choices = tuple(_valid(name, v, path) for v in values)
+    if len(set(choices)) != len(choices):
+        raise UsageError(f"{path} = {values!r}: a choice is listed twice")
+    return Param(name, "choice", choices=choices)
+
+
+def _range(name: str, kind: type, spec: dict, path: str) -> Param:
+    fields.check_keys(spec, ("low", "high", "log", "step"), path)
+    if kind not in (int, float):
+        raise UsageError(f"{path}: {name} is a {kind.__name__}; give a list of choices instead of a range")
+    low, high = fields.number(spec, "low", path), fields.number(spec, "high", path)
+    log = fields.boolean(spec, "log", path, default=False)
+    step = fields.number(spec, "step", path) if "step" in spec else None
+    if kind is int and any(isinstance(v, float) and not v.is_integer() for v in (low, high, step or 1)):
+        raise UsageError(f"{path}: {name} is a whole number; low, high and step must be whole numbers")
+    low, high = _valid(name, low, f"{path}.low"), _valid(name, high, f"{path}.high")
+    if not low < high:
+        raise UsageError(f"{path}: low = {low!r} must be below high = {high!r}")
+    if log and low <= 0:
+        raise UsageError(f"{path}: log = true needs low > 0, got {low!r}")
+    if step is not None and (step <= 0 or log):
+        raise UsageError(f"{path}.step = {step!r}: must be > 0 and cannot be combined with log = true")
+    step = int(step) if (kind is int and step is not None) else step
+    return Param(name, "int" if kind is int else "float", low, high, log, step)

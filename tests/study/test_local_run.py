@@ -1,0 +1,82 @@
+"""The in-process runner and the results store, without Ray: resume, refusal to mix studies,
+the files a user finds, and the progress output."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pandas as pd
+
+from alstudy.cli import main
+from alstudy.study.runner import RunOptions, run_study
+
+
+def test_local_run_writes_the_store_and_a_rerun_runs_nothing(make_study, tmp_path, capsys):
+    path = make_study(name="loc", strategies=("random", "margin"), trials=1, eval_seeds=(100,))
+    out = str(tmp_path / "out")
+    assert main(["run", path, "--out", out, "--local", "--plain"]) == 0
+    printed = capsys.readouterr().out
+    root = os.path.join(out, "loc")
+    assert sorted(n for n in os.listdir(root) if not n.startswith(".")) == [
+        "manifest.json", "proposals", "results.parquet", "study.json", "study.toml", "trials"]
+    assert open(os.path.join(root, "study.toml")).read() == open(path).read()
+    assert not [n for n in os.listdir(os.path.join(root, "trials")) if n.startswith(".tmp")]
+    df = pd.read_parquet(os.path.join(root, "results.parquet"))
+    assert df.trial.nunique() == 4 and set(df.phase) == {"tune", "eval"} and set(df.study) == {"loc"}
+    assert {"hp.lr", "new_indices", "optuna_value", "objective"} <= set(df.columns)
+    assert "margin" in printed and "rank" in printed
+
+    before = {n: open(os.path.join(root, "trials", n)).read() for n in os.listdir(os.path.join(root, "trials"))}
+    assert main(["run", path, "--out", out, "--local", "--plain"]) == 0
+    after = {n: open(os.path.join(root, "trials", n)).read() for n in os.listdir(os.path.join(root, "trials"))}
+    assert before == after
+    runs = json.load(open(os.path.join(root, "manifest.json")))["runs"]
+    assert [r["status"] for r in runs] == ["complete", "complete"]
+    pd.testing.assert_frame_equal(df, pd.read_parquet(os.path.join(root, "results.parquet")))
+
+
+def test_a_changed_study_is_not_mixed_into_old_results(make_study, tmp_path, capsys):
+    out = str(tmp_path / "out")
+    path = make_study(name="mix", strategies=("random",), trials=1, eval_seeds=(100,))
+    assert run_study(path, RunOptions(out=out, local=True, live=False)) == 0
+    make_study(name="mix", strategies=("random",), trials=1, eval_seeds=(100, 101))
+    capsys.readouterr()
+    assert main(["run", path, "--out", out, "--local"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different version of study 'mix'" in err[0]
+
+
+def test_a_second_driver_on_the_same_results_is_refused(make_study, tmp_path, capsys):
+    from alstudy.study.schema import load_study
+    from alstudy.study.store import Store
+
+    path = make_study(name="busy", strategies=("random",), trials=1, eval_seeds=(100,))
+    out = str(tmp_path / "out")
+    with Store.open(out, load_study(path), "").lock():   # as if another driver were running
+        assert main(["run", path, "--out", out, "--local"]) == 2
+    assert "another alstudy run is writing to" in capsys.readouterr().err
+    assert main(["run", path, "--out", out, "--local", "--plain"]) == 0
+
+
+def test_progress_is_line_based_off_a_terminal_and_redrawn_on_one(make_study, tmp_path):
+    from alstudy.study.progress import Progress
+    from alstudy.study.scheduler import Scheduler
+    from alstudy.study.schema import load_study
+    from alstudy.study.store import Store
+
+    study = load_study(make_study(name="prog", trials=2))
+    scheduler = Scheduler(study, Store.open(str(tmp_path / "out"), study, ""))
+    spec = scheduler.next()
+    plain, live = io.StringIO(), io.StringIO()
+    for stream, is_live in ((plain, False), (live, True)):
+        progress = Progress(scheduler, stream=stream, live=is_live)
+        progress.update(force=True)
+        progress.note("something happened")
+        progress.close()
+    assert "\x1b[" not in plain.getvalue()
+    assert "tune 0/4 (1 running), eval 0/4" in plain.getvalue() and "something happened" in plain.getvalue()
+    assert "\x1b[" in live.getvalue() and "best validation AUBC per cell" in live.getvalue()
+    scheduler.complete(spec.trial, 0.5)
+    assert "tune 1/4" in Progress(scheduler).line()

@@ -1,0 +1,133 @@
+"""Whole studies on a real local Ray (2 CPUs, one logical GPU), read back from results.parquet."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from alstudy.study.objective import aubc
+from alstudy.study.runner import RunOptions, run_study
+from alstudy.study.trainable import FAULT_ENV
+
+pytestmark = pytest.mark.ray
+
+# Columns that depend on wall time or on where a row was produced, not on the campaign.
+VOLATILE = {"seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "host",
+            "device", "gpu_ids"}
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    import ray
+
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level=logging.WARNING,
+             log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def results(out, name: str) -> pd.DataFrame:
+    return pd.read_parquet(os.path.join(out, name, "results.parquet"))
+
+
+def test_tiny_study_end_to_end_on_a_quarter_gpu(ray_address, make_study, tmp_path, capsys):
+    path = make_study(datasets=("wine", "breast_cancer"), strategies=("random", "entropy", "margin"),
+                      trials=2, eval_seeds=(100, 101), cpu=0.5, gpu=0.25)
+    out = str(tmp_path / "out")
+    assert run_study(path, RunOptions(out=out, live=False)) == 0
+    printed = capsys.readouterr().out
+    df = results(out, "tiny")
+
+    tune, evals = df[df.phase == "tune"], df[df.phase == "eval"]
+    # every (dataset, strategy) cell got the same number of tuning trials
+    per_cell = tune.groupby(["dataset", "strategy"]).optuna_trial.nunique()
+    assert len(per_cell) == 6 and set(per_cell) == {2}
+    assert set(evals.groupby(["dataset", "strategy"]).seed.nunique()) == {2}
+    # evaluation seeds are disjoint from tuning seeds; evaluation reuses the best Optuna trial
+    assert set(evals.seed).isdisjoint(tune.seed)
+    for (ds, st), rows in evals.groupby(["dataset", "strategy"]):
+        cell = tune[(tune.dataset == ds) & (tune.strategy == st)]
+        best = cell.groupby("optuna_trial").objective.mean().idxmax()
+        assert set(rows.optuna_trial) == {best}
+        assert rows["hp.lr"].iloc[0] == cell[cell.optuna_trial == best]["hp.lr"].iloc[0]
+    # for one seed, every strategy starts from the same labeled set
+    for (ds, seed), rows in df[df.cycle == 0].groupby(["dataset", "seed"]):
+        assert len({tuple(x) for x in rows.new_indices}) == 1, (ds, seed)
+    # n_labeled grows by the budget, and the objective is the validation AUBC of the records
+    for trial, rows in df.groupby("trial"):
+        rows = rows.sort_values("cycle")
+        assert list(rows.n_labeled) == [10, 18, 26] and list(rows.cycle) == [0, 1, 2]
+        assert rows.objective.iloc[0] == pytest.approx(aubc(rows.to_dict("records")))
+    assert not df.duplicated(["trial", "cycle"]).any()
+    # the 0.25-GPU request was scheduled on the logical GPU; without CUDA the trial used the CPU
+    assert set(df.gpu_ids) == {"0"} and set(df.device) == {"cpu"}
+
+    manifest = json.load(open(os.path.join(out, "tiny", "manifest.json")))
+    assert manifest["runs"][-1]["status"] == "complete" and manifest["packages"]["ray"]
+    assert "rank" in printed and "results.parquet" in printed
+
+
+def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address, make_study, tmp_path,
+                                                                     monkeypatch):
+    path = make_study(name="faulty", trials=1, eval_seeds=(100,), cycles=3)
+    monkeypatch.setenv(FAULT_ENV, "2")          # every trial crashes once, at cycle 2
+    assert run_study(path, RunOptions(out=str(tmp_path / "ray"), live=False)) == 0
+    monkeypatch.delenv(FAULT_ENV)
+    assert run_study(path, RunOptions(out=str(tmp_path / "local"), local=True, live=False)) == 0
+    ray_df, local_df = results(str(tmp_path / "ray"), "faulty"), results(str(tmp_path / "local"), "faulty")
+
+    assert len(ray_df) == 4 * 4                 # 2 tuning + 2 evaluation campaigns, 4 cycles each
+    assert (ray_df[ray_df.cycle >= 2].attempt == 1).all() and (ray_df[ray_df.cycle < 2].attempt == 0).all()
+    assert len(os.listdir(tmp_path / "ray" / "faulty" / "faults")) == 4
+    columns = [c for c in ray_df.columns if c not in VOLATILE]
+    pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
+
+
+def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_study, tmp_path):
+    path = make_study(name="killed", strategies=("random", "entropy", "margin"), trials=3, eval_seeds=(100, 101))
+    out = tmp_path / "out"
+    trials_dir = out / "killed" / "trials"
+    command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(out), "--address", ray_address,
+               "--plain"]
+    driver = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while len(_done(trials_dir)) < 3:
+        assert driver.poll() is None, "the study ended before it could be killed"
+        assert time.monotonic() < deadline, "no campaign finished in time"
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    before = _done(trials_dir)
+    total = 3 * 3 + 3 * 2
+    assert len(before) < total
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    after = _done(trials_dir)
+    assert len(after) == total
+    assert all(after[name] == content for name, content in before.items()), "a finished trial was rerun"
+    df = results(str(out), "killed")
+    assert df.trial.nunique() == total and not df.duplicated(["trial", "cycle"]).any()
+    assert set(df.run) == {0, 1}
+    runs = json.load(open(out / "killed" / "manifest.json"))["runs"]
+    assert [r["status"] for r in runs] == ["running", "complete"]   # the killed run never closed
+
+
+def _done(folder) -> dict[str, bytes]:
+    """Contents of the finished trial files in `folder`."""
+    out = {}
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+        if name.endswith(".json") and not name.startswith("."):
+            content = open(os.path.join(folder, name), "rb").read()
+            if json.loads(content).get("status") == "done":
+                out[name] = content
+    return out

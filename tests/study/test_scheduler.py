@@ -1,0 +1,134 @@
+"""The scheduler with real Optuna and a real results store; campaign outcomes are stand-ins
+(a known function of the hyperparameters) so that whole studies take milliseconds.
+
+What a user would notice: every cell gets the same number of proposals, evaluation uses the
+best of them on the evaluation seeds, and a study stopped anywhere and restarted proposes
+exactly what an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from alstudy.config import Budget
+from alstudy.study.plan import CampaignSpec
+from alstudy.study.scheduler import DONE, Scheduler
+from alstudy.study.schema import DatasetSetup, Evaluation, Resources, Study, Tuning
+from alstudy.study.space import Param
+from alstudy.study.store import Store
+
+
+def make_study(*, trials: int = 5, untuned: bool = False, max_parallel: int = 1) -> Study:
+    setup = DatasetSetup(Budget(10, 5, 0, 5), "mlp", {}, {"epochs": 3})
+    space = (Param("lr", "float", 1e-3, 0.3, log=True), Param("mixup", "choice", choices=(0.0, 0.2)))
+    return Study(name="sched", datasets=("wine", "digits"), strategies=("random", "entropy", "margin"),
+                 setups={"wine": setup, "digits": setup}, strategy_options={},
+                 tuning=Tuning(trials=trials, seeds=(0, 1), space=space, startup_trials=2,
+                               max_parallel=max_parallel),
+                 evaluation=Evaluation(seeds=(100, 101, 102), untuned=untuned), resources=Resources())
+
+
+def outcome(spec: CampaignSpec) -> float:
+    """Stand-in validation AUBC: best near lr = 0.03, a little noise per seed and strategy."""
+    lr = spec.params.get("lr", 0.05)
+    return 0.9 - (math.log10(lr) + 1.5) ** 2 / 10 + 0.001 * spec.seed + 0.01 * len(spec.strategy)
+
+
+def finish(store: Store, spec: CampaignSpec, value: float) -> None:
+    record = {"cycle": 0, "n_labeled": 10, "val_acc": value, "test_acc": value}
+    store.record_cycle(spec, {"cycle": 1, "labeled": [], "records": [record]}, {"attempt": 0},
+                       cycles=0, objective=value, run=0, now="t")
+
+
+def drive(scheduler: Scheduler, *, stop_after: int | None = None, parallel: int = 3) -> list[CampaignSpec]:
+    """Run the scheduler with `parallel` slots; stop (dropping what runs) after `stop_after` completions."""
+    running, seen, finished = [], [], 0
+    while True:
+        while len(running) < parallel:
+            spec = scheduler.next()
+            if spec is None or spec == DONE:
+                break
+            running.append(spec)
+            seen.append(spec)
+        if not running:
+            assert scheduler.next() == DONE
+            return seen
+        spec = running.pop(0)
+        finish(scheduler.store, spec, outcome(spec))
+        scheduler.complete(spec.trial, outcome(spec))
+        finished += 1
+        if stop_after is not None and finished >= stop_after:
+            return seen
+
+
+def test_equal_budgets_and_evaluation_of_the_best(tmp_path):
+    study = make_study()
+    scheduler = Scheduler(study, Store.open(str(tmp_path), study, ""))
+    seen = drive(scheduler)
+    tune = [s for s in seen if s.phase == "tune"]
+    for cell in scheduler._cells:
+        numbers = {s.number for s in tune if s.cell == cell}
+        assert numbers == set(range(5)), cell
+        assert sorted(s.seed for s in tune if s.cell == cell) == [0, 1] * 5 or \
+            sorted(s.seed for s in tune if s.cell == cell) == [0] * 5 + [1] * 5
+        evals = [s for s in seen if s.phase == "eval" and s.cell == cell]
+        assert sorted(s.seed for s in evals) == [100, 101, 102]
+        number, value = scheduler.best(*cell)
+        assert {s.number for s in evals} == {number}
+        assert all(s.params == scheduler.store.proposals(*cell)[number] for s in evals)
+        # every evaluation starts after the last tuning campaign of its cell
+        assert seen.index(evals[0]) > max(seen.index(s) for s in tune if s.cell == cell)
+    assert scheduler.counts() == {"tune": (60, 0, 60), "eval": (18, 0, 18)}
+
+
+def test_stopped_and_restarted_study_proposes_the_same(tmp_path):
+    study = make_study()
+    full = drive(Scheduler(study, Store.open(str(tmp_path / "a"), study, "")))
+    store = Store.open(str(tmp_path / "b"), study, "")
+    for stop in (7, 20, 33):   # campaigns running at the stop are lost and must rerun
+        drive(Scheduler(study, store), stop_after=stop)
+    rest = drive(Scheduler(study, store))
+    proposals_a = {c: Store(str(tmp_path / "a" / "sched")).proposals(*c) for c in Scheduler(study, store)._cells}
+    proposals_b = {c: store.proposals(*c) for c in proposals_a}
+    assert proposals_a == proposals_b
+    done = [t["spec"]["trial"] for t in store.trials() if t["status"] == "done"]
+    assert len(done) == len(set(done)) == len({s.trial for s in full}) == 78
+
+
+def test_untuned_arm_fills_gaps_and_counts(tmp_path):
+    study = make_study(trials=2, untuned=True)
+    seen = drive(Scheduler(study, Store.open(str(tmp_path), study, "")), parallel=2)
+    untuned = [s for s in seen if s.phase == "untuned"]
+    assert len(untuned) == 18 and all(s.params == {} for s in untuned)
+
+
+@pytest.mark.parametrize("max_parallel", [1, 2])
+def test_max_parallel_bounds_optuna_trials_in_flight_per_cell(tmp_path, max_parallel):
+    study = make_study(max_parallel=max_parallel)
+    scheduler = Scheduler(study, Store.open(str(tmp_path), study, ""))
+    handed = []
+    while (spec := scheduler.next()) not in (None, DONE):
+        handed.append(spec)
+    per_cell = {}
+    for s in handed:
+        per_cell.setdefault(s.cell, set()).add(s.number)
+    assert all(len(n) == max_parallel for n in per_cell.values())
+    assert len(handed) == 6 * max_parallel * 2   # 6 cells, two tuning seeds each
+
+
+def test_failed_campaign_keeps_the_budget_and_blocks_evaluation(tmp_path):
+    study = make_study(trials=2)
+    store = Store.open(str(tmp_path), study, "")
+    scheduler = Scheduler(study, store)
+    first = scheduler.next()
+    scheduler.fail(first.trial)
+    seen = drive(scheduler)
+    cell_tune = [s for s in seen if s.cell == first.cell and s.phase == "tune"]
+    assert {s.number for s in cell_tune} | {first.number} == {0, 1}   # no extra proposal
+    assert not any(s.phase == "eval" and s.cell == first.cell for s in seen)
+    assert scheduler.failed and not scheduler.all_done()
+    rerun = drive(Scheduler(study, store))   # the next run retries it, then evaluates the cell
+    assert rerun[0].trial == first.trial
+    assert sum(s.phase == "eval" and s.cell == first.cell for s in rerun) == 3

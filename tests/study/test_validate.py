@@ -1,0 +1,165 @@
+"""Study files: every bad one gives exit code 2 and one line naming the key; good ones print a plan.
+
+No Ray here: validation must be fast and must never start anything.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from alstudy.cli import main
+
+STUDIES = os.path.join(os.path.dirname(__file__), "..", "..", "studies")
+
+GOOD = """
+name = "tiny"
+datasets = ["wine", "breast_cancer"]
+strategies = ["random", "entropy"]
+
+[budget]
+initial = 10
+per_cycle = 5
+cycles = 2
+validation = 10
+
+[train]
+epochs = 5
+
+[tuning]
+trials = 2
+seeds = [0]
+
+[tuning.space]
+lr = { low = 1e-3, high = 0.3, log = true }
+mixup = [0.0, 0.2]
+
+[evaluation]
+seeds = [100, 101]
+
+[resources]
+cpu = 1
+gpu = 0
+"""
+
+
+def write(tmp_path, text: str, name: str = "study.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_good_study_prints_the_plan(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "validate", write(tmp_path, GOOD))
+    assert code == 0, err
+    assert "2 datasets x 2 strategies = 4 cells" in out
+    # 4 cells x 2 trials x 1 seed tuning; 4 cells x 2 seeds evaluation
+    assert "tune 8, eval 8; total 16" in out
+    assert "resources per trial: 1 CPU, no GPU" in out
+    assert "breast_cancer: model mlp; 10 initial + 2 x 5 = 20 labels, 10 validation, pool 379" in out
+
+
+def test_validate_starts_nothing(tmp_path, capsys):
+    run_cli(capsys, "validate", write(tmp_path, GOOD))
+    assert sorted(os.listdir(tmp_path)) == ["study.toml"]
+
+
+# (change to GOOD as (old, new) or text to append, words the one error line must contain)
+BAD = {
+    "malformed toml": (("[budget]\ninitial = 10", "[budget]\ninitial = = 10"), ["not valid TOML"]),
+    "unknown top-level key": (("name = \"tiny\"", "name = \"tiny\"\nseed = 3"), ["seed: unknown key", "allowed:"]),
+    "unknown key in a table": (("cpu = 1", "cpu = 1\nmemory = 4"), ["resources.memory: unknown key"]),
+    "wrong type": (("trials = 2", "trials = \"2\""), ["tuning.trials", "expected a whole number"]),
+    "impossible budget": (("initial = 10", "initial = 400"), ["budget of 'wine'", "118 rows"]),
+    "unknown dataset": (("\"wine\", \"breast_cancer\"", "\"wine\", \"imagenet\""), ["datasets", "'imagenet'", "choices:"]),
+    "unknown strategy": (("\"random\", \"entropy\"", "\"random\", \"oracle\""), ["strategies", "'oracle'", "choices:"]),
+    "unknown model": (("[train]", "[model]\nname = \"vit\"\n\n[train]"), ["model.name = 'vit'", "choices:"]),
+    "bad model option": (("[train]", "[model]\nname = \"mlp\"\noptions = { depth_of_field = 3 }\n\n[train]"),
+                         ["model.wine", "depth_of_field"]),
+    "empty list": (("\"random\", \"entropy\"", ""), ["strategies is empty"]),
+    "overlapping seeds": (("seeds = [100, 101]", "seeds = [100, 0]"), ["share seed 0", "disjoint"]),
+    "gpu fraction above 1": (("gpu = 0", "gpu = 1.5"), ["resources.gpu = 1.5", "(0, 1]"]),
+    "negative gpu": (("gpu = 0", "gpu = -0.25"), ["resources.gpu = -0.25"]),
+    "unknown hyperparameter": (("mixup = [0.0, 0.2]", "dropuot = [0.1]"), ["tuning.space.dropuot", "unknown hyperparameter"]),
+    "empty range": (("log = true }", "log = true }\nweight_decay = { low = 0.1, high = 0.01 }"),
+                    ["tuning.space.weight_decay", "below high"]),
+    "fixed and searched": (("epochs = 5", "epochs = 5\nlr = 0.1"), ["train.lr", "also searched"]),
+    "invalid choice": (("mixup = [0.0, 0.2]", "label_smoothing = [0.0, 1.5]"), ["tuning.space.label_smoothing", "1.5"]),
+    "override of a foreign dataset": (("[train]", "[budget.digits]\ninitial = 5\n\n[train]"),
+                                      ["budget.digits", "not a dataset of this study"]),
+    "missing section": (("[evaluation]\nseeds = [100, 101]", ""), ["evaluation.seeds is missing"]),
+    "name with a slash": (("name = \"tiny\"", "name = \"a/b\""), ["name = 'a/b'"]),
+    "zero trials": (("trials = 2", "trials = 0"), ["tuning.trials = 0", ">= 1"]),
+    "negative cpu": (("cpu = 1", "cpu = 0"), ["resources.cpu = 0"]),
+    "unknown strategy option": (("gpu = 0", "gpu = 0\n\n[strategy_options.entropy]\nmc_samples = 3"),
+                                ["strategy_options.entropy", "'mc_samples'"]),
+    "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
+                                      ["strategy_options.bald", "not a strategy of this study"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_study_gives_exit_2_and_one_line(case, tmp_path, capsys):
+    (old, new), words = BAD[case]
+    assert old in GOOD, case
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    for command in ("validate", "run"):
+        code, out, err = run_cli(capsys, command, path, "--out", str(tmp_path / "out")) if command == "run" \
+            else run_cli(capsys, command, path)
+        lines = err.strip().splitlines()
+        assert code == 2, (case, err)
+        assert len(lines) == 1 and lines[0].startswith(f"alstudy: error: {path}: "), err
+        for word in words:
+            assert word in lines[0], (word, lines[0])
+    assert not (tmp_path / "out").exists(), "a bad study must not start anything"
+
+
+def test_missing_file(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "validate", str(tmp_path / "nope.toml"))
+    assert code == 2 and "nope.toml: no such study file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_shipped_studies_validate(capsys):
+    code, out, err = run_cli(capsys, "validate", os.path.join(STUDIES, "quickstart.toml"))
+    assert code == 0, err
+    assert "18 cells" in out and "4 Optuna trials per cell" in out
+    code, out, err = run_cli(capsys, "validate", os.path.join(STUDIES, "cifar10_rsb.toml"))
+    assert code == 0, err
+    assert "model resnet18" in out and "0.25 GPU" in out
+    assert "not checked:" in out and "cifar10" in out   # no CIFAR-10 files on this machine
+
+
+def test_run_refuses_a_study_whose_data_is_absent(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "run", os.path.join(STUDIES, "cifar10_rsb.toml"), "--out", str(tmp_path))
+    assert code == 2 and "cifar10" in err and len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_per_dataset_overrides_resolve(tmp_path):
+    from alstudy.study.schema import load_study
+
+    text = GOOD.replace("[train]\nepochs = 5", "[train]\nepochs = 5\n\n[train.wine]\nepochs = 9") \
+        .replace("validation = 10", "validation = 10\n\n[budget.wine]\ncycles = 3")
+    study = load_study(write(tmp_path, text))
+    assert study.setups["wine"].budget.cycles == 3 and study.setups["breast_cancer"].budget.cycles == 2
+    assert study.setups["wine"].train["epochs"] == 9 and study.setups["breast_cancer"].train["epochs"] == 5
+    assert study.fingerprint() != load_study(write(tmp_path, GOOD, "other.toml")).fingerprint()
+
+
+def test_run_refuses_gpu_trials_on_a_machine_without_gpu(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.device_count():
+        pytest.skip("this machine has a GPU")
+    path = write(tmp_path, GOOD.replace("gpu = 0", "gpu = 0.25"))
+    assert run_cli(capsys, "validate", path)[0] == 0
+    code, _, err = run_cli(capsys, "run", path, "--out", str(tmp_path / "out"))
+    assert code == 2 and "resources.gpu = 0.25 per trial, but this machine has 0 GPUs" in err
+    assert not (tmp_path / "out").exists()
