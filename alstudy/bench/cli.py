@@ -1,0 +1,112 @@
+"""`alstudy bench`: run the speed benchmarks, print a table per section, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from datetime import datetime, timezone
+
+from alstudy.errors import UsageError
+
+# Section name -> module with `run(mode, *, device) -> Section`, in the order they run.
+SECTIONS = {
+    "training": "alstudy.bench.training",
+    "scoring": "alstudy.bench.scoring",
+    "kernels": "alstudy.bench.kernels",
+    "campaigns": "alstudy.bench.campaigns",
+    "ray": "alstudy.bench.ray_overhead",
+    "reference": "alstudy.bench.side_by_side",
+    "gpu": "alstudy.bench.gpu",
+}
+SCHEMA_VERSION = 1
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench", help="measure training, scoring, selection, campaigns and the Ray runner",
+        description="Speed benchmarks. Prints one table per section and, with --json, writes "
+        "every number with the hardware it was measured on.")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="a subset at smaller sizes (about 3 minutes on a 2-core CPU)")
+    size.add_argument("--smoke", action="store_true",
+                      help="tiny sizes that only check that every section runs (numbers meaningless)")
+    p.add_argument("--json", metavar="FILE", default=None, help="write the results to FILE (JSON)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu); the gpu section needs cuda")
+    p.add_argument("--threads", type=int, default=None,
+                   help="cap on torch threads everywhere: the bench process, kernel cases and Ray "
+                   "trials (default: torch's; 1 keeps timings sane on a machine busy with other work)")
+    p.add_argument("--only", nargs="+", metavar="SECTION", default=None,
+                   help=f"run only these sections: {', '.join(SECTIONS)}")
+    p.set_defaults(func=_bench)
+
+
+def _check(args: argparse.Namespace) -> tuple[str, list[str], str]:
+    names = args.only or list(SECTIONS)
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise UsageError(f"--only {unknown[0]!r}: unknown section; choices: {', '.join(SECTIONS)}")
+    device = args.device
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise UsageError(f"--device {device!r}: allowed: cpu, cuda, cuda:N")
+    if device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device!r}: no CUDA device is available here; use --device cpu")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads {args.threads}: must be >= 1")
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    return mode, [n for n in SECTIONS if n in names], device
+
+
+def _load_warnings(hw: dict) -> list[str]:
+    """Other work on the machine distorts timings (threads wait for cores): say so."""
+    cores = hw["cores_usable"]
+    loads = [hw[k][0] for k in ("load_average", "load_average_end") if hw.get(k)]
+    if loads and max(loads) > cores:
+        return [f"the machine was busy with other work (1-minute load up to {max(loads):.1f} on "
+                f"{cores} cores): timings are unreliable, rerun on an idle machine"]
+    return []
+
+
+def _bench(args: argparse.Namespace) -> int:
+    mode, names, device = _check(args)
+    import torch
+
+    from alstudy.bench import hardware, report
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = sys.stdout
+    started = datetime.now(timezone.utc)
+    hw = hardware.describe(device)
+    out.write(f"alstudy bench ({mode}) on {hw['cpu_model']}, {hw['cores_usable']} cores, "
+              f"{hw['gpu_name'] or 'no GPU'}; torch {hw['torch']} ({hw['torch_threads']} threads), "
+              f"ray {hw['ray']}; load average {hw['load_average']}\n")
+    sections = {}
+    t_all = time.perf_counter()
+    for name in names:
+        t0 = time.perf_counter()
+        section = importlib.import_module(SECTIONS[name]).run(mode, device=device)
+        section.seconds = time.perf_counter() - t0
+        report.print_section(section, out)
+        sections[name] = section.to_dict()
+    hw["load_average_end"] = hardware.load_average()
+    targets = [dict(t, section=n) for n, s in sections.items() for t in s["targets"]]
+    warnings = _load_warnings(hw)
+    payload = {"schema": SCHEMA_VERSION, "mode": mode, "device": device,
+               "started": started.isoformat(timespec="seconds"),
+               "seconds": time.perf_counter() - t_all, "hardware": hw,
+               "sections": sections, "targets": targets, "warnings": warnings}
+    out.write(f"\n{len(names)} section(s) in {payload['seconds']:.0f} s; targets met: "
+              f"{sum(t['met'] is True for t in targets)} of {len(targets)}; "
+              f"load average at the end {hw['load_average_end']}\n")
+    for warning in warnings:
+        out.write(f"warning: {warning}\n")
+    if args.json:
+        report.write_json(args.json, payload)
+        out.write(f"results written to {args.json}\n")
+    return 0

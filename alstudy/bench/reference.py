@@ -1,0 +1,253 @@
+"""The side-by-side reference: an AL campaign done the way common AL toolkits do it.
+
+Same protocol, recipe and randomness sources as `run_campaign` (same validation and initial
+sets, same initial weights, same number of optimizer steps, learning-rate schedule and
+optimizer, same selection rules), but with the usual pipeline:
+
+* a per-sample `torch.utils.data.Dataset` whose `__getitem__` converts and normalizes one
+  sample at a time, batched by a `DataLoader` (num_workers=0), moved to the device per batch;
+* float32 everywhere;
+* MC dropout as T full forward passes of the whole network with dropout switched on;
+* naive selection kernels: core-set on the full (N + L) x (N + L) distance matrix, BADGE on
+  the materialized N x (C * D) gradient embeddings.
+
+Only what the chosen comparisons need is supported: image crop/flip augmentation (per sample,
+as transforms do it), no mixup, SWA or warm start.
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Any
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+
+from alstudy.campaign import initial_split
+from alstudy.config import CampaignConfig
+from alstudy.data import get_dataset
+from alstudy.models import make_model
+from alstudy.rng import derive_seed, torch_generator
+from alstudy.training.fit import lr_factor, make_optimizer, num_steps
+
+MC_SAMPLES = 20
+EVAL_BATCH = 256
+STRATEGIES = ("random", "entropy", "margin", "least_confidence", "bald", "coreset", "badge")
+
+
+class SampleDataset(torch.utils.data.Dataset):
+    """Numpy arrays served one sample at a time, each converted by a per-sample transform:
+    ToTensor + Normalize for images, then (training only) a random crop of the image padded by
+    `pad` pixels (reflect) and, with `flip`, a horizontal flip half the time, drawn from `gen`."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
+                 *, pad: int = 0, flip: bool = False, gen: torch.Generator | None = None):
+        self.x, self.y = x, y
+        shape = (-1,) + (1,) * (x.ndim - 2)
+        self.mean = torch.tensor(mean or (0.0,), dtype=torch.float32).view(shape)
+        self.std = torch.tensor(std or (1.0,), dtype=torch.float32).view(shape)
+        self.images = x.dtype == np.uint8
+        self.pad, self.flip, self.gen = pad, flip, gen
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        x = torch.from_numpy(self.x[i])
+        if self.images:
+            x = (x.float() / 255.0 - self.mean) / self.std
+        if self.pad:
+            _, h, w = x.shape
+            x = F.pad(x.unsqueeze(0), (self.pad,) * 4, mode="reflect")[0]
+            dy, dx = torch.randint(0, 2 * self.pad + 1, (2,), generator=self.gen).tolist()
+            x = x[:, dy:dy + h, dx:dx + w]
+        if self.flip and float(torch.rand((), generator=self.gen)) < 0.5:
+            x = x.flip(2)
+        return x, int(self.y[i])
+
+
+def _loader(ds: SampleDataset, rows, *, batch_size: int, shuffle: bool = False,
+            gen: torch.Generator | None = None) -> DataLoader:
+    return DataLoader(Subset(ds, [int(i) for i in rows]), batch_size=batch_size, shuffle=shuffle,
+                      drop_last=shuffle, num_workers=0, generator=gen)
+
+
+def train(model, ds: SampleDataset, rows, config: CampaignConfig, *, device, gen) -> int:
+    """Epochs over a shuffling DataLoader until the campaign's number of steps is reached."""
+    recipe = config.train
+    total = num_steps(len(rows), recipe)
+    opt = make_optimizer(model, recipe)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, recipe))
+    loader = _loader(ds, rows, batch_size=min(recipe.batch_size, len(rows)), shuffle=True, gen=gen)
+    model.train()
+    step = 0
+    while step < total:
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            loss = F.cross_entropy(model(xb), yb, label_smoothing=recipe.label_smoothing)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step == total:
+                break
+    model.eval()
+    return total
+
+
+@torch.no_grad()
+def accuracy(model, ds: SampleDataset, rows, *, device) -> float:
+    model.eval()
+    correct = 0
+    for xb, yb in _loader(ds, rows, batch_size=EVAL_BATCH):
+        correct += int((model(xb.to(device)).argmax(1).cpu() == yb).sum())
+    return correct / max(1, len(rows))
+
+
+@torch.no_grad()
+def predict(model, ds: SampleDataset, rows, *, device, dropout: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities (N, C), embeddings (N, D)) in one pass; dropout on for MC samples."""
+    model.eval()
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)] if dropout else []
+    for m in dropouts:
+        m.train()
+    probs, embs = [], []
+    for xb, _ in _loader(ds, rows, batch_size=EVAL_BATCH):
+        emb = model.features(xb.to(device))
+        probs.append(F.softmax(model.head(emb), dim=1).cpu())
+        embs.append(emb.cpu())
+    for m in dropouts:
+        m.eval()
+    return torch.cat(probs), torch.cat(embs)
+
+
+def naive_kcenter(pool: torch.Tensor, labeled: torch.Tensor, k: int) -> list[int]:
+    """Core-set greedy on the full distance matrix of pool and labeled points; with no labeled
+    points the first pick is the pool point nearest the pool's mean."""
+    everything = torch.cat([pool, labeled]).double()
+    dist = torch.cdist(everything, everything)  # (N + L, N + L)
+    n = pool.shape[0]
+    picks: list[int] = []
+    if labeled.shape[0]:
+        min_dist = dist[:n, n:].min(dim=1).values
+    else:
+        first = int(torch.argmin(((everything - everything.mean(0)) ** 2).sum(1)))
+        picks.append(first)
+        min_dist = dist[:n, first].clone()
+        min_dist[first] = -1.0
+    while len(picks) < min(k, n):
+        i = int(torch.argmax(min_dist))
+        picks.append(i)
+        min_dist = torch.minimum(min_dist, dist[:n, i])
+        min_dist[i] = -1.0
+    return picks
+
+
+def gradient_embeddings(probs: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+    """(N, C * D): the last layer's loss gradient at the predicted label, for every sample."""
+    scale = -probs.clone()
+    scale[torch.arange(len(probs)), probs.argmax(1)] += 1.0
+    return (scale.unsqueeze(2) * emb.unsqueeze(1)).reshape(len(probs), -1)
+
+
+def naive_badge(probs: torch.Tensor, emb: torch.Tensor, k: int, gen: torch.Generator) -> list[int]:
+    """k-means++ seeding on materialized gradient embeddings; D^2 draws by inverse CDF with one
+    uniform from `gen` each (the rule `alstudy.strategies.badge` documents)."""
+    g = gradient_embeddings(probs.double(), emb.double())
+    first = int(torch.argmax((g * g).sum(1)))
+    picks = [first]
+    min_d = ((g - g[first]) ** 2).sum(1)
+    min_d[first] = 0.0
+    for _ in range(1, min(k, len(g))):
+        cdf = min_d.clamp_min(0.0).cumsum(0)
+        u = torch.rand((), generator=gen, dtype=torch.float64) * cdf[-1]
+        i = int(torch.searchsorted(cdf, u.reshape(1), right=True)[0].clamp_max(len(g) - 1))
+        if float(cdf[-1]) <= 0:
+            i = next(j for j in range(len(g)) if j not in picks)
+        picks.append(i)
+        min_d = torch.minimum(min_d, ((g - g[i]) ** 2).sum(1))
+        min_d[picks] = 0.0
+    return picks
+
+
+def select(strategy: str, model, ds: SampleDataset, pool: np.ndarray, labeled: list[int], k: int, *,
+           device, gen: torch.Generator) -> list[int]:
+    """Pool positions of the k new labels."""
+    if strategy == "random":
+        return torch.randperm(len(pool), generator=gen)[:k].tolist()
+    if strategy == "bald":
+        mc = torch.stack([predict(model, ds, pool, device=device, dropout=True)[0]
+                          for _ in range(MC_SAMPLES)])  # (T, N, C)
+        mean = mc.mean(0)
+        scores = (-(mean * mean.clamp_min(1e-12).log()).sum(1)
+                  + (mc * mc.clamp_min(1e-12).log()).sum(2).mean(0))
+        return torch.argsort(scores, descending=True)[:k].tolist()
+    probs, emb = predict(model, ds, pool, device=device)
+    if strategy == "coreset":
+        return naive_kcenter(emb, predict(model, ds, labeled, device=device)[1], k)
+    if strategy == "badge":
+        return naive_badge(probs, emb, k, gen)
+    top = probs.topk(2, dim=1).values
+    scores = {"entropy": -(probs * probs.clamp_min(1e-12).log()).sum(1),
+              "margin": 1.0 - (top[:, 0] - top[:, 1]), "least_confidence": 1.0 - top[:, 0]}[strategy]
+    return torch.argsort(scores, descending=True)[:k].tolist()
+
+
+def check_supported(config: CampaignConfig, augmentation: str) -> None:
+    recipe = config.train
+    if config.strategy not in STRATEGIES:
+        raise ValueError(f"reference: strategy {config.strategy!r} not implemented; {STRATEGIES}")
+    if recipe.augment and (augmentation not in ("crop", "crop_flip") or recipe.augment > 1):
+        raise ValueError(f"reference: {augmentation} augmentation at {recipe.augment} not implemented")
+    if recipe.mixup or recipe.swa or recipe.warm_start:
+        raise ValueError("reference: mixup, SWA and warm start are not implemented")
+
+
+def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu") -> list[dict[str, Any]]:
+    """The campaign of `config` the usual way; one record per cycle (accuracies and timings)."""
+    data = get_dataset(config.dataset, root=config.data_root)
+    check_supported(config, data.augmentation)
+    budget = config.budget.resolve(data.n_train)
+    x_train, y_train = data.x_train.numpy(), data.y_train.numpy()
+    pool_set = SampleDataset(x_train, y_train, data.mean, data.std)
+    test_set = SampleDataset(data.x_test.numpy(), data.y_test.numpy(), data.mean, data.std)
+    strength = config.train.augment
+    pad = 0
+    if strength:  # the crop alstudy.data.augment describes: ceil(strength * H / 8) pixels
+        h, w = data.input_shape[1:]
+        pad = min(math.ceil(strength * h / 8), h // 2, w // 2)
+    val_idx, initial = initial_split(data.n_train, budget, seed)
+    labeled = initial.tolist()
+    name = config.model or data.default_model
+    records = []
+    for cycle in range(budget.cycles + 1):
+        t0 = perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(seed, "init", cycle))
+            model = make_model(name, data.input_shape, data.num_classes, dropout=config.train.dropout,
+                               options=dict(config.model_options)).to(device)
+        train_set = SampleDataset(x_train, y_train, data.mean, data.std, pad=pad,
+                                  flip=bool(strength) and data.augmentation == "crop_flip",
+                                  gen=torch_generator(seed, "augment", cycle))
+        steps = train(model, train_set, labeled, config, device=device,
+                      gen=torch_generator(seed, "train", cycle))
+        t1 = perf_counter()
+        record = {"cycle": cycle, "n_labeled": len(labeled), "steps": steps,
+                  "val_acc": accuracy(model, pool_set, val_idx, device=device),
+                  "test_acc": accuracy(model, test_set, range(len(test_set)), device=device),
+                  "seconds_train": t1 - t0, "seconds_eval": perf_counter() - t1, "seconds_query": 0.0}
+        if cycle < budget.cycles:
+            t2 = perf_counter()
+            taken = set(labeled) | set(val_idx.tolist())
+            pool = np.array([i for i in range(data.n_train) if i not in taken])
+            positions = select(config.strategy, model, pool_set, pool, labeled, budget.per_cycle,
+                               device=device, gen=torch_generator(seed, "select", cycle))
+            labeled = labeled + pool[positions].tolist()
+            record["seconds_query"] = perf_counter() - t2
+        records.append(record)
+    return records

@@ -1,0 +1,37 @@
+"""Wall-clock timing that waits for the device, and run lengths chosen from a first timing."""
+
+from __future__ import annotations
+
+import statistics
+from time import perf_counter
+from typing import Callable
+
+import torch
+
+
+def sync(device: str | torch.device) -> None:
+    """Wait for queued device work: CUDA runs asynchronously, a timer must not stop early."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def seconds(fn: Callable[[], object], *, device: str | torch.device, repeats: int = 1,
+            warmup: int = 0) -> float:
+    """Median wall time of `repeats` calls of `fn` after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        sync(device)
+        t0 = perf_counter()
+        fn()
+        sync(device)
+        times.append(perf_counter() - t0)
+    return statistics.median(times)
+
+
+def scaled_count(per_item: float, *, seconds_target: float, lo: int, hi: int) -> int:
+    """How many items fit into `seconds_target` at `per_item` seconds each, within [lo, hi]."""
+    if per_item <= 0:
+        return hi
+    return int(min(hi, max(lo, seconds_target / per_item)))

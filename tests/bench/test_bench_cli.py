@@ -1,0 +1,99 @@
+"""`alstudy bench`: every section runs at tiny sizes and its JSON holds every field."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from alstudy.cli import main
+
+HARDWARE = ("cpu_model", "cores_logical", "cores_usable", "memory_gib", "load_average",
+            "load_average_end", "python", "torch", "torch_threads", "ray", "device", "gpu_name")
+# Columns a reader of each section looks for, and which of them must be positive numbers.
+ROWS = {
+    "training": (("model", "shape", "batch", "steps", "seconds", "samples_per_s"),
+                 ("samples_per_s",)),
+    "scoring": (("model", "pool", "plain_rows_per_s", "mc_rows_per_s", "mc_cost", "rerun_cost"),
+                ("plain_rows_per_s", "mc_rows_per_s", "mc_cost", "rerun_cost")),
+    "kernels": (("kernel", "n", "d", "k", "seconds", "peak_mib", "pool_mib", "naive_mib",
+                 "memory_method"), ("seconds", "pool_mib", "naive_mib")),
+    "campaigns": (("dataset", "model", "strategy", "labels", "seconds", "train_s", "query_s",
+                   "final_acc"), ("seconds",)),
+    "reference": (("dataset", "strategy", "alstudy_s", "reference_s", "speedup", "alstudy_acc",
+                   "reference_acc"), ("alstudy_s", "reference_s", "speedup")),
+    "ray": (("runner", "concurrent", "threads", "seconds", "startup_s", "load_s", "campaign_s"),
+            ("seconds",)),
+}
+SUMMARY = {"reference": ("speedup", "alstudy_acc", "reference_acc"),
+           "ray": ("ray_init_s", "overhead_pct", "overhead_steady_pct", "speedup_2_over_1",
+                   "speedup_2_over_1_steady"),
+           "scoring": ("mc_cost_max",), "kernels": ("memory_method",)}
+
+
+def _bench(tmp_path, *sections: str) -> dict:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--smoke", "--json", str(out), "--only", *sections]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]  # no temporary file left
+    return json.loads(out.read_text())
+
+
+def _check_section(result: dict, name: str) -> None:
+    section = result["sections"][name]
+    assert section["skipped"] is None and section["seconds"] > 0
+    columns, positive = ROWS[name]
+    assert section["rows"], name
+    for row in section["rows"]:
+        assert set(columns) <= set(row), (name, set(columns) - set(row))
+        for key in positive:
+            assert isinstance(row[key], (int, float)) and math.isfinite(row[key]) and row[key] > 0, (name, key, row)
+    for key in SUMMARY.get(name, ()):
+        assert section["summary"].get(key) is not None, (name, key)
+    for t in section["targets"]:
+        assert t["met"] in (True, False) and t["goal"] and t["name"]
+
+
+def test_smoke_bench_writes_every_field(tmp_path, capsys):
+    names = ("training", "scoring", "kernels", "campaigns", "reference", "gpu")
+    result = _bench(tmp_path, *names)
+    assert result["mode"] == "smoke" and result["device"] == "cpu"
+    assert all(result["hardware"].get(k) is not None for k in HARDWARE if k != "gpu_name")
+    assert set(HARDWARE) <= set(result["hardware"])
+    for name in names[:-1]:
+        _check_section(result, name)
+    assert "CUDA" in result["sections"]["gpu"]["skipped"]
+    targets = {t["name"] for t in result["targets"]}
+    assert "campaign speedup over the reference" in targets
+    assert "coreset 20000x512 k=1000 seconds" not in targets  # smoke sizes never claim a target
+    printed = capsys.readouterr().out
+    for title in ("Training throughput", "Pool scoring", "Selection kernels", "Side by side"):
+        assert title in printed
+
+
+@pytest.mark.ray
+def test_smoke_bench_ray_section(tmp_path):
+    result = _bench(tmp_path, "ray")
+    _check_section(result, "ray")
+    runners = [(r["runner"], r["concurrent"]) for r in result["sections"]["ray"]["rows"]]
+    assert runners == [("in-process loop", 1), ("ray tune", 1), ("ray tune", 2)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--only", "nope"], "--only 'nope': unknown section"),
+    (["--device", "tpu"], "--device 'tpu'"),
+    (["--threads", "0"], "--threads 0"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(argv, message, capsys):
+    assert main(["bench", "--smoke", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert main(["bench", "--smoke", "--device", "cuda", "--only", "gpu"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
