@@ -12,18 +12,23 @@ from alstudy.models.base import ALModel
 ToFloat = Callable[[torch.Tensor], torch.Tensor]
 
 
-@torch.inference_mode()
-def embed(model: ALModel, x: torch.Tensor, *, to_float: ToFloat, batch_size: int = 2048) -> torch.Tensor:
-    """Penultimate embeddings (N, D) in float32."""
-    model.eval()
+def _batches(x: torch.Tensor, to_float: ToFloat, batch_size: int):
+    """Network-ready batches of `x` in order. On CUDA they are channels_last, and the caller's work
+    on each batch runs inside the bf16 autocast region (the generator is suspended within it)."""
     cuda = x.device.type == "cuda"
-    out = []
     for i in range(0, x.shape[0], batch_size):
         xb = to_float(x[i:i + batch_size])
         if cuda and xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cuda):
-            out.append(model.features(xb).float())
+            yield xb
+
+
+@torch.inference_mode()
+def embed(model: ALModel, x: torch.Tensor, *, to_float: ToFloat, batch_size: int = 2048) -> torch.Tensor:
+    """Penultimate embeddings (N, D) in float32."""
+    model.eval()
+    out = [model.features(xb).float() for xb in _batches(x, to_float, batch_size)]
     return torch.cat(out) if out else torch.empty(0, model.embed_dim, device=x.device)
 
 
@@ -67,16 +72,11 @@ def evaluate(model: ALModel, x: torch.Tensor, y: torch.Tensor, *, to_float: ToFl
              batch_size: int = 2048) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of `model` on (x, y); one host sync at the end."""
     model.eval()
-    cuda = x.device.type == "cuda"
     correct = torch.zeros((), device=x.device)
     loss = torch.zeros((), device=x.device)
-    for i in range(0, x.shape[0], batch_size):
-        xb = to_float(x[i:i + batch_size])
-        if cuda and xb.dim() == 4:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cuda):
-            logits = model(xb).float()
-        yb = y[i:i + batch_size]
+    for i, xb in enumerate(_batches(x, to_float, batch_size)):
+        logits = model(xb).float()
+        yb = y[i * batch_size:(i + 1) * batch_size]
         correct += (logits.argmax(1) == yb).sum()
         loss += F.cross_entropy(logits, yb, reduction="sum")
     n = max(1, int(y.shape[0]))
