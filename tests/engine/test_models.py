@@ -7,6 +7,7 @@ import torch
 
 from alstudy.errors import UsageError
 from alstudy.models import make_model, model_names
+from alstudy.models.base import keep_mask
 from alstudy.training import evaluate, infer
 
 SHAPES = {"mlp": (1, 8, 8), "cnn1d": (1, 40), "cnn2d": (1, 28, 28),
@@ -49,18 +50,33 @@ def test_mc_dropout_is_reproducible_and_varies_across_samples():
     assert torch.allclose(a["mc_probs"].sum(-1), torch.ones(8, 300), atol=1e-5)
 
 
-def test_mc_dropout_samples_whole_models_shared_by_the_pool():
+def test_mc_dropout_draws_its_own_mask_for_every_sample_and_row():
     model, x = _model_and_pool(0.3)
-    gen = torch.Generator().manual_seed(4)
-    mc = infer(model, x, to_float=lambda t: t, mc_samples=3, gen=gen)["mc_probs"]
+    x[7] = x[5]  # two identical rows
+    mc = infer(model, x, to_float=lambda t: t, mc_samples=3,
+               gen=torch.Generator().manual_seed(4))["mc_probs"]
     emb = model.features(x)
-    masks = torch.rand((3, 1, emb.shape[1]), generator=torch.Generator().manual_seed(4)) < 0.7
-    direct = torch.stack([torch.softmax(model.classifier(emb * m / 0.7), 1) for m in masks])
+    masks, keep = keep_mask((3, 300, emb.shape[1]), 0.3, generator=torch.Generator().manual_seed(4))
+    direct = torch.softmax(model.classifier(emb * masks / keep), -1)
     assert torch.allclose(mc, direct, atol=1e-5)
-    # a row scored alone gets the same T models as in the whole pool
-    alone = infer(model, x[5:6], to_float=lambda t: t, mc_samples=3,
-                  gen=torch.Generator().manual_seed(4))["mc_probs"]
-    assert torch.allclose(alone[:, 0], mc[:, 5], atol=1e-5)
+    # as in T full passes with dropout on: identical rows are scored by different heads
+    assert not torch.allclose(mc[:, 5], mc[:, 7])
+
+
+def test_dropout_masks_keep_one_minus_p_and_rescale():
+    from alstudy.models.base import Dropout
+
+    drop = Dropout(0.3)
+    x = torch.ones(400, 250)
+    torch.manual_seed(0)
+    y = drop(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7), rtol=1e-4)
+    torch.manual_seed(0)
+    assert torch.equal(drop(x), y)  # seeded by torch's global generator, like nn.Dropout
+    assert torch.equal(drop.eval()(x), x)
+    assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x))
 
 
 def test_infer_computes_only_what_is_asked():
