@@ -2,11 +2,15 @@
 
 Same protocol, recipe and randomness sources as `run_campaign` (same validation and initial
 sets, same initial weights, same number of optimizer steps, learning-rate schedule and
-optimizer, same selection rules), but with the usual pipeline:
+optimizer settings, same selection rules), but with the usual pipeline:
 
-* a per-sample `torch.utils.data.Dataset` whose `__getitem__` converts and normalizes one
-  sample at a time, batched by a `DataLoader` (num_workers=0), moved to the device per batch;
-* float32 everywhere;
+* a per-sample `torch.utils.data.Dataset`, batched by a `DataLoader` (num_workers=0) and moved
+  to the device per batch. With `pipeline="pil"` (the default, what DeepAL- and TorchAL-style
+  code does) every image becomes a PIL image and goes through torchvision's
+  RandomCrop / RandomHorizontalFlip / ToTensor / Normalize. With `pipeline="tensor"` (a kinder
+  baseline) `__getitem__` does the same steps with tensor ops on one sample;
+* float32 everywhere; torch's stock optimizer (the per-tensor loop on the CPU) and
+  `nn.Dropout`;
 * MC dropout as T full forward passes of the whole network with dropout switched on;
 * naive selection kernels: core-set on the full (N + L) x (N + L) distance matrix, BADGE on
   the materialized N x (C * D) gradient embeddings.
@@ -36,27 +40,50 @@ from alstudy.training.fit import lr_factor, make_optimizer, num_steps
 
 MC_SAMPLES = 20
 EVAL_BATCH = 256
+PIPELINES = ("pil", "tensor")
 STRATEGIES = ("random", "entropy", "margin", "least_confidence", "bald", "coreset", "badge")
 
 
 class SampleDataset(torch.utils.data.Dataset):
     """Numpy arrays served one sample at a time, each converted by a per-sample transform:
     ToTensor + Normalize for images, then (training only) a random crop of the image padded by
-    `pad` pixels (reflect) and, with `flip`, a horizontal flip half the time, drawn from `gen`."""
+    `pad` pixels (reflect) and, with `flip`, a horizontal flip half the time.
+
+    `pipeline="pil"`: torchvision's transforms on a PIL image; they draw from torch's global
+    generator, which `run_reference` seeds per cycle. `pipeline="tensor"`: tensor ops drawing
+    from `gen`. Non-image arrays are converted with `torch.from_numpy` either way."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
-                 *, pad: int = 0, flip: bool = False, gen: torch.Generator | None = None):
+                 *, pad: int = 0, flip: bool = False, gen: torch.Generator | None = None,
+                 pipeline: str = "pil"):
+        if pipeline not in PIPELINES:
+            raise ValueError(f"reference pipeline {pipeline!r}; choices: {PIPELINES}")
         self.x, self.y = x, y
         shape = (-1,) + (1,) * (x.ndim - 2)
         self.mean = torch.tensor(mean or (0.0,), dtype=torch.float32).view(shape)
         self.std = torch.tensor(std or (1.0,), dtype=torch.float32).view(shape)
         self.images = x.dtype == np.uint8
         self.pad, self.flip, self.gen = pad, flip, gen
+        self.transform = None
+        if self.images and pipeline == "pil":
+            from torchvision import transforms as T
+
+            steps = [T.RandomCrop(x.shape[-2:], padding=pad, padding_mode="reflect")] if pad else []
+            steps += [T.RandomHorizontalFlip()] if flip else []
+            channels = x.shape[1]
+            self.transform = T.Compose(steps + [T.ToTensor(), T.Normalize(
+                tuple(mean) or (0.0,) * channels, tuple(std) or (1.0,) * channels)])
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if self.transform is not None:
+            from PIL import Image
+
+            pixels = self.x[i]  # (C, H, W) uint8
+            image = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
+            return self.transform(image), int(self.y[i])
         x = torch.from_numpy(self.x[i])
         if self.images:
             x = (x.float() / 255.0 - self.mean) / self.std
@@ -80,7 +107,7 @@ def train(model, ds: SampleDataset, rows, config: CampaignConfig, *, device, gen
     """Epochs over a shuffling DataLoader until the campaign's number of steps is reached."""
     recipe = config.train
     total = num_steps(len(rows), recipe)
-    opt = make_optimizer(model, recipe)
+    opt = make_optimizer(model, recipe, fused=False)  # torch's default update
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, recipe))
     loader = _loader(ds, rows, batch_size=min(recipe.batch_size, len(rows)), shuffle=True, gen=gen)
     model.train()
@@ -208,14 +235,17 @@ def check_supported(config: CampaignConfig, augmentation: str) -> None:
         raise ValueError("reference: mixup, SWA and warm start are not implemented")
 
 
-def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu") -> list[dict[str, Any]]:
-    """The campaign of `config` the usual way; one record per cycle (accuracies and timings)."""
+def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu",
+                  pipeline: str = "pil") -> list[dict[str, Any]]:
+    """The campaign of `config` the usual way; one record per cycle (accuracies and timings).
+    `pipeline` is how samples are converted and augmented (see `SampleDataset`)."""
     data = get_dataset(config.dataset, root=config.data_root)
     check_supported(config, data.augmentation)
     budget = config.budget.resolve(data.n_train)
     x_train, y_train = data.x_train.numpy(), data.y_train.numpy()
-    pool_set = SampleDataset(x_train, y_train, data.mean, data.std)
-    test_set = SampleDataset(data.x_test.numpy(), data.y_test.numpy(), data.mean, data.std)
+    pool_set = SampleDataset(x_train, y_train, data.mean, data.std, pipeline=pipeline)
+    test_set = SampleDataset(data.x_test.numpy(), data.y_test.numpy(), data.mean, data.std,
+                             pipeline=pipeline)
     strength = config.train.augment
     pad = 0
     if strength:  # the crop alstudy.data.augment describes: ceil(strength * H / 8) pixels
@@ -233,9 +263,12 @@ def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu") -> 
                                options=dict(config.model_options)).to(device)
         train_set = SampleDataset(x_train, y_train, data.mean, data.std, pad=pad,
                                   flip=bool(strength) and data.augmentation == "crop_flip",
-                                  gen=torch_generator(seed, "augment", cycle))
-        steps = train(model, train_set, labeled, config, device=device,
-                      gen=torch_generator(seed, "train", cycle))
+                                  gen=torch_generator(seed, "augment", cycle), pipeline=pipeline)
+        model.dropout = torch.nn.Dropout(config.train.dropout)  # the stock module
+        with torch.random.fork_rng(devices=[]):  # transforms and dropout draw from it
+            torch.manual_seed(derive_seed(seed, "augment", cycle))
+            steps = train(model, train_set, labeled, config, device=device,
+                          gen=torch_generator(seed, "train", cycle))
         t1 = perf_counter()
         record = {"cycle": cycle, "n_labeled": len(labeled), "steps": steps,
                   "val_acc": accuracy(model, pool_set, val_idx, device=device),

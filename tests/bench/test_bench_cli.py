@@ -22,11 +22,12 @@ ROWS = {
     "campaigns": (("dataset", "model", "strategy", "labels", "seconds", "train_s", "query_s",
                    "final_acc"), ("seconds",)),
     "reference": (("dataset", "strategy", "alstudy_s", "reference_s", "speedup", "alstudy_acc",
-                   "reference_acc"), ("alstudy_s", "reference_s", "speedup")),
+                   "reference_acc", "reference_tensor_s", "speedup_tensor"),
+                  ("alstudy_s", "reference_s", "speedup", "reference_tensor_s", "speedup_tensor")),
     "ray": (("runner", "concurrent", "threads", "seconds", "startup_s", "load_s", "campaign_s"),
             ("seconds",)),
 }
-SUMMARY = {"reference": ("speedup", "alstudy_acc", "reference_acc"),
+SUMMARY = {"reference": ("speedup", "speedup_tensor", "alstudy_acc", "reference_acc"),
            "ray": ("ray_init_s", "overhead_pct", "overhead_steady_pct", "speedup_2_over_1",
                    "speedup_2_over_1_steady"),
            "scoring": ("mc_cost_max",), "kernels": ("memory_method",)}
