@@ -29,9 +29,11 @@ def probcover_delta(points: torch.Tensor, gen: torch.Generator, *, purity: float
     rows = permutation(n, gen, points.device)[:sample] if n > sample else torch.arange(n, device=points.device)
     p_sq = sq_norms(points)
     other = torch.empty(rows.shape[0], dtype=points.dtype, device=points.device)
+    buf = None
     for part in row_chunks(rows.shape[0], n):
         r = rows[part]
-        d = sq_dists(points[r], points, p_sq[r], p_sq)
+        d = sq_dists(points[r], points, p_sq[r], p_sq, buffer=buf)
+        buf = d if buf is None else buf
         d.masked_fill_(labels[r].unsqueeze(1) == labels.unsqueeze(0), float("inf"))
         other[part] = d.amin(1)
     other = other[torch.isfinite(other)]  # a single pseudo-class has no "other" point
@@ -47,8 +49,10 @@ def delta_graph(x: torch.Tensor, delta: float, *, max_degree: int) -> tuple[torc
     x_sq = sq_norms(x)
     keep = min(max(0, max_degree - 1), n - 1)
     srcs, dsts = [], []
+    buf = None
     for part in row_chunks(n, n):
-        d = sq_dists(x[part], x, x_sq[part], x_sq)
+        d = sq_dists(x[part], x, x_sq[part], x_sq, buffer=buf)
+        buf = d if buf is None else buf
         local = torch.arange(part.stop - part.start, device=x.device)
         d[local, local + part.start] = float("inf")  # no self edges
         # The `keep` nearest of each row, then only those inside the ball: one partial sort
