@@ -73,6 +73,9 @@ def test_tiny_study_end_to_end_on_a_quarter_gpu(ray_address, make_study, tmp_pat
     manifest = json.load(open(os.path.join(out, "tiny", "manifest.json")))
     assert manifest["runs"][-1]["status"] == "complete" and manifest["packages"]["ray"]
     assert "rank" in printed and "results.parquet" in printed
+    # finished trials leave no Tune checkpoints behind: their records are in the store
+    left = [d for _, dirs, _ in os.walk(out) for d in dirs if d.startswith("checkpoint_")]
+    assert left == []
 
 
 def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address, make_study, tmp_path,
@@ -87,6 +90,7 @@ def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address,
     assert len(ray_df) == 4 * 4                 # 2 tuning + 2 evaluation campaigns, 4 cycles each
     assert (ray_df[ray_df.cycle >= 2].attempt == 1).all() and (ray_df[ray_df.cycle < 2].attempt == 0).all()
     assert len(os.listdir(tmp_path / "ray" / "faulty" / "faults")) == 4
+    assert not [d for _, dirs, _ in os.walk(tmp_path / "ray") for d in dirs if d.startswith("checkpoint_")]
     columns = [c for c in ray_df.columns if c not in VOLATILE]
     pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
 
