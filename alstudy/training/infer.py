@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from alstudy.models.base import ALModel, keep_mask
+from alstudy.models.base import ALModel, keep_mask, keep_probability
 
 ToFloat = Callable[[torch.Tensor], torch.Tensor]
 
@@ -69,13 +69,12 @@ def _mc_probs(emb: torch.Tensor, w: torch.Tensor, b: torch.Tensor, p: float, sam
     out = torch.empty(samples, n, w.shape[0], device=emb.device, dtype=torch.float32)
     rows = max(1, MC_BLOCK_ELEMS // max(1, samples * d))
     buf = torch.empty(samples, min(rows, n), d, device=emb.device, dtype=torch.float32)
-    scaled = None
+    keep = keep_probability(p)
+    scaled = w / keep if keep > 0 else torch.zeros_like(w)  # (C, D)
     for start in range(0, n, rows):
         e = emb[start:start + rows]
         z = buf[:, :e.shape[0]]
-        _, prob = keep_mask(tuple(z.shape), p, device=emb.device, generator=gen, out=z)
-        if scaled is None:
-            scaled = w / prob if prob > 0 else torch.zeros_like(w)  # (C, D)
+        keep_mask(tuple(z.shape), p, device=emb.device, generator=gen, out=z)
         # F.linear's (rows, D) x (C, D)^T layout is ~2x faster than `@ (D, C)` for small C
         out[:, start:start + e.shape[0]] = F.linear(z.mul_(e), scaled)
     return _softmax_last(out.add_(b))
