@@ -66,7 +66,10 @@ class SampleDataset(torch.utils.data.Dataset):
         self.pad, self.flip, self.gen = pad, flip, gen
         self.transform = None
         if self.images and pipeline == "pil":
+            from PIL import Image
             from torchvision import transforms as T
+
+            self.to_image = Image.fromarray
 
             steps = [T.RandomCrop(x.shape[-2:], padding=pad, padding_mode="reflect")] if pad else []
             steps += [T.RandomHorizontalFlip()] if flip else []
@@ -79,10 +82,8 @@ class SampleDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         if self.transform is not None:
-            from PIL import Image
-
             pixels = self.x[i]  # (C, H, W) uint8
-            image = Image.fromarray(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
+            image = self.to_image(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
             return self.transform(image), int(self.y[i])
         x = torch.from_numpy(self.x[i])
         if self.images:

@@ -69,13 +69,13 @@ def compare(config: CampaignConfig, seed: int, *, device: str, reference_first: 
         records = runs[name](config, seed, device=device)
         sides[name] = _side(records, perf_counter() - t0)
     ours, ref = sides["alstudy"], sides["reference"]
-    kind = sides.get("reference_tensor", ref if not images else None)
+    tensor = sides.get("reference_tensor", ref if not images else None)
     return {"dataset": config.dataset, "strategy": config.strategy,
             "alstudy_s": ours["seconds"], "reference_s": ref["seconds"],
             "speedup": ref["seconds"] / ours["seconds"],
-            "reference_tensor_s": kind["seconds"] if kind else None,
-            "speedup_tensor": kind["seconds"] / ours["seconds"] if kind else None,
-            "reference_tensor_acc": kind["final_acc"] if kind else None,
+            "reference_tensor_s": tensor["seconds"] if tensor else None,
+            "speedup_tensor": tensor["seconds"] / ours["seconds"] if tensor else None,
+            "reference_tensor_acc": tensor["final_acc"] if tensor else None,
             "train_speedup": ref["train_s"] / ours["train_s"],
             "query_speedup": (ref["seconds"] - ref["train_s"]) / max(1e-9, ours["seconds"] - ours["train_s"]),
             "alstudy_acc": ours["final_acc"], "reference_acc": ref["final_acc"],
@@ -99,11 +99,11 @@ def run(mode: str, *, device: str) -> Section:
     ours, ref = sum(r["alstudy_s"] for r in rows), sum(r["reference_s"] for r in rows)
     acc_ours = sum(r["alstudy_acc"] for r in rows) / len(rows)
     acc_ref = sum(r["reference_acc"] for r in rows) / len(rows)
-    kind_rows = [r for r in rows if r["reference_tensor_s"] is not None]
-    kind = sum(r["reference_tensor_s"] for r in kind_rows)
-    kind_ours = sum(r["alstudy_s"] for r in kind_rows)
+    tensor_rows = [r for r in rows if r["reference_tensor_s"] is not None]
+    tensor = sum(r["reference_tensor_s"] for r in tensor_rows)
+    tensor_ours = sum(r["alstudy_s"] for r in tensor_rows)
     section.summary.update(speedup=ref / ours, alstudy_s=ours, reference_s=ref,
-                           speedup_tensor=kind / kind_ours if kind_rows else None,
+                           speedup_tensor=tensor / tensor_ours if tensor_rows else None,
                            alstudy_acc=acc_ours, reference_acc=acc_ref)
     section.targets.append(target("campaign speedup over the reference", ref / ours,
                                   at_least=SPEEDUP_GOAL, unit="x"))
