@@ -6,6 +6,8 @@ random choice, including the order among equal scores, comes from the `gen` give
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from alstudy.errors import UsageError
@@ -61,68 +63,63 @@ class _ScoreStrategy(Strategy):
         return top_k(self.keys(view), min(k, view.n), gen)
 
 
-class LeastConfidence(_ScoreStrategy):
-    """Lowest top-class probability first."""
+class _ProbsScore(_ScoreStrategy):
+    """Top-k of the subclass's `score(probs)`: one plain pass of the model over the pool."""
 
-    name = "least_confidence"
-
-    def needs(self) -> Needs:
-        return Needs(probs=True)
-
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.least_confidence(view.probs)]
-
-
-class Margin(_ScoreStrategy):
-    """Smallest gap between the two most likely classes first."""
-
-    name = "margin"
+    score: Callable[[torch.Tensor], torch.Tensor]  # a staticmethod in each subclass
 
     def needs(self) -> Needs:
         return Needs(probs=True)
 
     def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.margin(view.probs)]
+        return [self.score(view.probs)]
 
 
-class Entropy(_ScoreStrategy):
-    """Highest predictive entropy first."""
-
-    name = "entropy"
-
-    def needs(self) -> Needs:
-        return Needs(probs=True)
-
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.entropy(view.probs)]
-
-
-class Bald(_ScoreStrategy):
-    """BALD (Houlsby et al. 2011) with MC dropout (Gal et al. 2017)."""
-
-    name = "bald"
+class _MCScore(_ScoreStrategy):
+    """Top-k of scores of `mc_samples` MC-dropout samples (the subclass's `keys`)."""
 
     def __init__(self, *, mc_samples: int = 20) -> None:
         self.mc_samples = _check("mc_samples", mc_samples, int, low=2)
 
     def needs(self) -> Needs:
         return Needs(mc_samples=self.mc_samples)
+
+
+class LeastConfidence(_ProbsScore):
+    """Lowest top-class probability first."""
+
+    name = "least_confidence"
+    score = staticmethod(scores.least_confidence)
+
+
+class Margin(_ProbsScore):
+    """Smallest gap between the two most likely classes first."""
+
+    name = "margin"
+    score = staticmethod(scores.margin)
+
+
+class Entropy(_ProbsScore):
+    """Highest predictive entropy first."""
+
+    name = "entropy"
+    score = staticmethod(scores.entropy)
+
+
+class Bald(_MCScore):
+    """BALD (Houlsby et al. 2011) with MC dropout (Gal et al. 2017)."""
+
+    name = "bald"
 
     def keys(self, view: PoolView) -> list[torch.Tensor]:
         return [scores.bald(view.mc_probs)]
 
 
-class VariationRatio(_ScoreStrategy):
+class VariationRatio(_MCScore):
     """Variation ratio of the MC-dropout votes; its many ties go to the higher entropy of the
     mean prediction."""
 
     name = "variation_ratio"
-
-    def __init__(self, *, mc_samples: int = 20) -> None:
-        self.mc_samples = _check("mc_samples", mc_samples, int, low=2)
-
-    def needs(self) -> Needs:
-        return Needs(mc_samples=self.mc_samples)
 
     def keys(self, view: PoolView) -> list[torch.Tensor]:
         return [scores.variation_ratio(view.mc_probs), scores.mean_entropy(view.mc_probs)]
