@@ -59,6 +59,7 @@ class Analysis:
     other_arms: dict[str, ArmStats] = field(default_factory=dict)
     arm_agreement: dict[str, pd.Series] = field(default_factory=dict)  # τ-b of arm vs eval ranks
     tuning_effect: pd.DataFrame | None = None  # eval AUBC − arm AUBC per dataset × strategy
+    codes: dict[str, int] = field(default_factory=dict)  # rows per alstudy code version (column `code`)
 
     @property
     def bootstrap(self) -> dict:
@@ -93,6 +94,14 @@ def _regime_stability(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, set
                     stability.mean_off_diagonal(stability.pairwise_tau(table))))
     return pd.DataFrame(out, columns=["regime", "kendall_w", "w_ci_low", "w_ci_high", "p_value",
                                       "mean_tau"]).set_index("regime")
+
+
+def code_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Rows per alstudy code version (the `code` column; absent in results of older versions)."""
+    if "code" not in frame:
+        return {}
+    codes = frame["code"].dropna().astype(str)
+    return {str(k): int(v) for k, v in codes[codes != ""].value_counts().sort_index().items()}
 
 
 def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str | None = None) -> Analysis:
@@ -138,6 +147,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         other_arms=others,
         arm_agreement={p: stability.agreement(a.ranks, main.ranks) for p, a in others.items()},
         tuning_effect=effect,
+        codes=code_counts(frame),
     )
 
 

@@ -45,6 +45,9 @@ def run_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else results / "report"
     path = write_report(analysis, out)
     print(f"Study: {analysis.study}")
+    if len(analysis.codes) > 1:
+        print(f"warning: the results come from {len(analysis.codes)} alstudy versions "
+              f"({', '.join(analysis.codes)}); column `code` says which produced each row")
     for line in headline(analysis):
         print(f"* {line.replace('**', '')}")
     print("\nRanks (1 = best, test AUBC):")

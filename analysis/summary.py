@@ -136,6 +136,7 @@ def summary(a: Analysis) -> dict:
                      "posthoc": s.posthoc, "score": "test AUBC (eval phase)"},
         "datasets": list(main.ranks.index), "strategies": sorted(main.rows["strategy"].unique()),
         "incomplete_campaigns": len(main.incomplete),
+        "code_versions": a.codes,
         "evaluation_seeds": {d: sorted(map(int, g["seed"].unique())) for d, g in main.rows.groupby("dataset")},
         "headline": headline(a),
         "kendall_w": main.kendall["w"], "kendall_w_pvalue": main.kendall["p_value"],

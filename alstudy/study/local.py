@@ -12,7 +12,7 @@ from typing import Any
 
 from alstudy.errors import UsageError
 from alstudy.study import plan
-from alstudy.study.manifest import now
+from alstudy.study.manifest import current_code, now
 from alstudy.study.objective import aubc
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import DONE, Scheduler
@@ -43,7 +43,7 @@ def _run_all(scheduler: Scheduler, *, run: int, progress: Progress, device: str)
         config = plan.campaign_config(study, spec)
         saved, attempt = store.resume_state(spec.trial, warm_start=config.train.warm_start)
         state = CampaignState.from_dict(saved) if saved else None
-        meta = {"attempt": attempt, "host": platform.node(), "device": device,
+        meta = {"attempt": attempt, "host": platform.node(), "code": current_code(), "device": device,
                 "device_name": _device_name(device), "gpu_ids": ""}
 
         def on_cycle(record: dict, st: CampaignState, spec=spec, meta=meta) -> None:

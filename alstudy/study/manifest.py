@@ -1,8 +1,15 @@
-"""manifest.json: what produced the results (versions, git revision) and one entry per run."""
+"""manifest.json: what produced the results (versions, git revision) and one entry per run.
+
+Each run entry names the driver's code (`code`: alstudy's version, and its git revision when
+installed from a checkout) and the codes its campaigns ran (`codes`, which on a cluster are the
+workers'). A study resumed after an upgrade keeps the rows of both versions, so the runner warns,
+and every row of results.parquet carries the code of the process that ran its campaign.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import platform
 import subprocess
@@ -45,27 +52,56 @@ def git_revision() -> dict[str, Any] | None:
         return None
 
 
-def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> int:
-    """Append a run entry (started now) to the manifest; return its index."""
+def code_version(packages: dict[str, str], git: dict[str, Any] | None) -> str:
+    """alstudy's version in `packages`, plus "+g<revision>" (and ".dirty") for a git checkout."""
+    out = packages.get("alstudy", "unknown")
+    if git and git.get("revision"):
+        out += f"+g{git['revision'][:12]}" + (".dirty" if git.get("dirty") else "")
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def current_code() -> str:
+    """The code_version of the alstudy running in this process (git is asked once)."""
+    return code_version(versions(), git_revision())
+
+
+def run_codes(manifest: dict[str, Any] | None) -> dict[int, str]:
+    """`code` of every run in `manifest`. Runs recorded before runs named their code take the
+    manifest's top-level versions, which describe the latest of them."""
+    if not manifest:
+        return {}
+    fallback = code_version(manifest.get("packages") or {}, manifest.get("git"))
+    return {int(r["run"]): r.get("code", fallback) for r in manifest.get("runs", [])}
+
+
+def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int, str, list[str]]:
+    """Append a run entry (started now) to the manifest. Returns its index, its code, and the
+    codes of earlier runs that differ from it (empty while the study's code never changed)."""
     manifest = store.read_json("manifest.json") or {"created": now(), "runs": []}
-    manifest |= {"packages": versions(), "git": git_revision(), "platform": platform.platform(),
+    earlier = run_codes(manifest)
+    packages, git = versions(), git_revision()
+    code = current_code()
+    manifest |= {"packages": packages, "git": git, "platform": platform.platform(),
                  "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])}
-    manifest["runs"].append({"run": len(manifest["runs"]), "runner": runner, "started": now(),
+    manifest["runs"].append({"run": len(manifest["runs"]), "runner": runner, "code": code,
+                             "packages": packages, "git": git, "started": now(),
                              "ended": None, "status": "running", "driver_host": platform.node()} | extra)
     store.write_json(manifest, "manifest.json", indent=2)
-    return len(manifest["runs"]) - 1
+    return len(manifest["runs"]) - 1, code, sorted(set(earlier.values()) - {code})
 
 
 def end_run(store: Store, run: int, *, status: str, extra: dict[str, Any] | None = None) -> None:
     """Close run `run`: its end time, status, and the hosts and devices seen by its trials."""
     manifest = store.read_json("manifest.json")
-    hosts, devices = set(), set()
+    hosts, devices, codes = set(), set(), set()
     for t in store.trials():
         for meta in t.get("cycles", {}).values():
             if meta.get("run") == run:
                 hosts.add(meta.get("host", ""))
                 devices.add(meta.get("device_name") or meta.get("device", ""))
+                codes.add(meta.get("code", ""))
     manifest["runs"][run] |= {"ended": now(), "status": status, "hosts": sorted(hosts - {""}),
-                              "devices": sorted(devices - {""})} | (extra or {})
+                              "devices": sorted(devices - {""}), "codes": sorted(codes - {""})} | (extra or {})
     manifest["ended"] = now()
     store.write_json(manifest, "manifest.json", indent=2)

@@ -72,7 +72,7 @@ class StudySearcher(Searcher):
         spec = self._specs.get(trial_id)
         if spec is None or "state" not in result:   # not a per-cycle report
             return
-        meta = {k: result[k] for k in ("attempt", "host", "device", "device_name", "gpu_ids")}
+        meta = {k: result[k] for k in ("attempt", "host", "code", "device", "device_name", "gpu_ids")}
         self.store.record_cycle(spec, json.loads(result["state"]), meta, objective=float(result[METRIC]),
                                 cycles=self.study.setups[spec.dataset].budget.cycles, run=self.run, now=now())
         self.progress.update()

@@ -4,7 +4,8 @@ Columns: the records of run_campaign, then the runner's: study, phase, trial, op
 (the Optuna trial number; for evaluation rows the number of the best trial they reuse),
 objective (this campaign's validation AUBC), optuna_value (mean objective of that Optuna
 trial over the tuning seeds), attempt (0 = first try; > 0: resumed from a checkpoint),
-run (which invocation of `alstudy run` produced the row), host, device, gpu_ids.
+run (which invocation of `alstudy run` produced the row), code (the alstudy version, and git
+revision, of the process that ran the campaign), host, device, gpu_ids.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def optuna_values(trials: list[dict[str, Any]]) -> dict[tuple[str, str, int], fl
     return {k: fmean(v) for k, v in values.items()}
 
 
-def rows(study_name: str, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of every finished campaign in `trials` (trial files), in a stable order."""
+def rows(study_name: str, trials: list[dict[str, Any]],
+         codes: dict[int, str] | None = None) -> list[dict[str, Any]]:
+    """Rows of every finished campaign in `trials` (trial files), in a stable order. A cycle
+    recorded without its code takes its run's from `codes` (manifest.run_codes)."""
+    codes = codes or {}
     done = [t for t in trials if t.get("status") == "done"]
     means = optuna_values(done)
     order = {p: i for i, p in enumerate(PHASES)}
@@ -47,6 +51,7 @@ def rows(study_name: str, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "optuna_trial": s["number"], "objective": t["objective"],
                 "optuna_value": means.get((s["dataset"], s["strategy"], s["number"]), float("nan")),
                 "attempt": meta.get("attempt", 0), "run": meta.get("run", 0),
+                "code": meta.get("code") or codes.get(int(meta.get("run", 0)), ""),
                 "host": meta.get("host", ""), "device": meta.get("device", ""),
                 "gpu_ids": meta.get("gpu_ids", ""),
             })
@@ -57,7 +62,10 @@ def write_results(store: Store, study_name: str) -> tuple[str, int]:
     """Write `results.parquet` from the finished trial files; return its path and row count."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows(study_name, list(store.trials())))
+    from alstudy.study.manifest import run_codes
+
+    codes = run_codes(store.read_json("manifest.json"))
+    frame = pd.DataFrame(rows(study_name, list(store.trials()), codes))
     if len(frame):
         first = [c for c in _FIRST if c in frame.columns]
         frame = frame[first + [c for c in frame.columns if c not in first]]

@@ -72,12 +72,16 @@ def _run(study, store, options: RunOptions, stream: TextIO) -> int:
     from alstudy.study.scheduler import Scheduler
     from alstudy.study.summary import eval_table, render
 
-    run = begin_run(store, runner="local" if options.local else "ray",
-                    extra={"options": dataclasses.asdict(options)})
+    run, code, other_codes = begin_run(store, runner="local" if options.local else "ray",
+                                       extra={"options": dataclasses.asdict(options)})
     scheduler = Scheduler(study, store)
     live = stream.isatty() if options.live is None else options.live
     progress = Progress(scheduler, stream=stream, live=live)
     print(f"study {study.name}: results in {store.root}", file=stream, flush=True)
+    if other_codes:
+        print(f"warning: earlier runs of this study used alstudy {', '.join(other_codes)}; this run uses "
+              f"{code}. Every row keeps the code that produced it (column `code` of results.parquet), "
+              "and `alstudy report` notes the mix", file=stream, flush=True)
     status, facts = "interrupted", {}
     try:
         facts = _execute(scheduler, run, progress, options)

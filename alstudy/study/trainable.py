@@ -42,6 +42,7 @@ def run_trial(config: dict[str, Any]) -> None:
     from ray import tune
 
     from alstudy.campaign import CampaignState, run_campaign
+    from alstudy.study.manifest import current_code
     from alstudy.study.objective import aubc
     from alstudy.study.plan import config_from_dict
 
@@ -63,6 +64,8 @@ def run_trial(config: dict[str, Any]) -> None:
     elif config.get("resume"):
         state = CampaignState.from_dict(config["resume"])
 
+    code = current_code()
+
     def on_cycle(record: dict, st: CampaignState) -> None:
         _maybe_fail(config.get("fault"), config["trial"], int(record["cycle"]))
         data = st.to_dict()
@@ -72,7 +75,7 @@ def run_trial(config: dict[str, Any]) -> None:
             if st.model_state is not None:
                 torch.save(st.model_state, os.path.join(folder, "model.pt"))
             tune.report({"val_aubc": aubc(data["records"]), "cycle": int(record["cycle"]),
-                         "attempt": attempt, "host": platform.node(), "device": device,
+                         "attempt": attempt, "host": platform.node(), "code": code, "device": device,
                          "device_name": device_name, "gpu_ids": gpu_ids, "state": _dumps(data)},
                         checkpoint=tune.Checkpoint.from_directory(folder))
 

@@ -80,3 +80,56 @@ def test_progress_is_line_based_off_a_terminal_and_redrawn_on_one(make_study, tm
     assert "\x1b[" in live.getvalue() and "best validation AUBC per cell" in live.getvalue()
     scheduler.complete(spec.trial, 0.5)
     assert "tune 1/4" in Progress(scheduler).line()
+
+
+def test_a_study_resumed_by_other_code_warns_and_every_row_names_its_code(make_study, tmp_path, capsys):
+    from alstudy.study.manifest import current_code
+
+    path = make_study(name="upgrade", strategies=("random", "margin"), trials=1, eval_seeds=(100,))
+    out = str(tmp_path / "out")
+    root = os.path.join(out, "upgrade")
+    assert main(["run", path, "--out", out, "--local", "--plain"]) == 0
+    first = pd.read_parquet(os.path.join(root, "results.parquet"))
+    assert set(first.code) == {current_code()}
+    assert "warning" not in capsys.readouterr().out
+
+    # As if the first run had been made by an older alstudy and one campaign were still to run.
+    # The oldest trial files name no code per cycle: their rows take their run's.
+    manifest_path = os.path.join(root, "manifest.json")
+    manifest = json.load(open(manifest_path))
+    manifest["runs"][0]["code"] = "0.0.9"
+    json.dump(manifest, open(manifest_path, "w"))
+    names = sorted(os.listdir(os.path.join(root, "trials")))
+    for i, name in enumerate(names):
+        trial = json.load(open(os.path.join(root, "trials", name)))
+        for meta in trial["cycles"].values():
+            meta.pop("code") if i % 2 else meta.update(code="0.0.9")
+        json.dump(trial, open(os.path.join(root, "trials", name), "w"))
+    redo = [n for n in names if n.startswith("eval")][0]
+    os.unlink(os.path.join(root, "trials", redo))
+
+    assert main(["run", path, "--out", out, "--local", "--plain"]) == 0
+    printed = capsys.readouterr().out
+    assert f"warning: earlier runs of this study used alstudy 0.0.9; this run uses {current_code()}" in printed
+    df = pd.read_parquet(os.path.join(root, "results.parquet"))
+    assert len(df) == len(first)
+    rerun = df.trial == redo.removesuffix(".json")
+    assert set(df.loc[rerun, "code"]) == {current_code()} and set(df.loc[~rerun, "code"]) == {"0.0.9"}
+    runs = json.load(open(manifest_path))["runs"]
+    assert [r["code"] for r in runs] == ["0.0.9", current_code()] and runs[1]["packages"]["torch"]
+    assert runs[1]["codes"] == [current_code()]
+
+    assert main(["report", root]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: the results come from 2 alstudy versions" in printed
+    report = open(os.path.join(root, "report", "report.md")).read()
+    assert "**Mixed code:**" in report and "0.0.9: " in report
+
+
+def test_rows_of_runs_recorded_before_runs_named_their_code_take_the_manifest_versions():
+    from alstudy.study.manifest import run_codes
+
+    old = {"packages": {"alstudy": "0.1.0"}, "git": {"revision": "a" * 40, "dirty": True},
+           "runs": [{"run": 0}, {"run": 1, "code": "0.2.0"}]}
+    assert run_codes(old) == {0: "0.1.0+gaaaaaaaaaaaa.dirty", 1: "0.2.0"}
+    assert run_codes(None) == {}

@@ -72,6 +72,8 @@ def test_tiny_study_end_to_end_on_a_quarter_gpu(ray_address, make_study, tmp_pat
 
     manifest = json.load(open(os.path.join(out, "tiny", "manifest.json")))
     assert manifest["runs"][-1]["status"] == "complete" and manifest["packages"]["ray"]
+    # the Ray workers name their code, here the driver's own
+    assert set(df.code) == {manifest["runs"][-1]["code"]} and manifest["runs"][-1]["codes"] == [df.code[0]]
     assert "rank" in printed and "results.parquet" in printed
     # finished trials leave no Tune checkpoints behind: their records are in the store
     left = [d for _, dirs, _ in os.walk(out) for d in dirs if d.startswith("checkpoint_")]
