@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from alstudy.models.base import ALModel, conv_bn
@@ -20,22 +21,37 @@ def mlp(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,
     return ALModel(nn.Sequential(*layers), fan_in, num_classes, dropout=dropout)
 
 
+class AsRows(nn.Module):
+    """(N, C, L) signals as (N, C, 1, L) images in channels_last layout."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
 def cnn1d(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,
           width: int = 32) -> ALModel:
-    """Three strided 1-D conv blocks and global average pooling; for (C, L) signals.
+    """Four 1-D conv blocks (two strided) and global average pooling; for (C, L) signals.
 
     Convolutions share weights across positions, which is what MNIST-1D rewards: its
     digits are shifted and scaled templates an MLP must learn at every offset.
+
+    The convolutions run as 1 x k 2-D convolutions on channels_last rows, the same function
+    as Conv1d: oneDNN's channels_last kernels made a CPU training step (batch 64, 1 thread)
+    17 % faster than Conv1d's (3.3 against 4.0 ms; 14 % on 2 threads) and embedding a
+    pool 1.7-2.9x faster.
     """
     channels = input_shape[0]
     w = width
+
+    def block(cin: int, cout: int, k: int, stride: int) -> nn.Sequential:
+        conv = nn.Conv2d(cin, cout, (1, k), stride=(1, stride), padding=(0, k // 2))
+        return conv_bn(conv, cout, nn.BatchNorm2d)
+
     backbone = nn.Sequential(
-        conv_bn(nn.Conv1d(channels, w, 5, padding=2), w, nn.BatchNorm1d),
-        conv_bn(nn.Conv1d(w, w, 5, stride=2, padding=2), w, nn.BatchNorm1d),
-        conv_bn(nn.Conv1d(w, 2 * w, 3, stride=2, padding=1), 2 * w, nn.BatchNorm1d),
-        conv_bn(nn.Conv1d(2 * w, 2 * w, 3, padding=1), 2 * w, nn.BatchNorm1d),
-        nn.AdaptiveAvgPool1d(1), nn.Flatten())
-    return ALModel(backbone, 2 * w, num_classes, dropout=dropout)
+        AsRows(), block(channels, w, 5, 1), block(w, w, 5, 2), block(w, 2 * w, 3, 2),
+        block(2 * w, 2 * w, 3, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    model = ALModel(backbone, 2 * w, num_classes, dropout=dropout)
+    return model.to(memory_format=torch.channels_last)
 
 
 def cnn2d(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,
