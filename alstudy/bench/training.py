@@ -82,8 +82,8 @@ def run(mode: str, *, device: str) -> Section:
         section.rows.append(throughput(model_name, dataset, bs, device=device,
                                        seconds_target=sizes["seconds"]))
     if not cuda:
-        section.notes.append("CPU: float32, big models at batch 32 (a rough figure); CUDA adds "
-                             "bf16 autocast and channels_last")
+        section.notes.append("CPU: float32 and channels_last, big models at batch 32 (a rough "
+                             "figure); CUDA adds bf16 autocast")
     section.notes.append("random data of each dataset's shape; its batch augmentation at strength 1; "
                          "SGD as in a campaign; steps chosen from a timed warm-up")
     return section

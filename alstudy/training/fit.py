@@ -72,7 +72,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     total = num_steps(n, train)
     bs = min(train.batch_size, n)
     cuda = device.type == "cuda"
-    if cuda and x.dim() == 4:
+    if x.dim() == 4:  # channels_last: oneDNN and cuDNN's fast layout (small CNN on CPU: 1.3x a step)
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
@@ -109,7 +109,7 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, lambdas, opt, sc
         idx = perm[pos:pos + bs]
         pos += bs
         xb = augment(to_float(x[idx]), gen)
-        if cuda and xb.dim() == 4:
+        if xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         yb = y[idx]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):

@@ -13,12 +13,12 @@ ToFloat = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _batches(x: torch.Tensor, to_float: ToFloat, batch_size: int):
-    """Network-ready batches of `x` in order. On CUDA they are channels_last, and the caller's work
+    """Network-ready batches of `x` in order, images in channels_last. On CUDA the caller's work
     on each batch runs inside the bf16 autocast region (the generator is suspended within it)."""
     cuda = x.device.type == "cuda"
     for i in range(0, x.shape[0], batch_size):
         xb = to_float(x[i:i + batch_size])
-        if cuda and xb.dim() == 4:
+        if xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cuda):
             yield xb
