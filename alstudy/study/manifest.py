@@ -61,9 +61,15 @@ def code_version(packages: dict[str, str], git: dict[str, Any] | None) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _this_code() -> tuple[dict[str, str], dict[str, Any] | None, str]:
+    """(versions, git revision, code_version) of this process, computed once (git is a subprocess)."""
+    packages, git = versions(), git_revision()
+    return packages, git, code_version(packages, git)
+
+
 def current_code() -> str:
-    """The code_version of the alstudy running in this process (git is asked once)."""
-    return code_version(versions(), git_revision())
+    """The code_version of the alstudy running in this process."""
+    return _this_code()[2]
 
 
 def run_codes(manifest: dict[str, Any] | None) -> dict[int, str]:
@@ -80,8 +86,7 @@ def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int,
     codes of earlier runs that differ from it (empty while the study's code never changed)."""
     manifest = store.read_json("manifest.json") or {"created": now(), "runs": []}
     earlier = run_codes(manifest)
-    packages, git = versions(), git_revision()
-    code = current_code()
+    packages, git, code = _this_code()
     manifest |= {"packages": packages, "git": git, "platform": platform.platform(),
                  "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])}
     manifest["runs"].append({"run": len(manifest["runs"]), "runner": runner, "code": code,
