@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alstudy import metrics
 from analysis.stats import bootstrap_generator, bootstrap_mean_ci
 
 CAMPAIGN = ["dataset", "strategy", "seed"]
@@ -30,22 +31,9 @@ def learning_curves(rows: pd.DataFrame, *, metric: str = "test_acc", n_boot: int
                                       "ci_high", "n_seeds"])
 
 
-def area_under_curve(n_labeled: np.ndarray, accuracy: np.ndarray) -> float:
-    """Trapezoid area of accuracy over n_labeled divided by the labeled range (an average accuracy).
-
-    A single budget point has no range; its accuracy is returned, so the value stays comparable.
-    """
-    order = np.argsort(n_labeled)
-    x = np.asarray(n_labeled, dtype=float)[order]
-    y = np.asarray(accuracy, dtype=float)[order]
-    if x.size == 1 or x[-1] == x[0]:
-        return float(y.mean())
-    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
-
-
 def aubc(rows: pd.DataFrame, *, metric: str = "test_acc") -> pd.DataFrame:
     """AUBC of every campaign. Columns: dataset, strategy, seed, aubc, n_points."""
-    out = [(*key, area_under_curve(g["n_labeled"].to_numpy(), g[metric].to_numpy()), len(g))
+    out = [(*key, metrics.aubc(g["n_labeled"].to_numpy(), g[metric].to_numpy()), len(g))
            for key, g in rows.groupby(CAMPAIGN, sort=True)]
     return pd.DataFrame(out, columns=[*CAMPAIGN, "aubc", "n_points"])
 

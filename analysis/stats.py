@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from alstudy.metrics import rank_desc  # noqa: F401  (one definition of ranks, shared with the runner)
 from alstudy.rng import numpy_generator
 
 
@@ -67,8 +68,3 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     result[order] = adjusted
     out[ok] = result
     return out
-
-
-def rank_desc(scores: np.ndarray) -> np.ndarray:
-    """Ranks along the last axis, 1 = highest score, ties share their average rank."""
-    return stats.rankdata(-np.asarray(scores, dtype=float), axis=-1, method="average")

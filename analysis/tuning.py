@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.curves import area_under_curve
+from alstudy import metrics
 from analysis.load import TUNE_PHASE
 
 SECONDS = ("seconds_train", "seconds_score", "seconds_select")
@@ -36,7 +36,7 @@ def tuning_parity(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFra
             for _, t in cell.groupby("_trial"):
                 curve = t.groupby("n_labeled")["val_acc"].mean()
                 if curve.notna().all():
-                    val.append(area_under_curve(curve.index.to_numpy(), curve.to_numpy()))
+                    val.append(metrics.aubc(curve.index.to_numpy(), curve.to_numpy()))
         out.append((str(dataset), str(strategy), cell["_trial"].nunique(),
                     len(cell[["_trial", "seed"]].drop_duplicates()), epochs, hours,
                     float(np.max(val)) if val else float("nan"),

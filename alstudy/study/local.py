@@ -13,7 +13,7 @@ from typing import Any
 from alstudy.errors import UsageError
 from alstudy.study import plan
 from alstudy.study.manifest import current_code, now
-from alstudy.study.objective import aubc
+from alstudy.metrics import records_aubc as aubc
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import DONE, Scheduler
 

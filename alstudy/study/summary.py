@@ -1,15 +1,15 @@
 """The closing table of `alstudy run`: per dataset, each strategy's evaluation AUBC and rank.
 
 Read from results.parquet (the same file `analysis` reads): test AUBC of the evaluation
-phase, averaged over the evaluation seeds; rank 1 = best within the dataset (ties share the
-better rank). The untuned arm's test AUBC is shown beside it when the study has one.
+phase, averaged over the evaluation seeds; rank 1 = best within the dataset (tied strategies
+share their average rank, as in `alstudy report`). The untuned arm's test AUBC is shown beside it when the study has one.
 """
 
 from __future__ import annotations
 
 from statistics import fmean, pstdev
 
-from alstudy.study.objective import aubc
+from alstudy.metrics import rank_desc, records_aubc as aubc
 
 
 def eval_table(path: str) -> list[dict]:
@@ -29,8 +29,8 @@ def eval_table(path: str) -> list[dict]:
                     "seeds": len(values), "untuned": fmean(untuned) if untuned else None})
     for dataset in {r["dataset"] for r in out}:
         rows = [r for r in out if r["dataset"] == dataset]
-        for r in rows:
-            r["rank"] = 1 + sum(o["aubc"] > r["aubc"] for o in rows)
+        for r, rank in zip(rows, rank_desc([r["aubc"] for r in rows])):
+            r["rank"] = float(rank)
     return out
 
 
@@ -45,7 +45,7 @@ def render(rows: list[dict], *, order: dict[str, int] | None = None) -> str:
     head = f"{'dataset':<14} {'strategy':<{width}}  {'test AUBC':>15}  rank" + ("  untuned" if untuned else "")
     lines = [f"evaluation: test AUBC, mean +- sd over {rows[0]['seeds']} seeds; rank 1 = best", head]
     for r in rows:
-        line = f"{r['dataset']:<14} {r['strategy']:<{width}}  {r['aubc']:>7.4f} +- {r['sd']:.4f}  {r['rank']:>4}"
+        line = f"{r['dataset']:<14} {r['strategy']:<{width}}  {r['aubc']:>7.4f} +- {r['sd']:.4f}  {r['rank']:>4g}"
         if untuned:
             line += f"  {r['untuned']:.4f}" if r["untuned"] is not None else "        -"
         lines.append(line)

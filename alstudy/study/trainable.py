@@ -43,7 +43,7 @@ def run_trial(config: dict[str, Any]) -> None:
 
     from alstudy.campaign import CampaignState, run_campaign
     from alstudy.study.manifest import current_code
-    from alstudy.study.objective import aubc
+    from alstudy.metrics import records_aubc as aubc
     from alstudy.study.plan import config_from_dict
 
     campaign = config_from_dict(config["campaign"])

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.curves import aubc, area_under_curve, final_accuracy, learning_curves, summarize_over_seeds
+from alstudy.metrics import aubc as area_under_curve
+from analysis.curves import aubc, final_accuracy, learning_curves, summarize_over_seeds
 from analysis.load import phase_rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.curves import area_under_curve
+from alstudy.metrics import aubc as area_under_curve
 from analysis.tuning import parity_holds, tuning_parity
 
 

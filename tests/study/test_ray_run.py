@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 
-from alstudy.study.objective import aubc
+from alstudy.metrics import records_aubc as aubc
 from alstudy.study.runner import RunOptions, run_study
 from alstudy.study.trainable import FAULT_ENV
 

@@ -1,0 +1,57 @@
+"""The study's metrics, defined once: area under the budget curve, the tuning objective, ranks.
+
+numpy only, so a Ray worker, the runner and the `analysis` package all compute them alike
+without loading pandas or scipy. `alstudy run`'s closing table and `alstudy report` rank with
+the same function, so they agree on ties.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+
+def aubc(n_labeled: Any, values: Any) -> float:
+    """Trapezoid area of `values` over `n_labeled`, divided by the labeled range: an average
+    accuracy in [0, 1]. Points may come in any order. A single budget point (or a zero range)
+    has no area; its mean value is returned, so the number stays comparable."""
+    x = np.asarray(n_labeled, dtype=float)
+    y = np.asarray(values, dtype=float)
+    if x.size == 0:
+        raise ValueError("aubc of no points")
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    if x.size == 1 or x[-1] == x[0]:
+        return float(y.mean())
+    return float(np.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def records_aubc(records: Iterable[Mapping[str, Any]], metric: str = "val_acc") -> float:
+    """AUBC of `metric` over a campaign's per-cycle records (the tuning objective uses val_acc)."""
+    rows = [(int(r["n_labeled"]), float(r[metric])) for r in records]
+    if not rows:
+        raise ValueError("aubc of no records")
+    n_labeled, values = zip(*rows)
+    return aubc(n_labeled, values)
+
+
+def objective(per_seed: Iterable[float]) -> float:
+    """The tuning objective of one Optuna trial: its campaigns' validation AUBC averaged over
+    the tuning seeds."""
+    values = [float(v) for v in per_seed]
+    if not values:
+        raise ValueError("objective of no campaigns")
+    return float(np.mean(values))
+
+
+def rank_desc(scores: Any) -> np.ndarray:
+    """Ranks along the last axis, 1 = highest score; tied scores share their average rank
+    (two strategies tied for first both get 1.5). A slice holding NaN ranks as all NaN."""
+    s = np.asarray(scores, dtype=float)
+    greater = (s[..., None, :] > s[..., :, None]).sum(axis=-1)   # (..., n): how many beat each
+    equal = (s[..., None, :] == s[..., :, None]).sum(axis=-1)    # (..., n): itself included
+    ranks = 1.0 + greater + (equal - 1) / 2.0
+    if np.isnan(s).any():
+        ranks = np.where(np.isnan(s).any(axis=-1, keepdims=True), np.nan, ranks)
+    return ranks
