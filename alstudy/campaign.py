@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -29,29 +29,19 @@ from alstudy.training import embed, evaluate, fit, infer
 Record = dict[str, Any]
 
 
-@dataclass
-class CampaignState:
-    """Everything needed to resume a campaign at `cycle` with identical results.
+@dataclass(frozen=True)
+class Cycle:
+    """One finished cycle, as the results store keeps it: its record, and the labels chosen
+    after it for the next cycle (`chosen`: new_indices, seconds_score, seconds_select; None
+    after the last cycle). A campaign's cycles so far are its whole resume state: randomness
+    is derived from (seed, purpose, cycle), so the labeled set is the initial set plus every
+    cycle's labels, and the next cycle draws what an uninterrupted run would."""
 
-    Randomness is derived from (seed, purpose, cycle), so the labeled set, the labels chosen
-    for the next cycle (`pending`) and the records so far are the whole state; `model_state`
-    is kept only with warm start. `to_dict` is JSON-friendly and small (a per-cycle checkpoint).
-    """
+    record: Record
+    chosen: dict[str, Any] | None
 
-    cycle: int                     # the next cycle to run
-    labeled: list[int]             # absolute train indices the next cycle trains on
-    pending: dict = field(default_factory=dict)  # new_indices + timings of the next cycle's labels
-    records: list[Record] = field(default_factory=list)
-    model_state: dict | None = None
-
-    def to_dict(self) -> dict:
-        return {"cycle": self.cycle, "labeled": [int(i) for i in self.labeled],
-                "pending": self.pending, "records": self.records}
-
-    @classmethod
-    def from_dict(cls, d: dict, *, model_state: dict | None = None) -> "CampaignState":
-        return cls(int(d["cycle"]), [int(i) for i in d["labeled"]], dict(d["pending"]),
-                   list(d["records"]), model_state)
+    def to_dict(self) -> dict[str, Any]:
+        return {"record": self.record, "chosen": self.chosen}
 
 
 def initial_split(n_train: int, budget: ResolvedBudget, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,14 +52,21 @@ def initial_split(n_train: int, budget: ResolvedBudget, seed: int) -> tuple[np.n
 
 
 def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
-                 on_cycle: Callable[[Record, CampaignState], None] | None = None,
-                 state: CampaignState | None = None) -> list[Record]:
+                 on_cycle: Callable[[Cycle, dict | None], None] | None = None,
+                 resume: Sequence[Cycle] = (), weights: dict | None = None) -> list[Record]:
     """Run cycles 0..budget.cycles of `config` with `seed`; return one record per cycle.
 
-    `on_cycle(record, state)` is called after every cycle with that cycle's record and the
-    state to resume from (the Ray runner reports and checkpoints through it). Passing a saved
-    `state` resumes at `state.cycle`; the returned list then holds all records, old and new.
+    `on_cycle(cycle, weights)` is called after every cycle with its `Cycle` (what the results
+    store keeps) and, with warm start, the trained weights (else None). `resume`: the cycles
+    already done (from the store); the campaign continues after the last of them and the
+    returned list holds all records, old and new. A warm-started campaign resumes only with the
+    last cycle's `weights`.
     """
+    if resume and config.train.warm_start and weights is None:
+        raise ValueError("a warm-started campaign resumes only with its last cycle's weights")
+    records = [c.record for c in resume]
+    if resume and resume[-1].chosen is None:     # the last cycle is done: nothing left to run
+        return records
     dev = torch.device(device)
     data = get_dataset(config.dataset, root=config.data_root, download=config.download).to(dev)
     budget = config.budget.resolve(data.n_train)
@@ -83,14 +80,13 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     base = {"dataset": config.dataset, "strategy": config.strategy, "model": model_name,
             "seed": int(seed), "n_validation": budget.validation, **config.train.as_columns()}
 
-    if state is None:
-        state = CampaignState(0, initial.tolist(), {"new_indices": initial.tolist(),
-                                                    "seconds_score": 0.0, "seconds_select": 0.0})
-    records = list(state.records)
-    labeled, pending, weights = list(state.labeled), dict(state.pending), state.model_state
+    pending = resume[-1].chosen if resume else {"new_indices": initial.tolist(), "seconds_score": 0.0,
+                                                "seconds_select": 0.0}
+    # L_c = the initial set + every cycle's labels; `pending` holds those of the next cycle
+    labeled = [int(i) for r in records for i in r["new_indices"]] + [int(i) for i in pending["new_indices"]]
 
     with _deterministic(config.deterministic, dev):
-        for cycle in range(state.cycle, budget.cycles + 1):
+        for cycle in range(len(records), budget.cycles + 1):
             lab = torch.as_tensor(labeled, device=dev)
             t0 = _now(dev)
             model = _new_model(model_name, data, config, seed, cycle, dev)
@@ -110,6 +106,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
                       "seconds_score": pending["seconds_score"],
                       "seconds_select": pending["seconds_select"], "steps": stats.steps}
             records.append(record)
+            pending = None
             if cycle < budget.cycles:
                 pending = _acquire(model, data, strategy, needs, labeled, val, budget.per_cycle,
                                    seed=seed, cycle=cycle)
@@ -117,7 +114,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             weights = ({k: v.detach().clone() for k, v in model.state_dict().items()}
                        if config.train.warm_start else None)
             if on_cycle is not None:
-                on_cycle(record, CampaignState(cycle + 1, labeled, pending, list(records), weights))
+                on_cycle(Cycle(record, pending), weights)
     return records
 
 

@@ -1,73 +1,66 @@
 """Run a study's campaigns in this process, one after another, without Ray.
 
-The same scheduler, store and per-cycle records as the Ray runner: for debugging, for tests,
+The same scheduler, store and per-cycle log lines as the Ray runner: for debugging, for tests,
 and to measure what Ray adds. A rerun resumes unfinished campaigns from their last cycle.
 """
 
 from __future__ import annotations
 
-import platform
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from alstudy.errors import UsageError
+from alstudy.metrics import records_aubc
 from alstudy.study import plan
-from alstudy.study.manifest import current_code, now
-from alstudy.metrics import records_aubc as aubc
 from alstudy.study.progress import Progress
-from alstudy.study.scheduler import DONE, Scheduler
+from alstudy.study.scheduler import Scheduler
+from alstudy.study.store import Store
+from alstudy.study.worker import placement
 
 
-def run_local(scheduler: Scheduler, *, run: int, progress: Progress, device: str = "cpu") -> dict[str, Any]:
+def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str = "cpu",
+              campaign: Callable | None = None) -> dict[str, Any]:
     """Run every campaign the scheduler hands out, in order; return facts for the manifest.
 
     Each campaign gets the CPU threads its Ray trial would get (resources.cpu), so both
-    runners compute alike and a busy machine is not oversubscribed."""
+    runners compute alike and a busy machine is not oversubscribed. `campaign` replaces
+    run_campaign (the tests wrap it to inject faults)."""
     import torch
+
+    from alstudy.campaign import run_campaign
 
     threads, wanted = torch.get_num_threads(), max(1, int(scheduler.study.resources.cpu))
     torch.set_num_threads(wanted)
     try:
-        _run_all(scheduler, run=run, progress=progress, device=device)
+        _run_all(scheduler, store, run=run, progress=progress, device=device, campaign=campaign or run_campaign)
     finally:
         torch.set_num_threads(threads)
     return {"device": device, "threads": wanted}
 
 
-def _run_all(scheduler: Scheduler, *, run: int, progress: Progress, device: str) -> None:
-    from alstudy.campaign import CampaignState, run_campaign
-
-    study, store = scheduler.study, scheduler.store
-    while (spec := scheduler.next()) != DONE:
-        assert spec is not None, "a sequential run never waits on running campaigns"
+def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str,
+             campaign: Callable) -> None:
+    study, where = scheduler.study, placement(device)
+    while (spec := scheduler.next()) is not None:
         config = plan.campaign_config(study, spec)
-        saved, attempt = store.resume_state(spec.trial, warm_start=config.train.warm_start)
-        state = CampaignState.from_dict(saved) if saved else None
-        meta = {"attempt": attempt, "host": platform.node(), "code": current_code(), "device": device,
-                "device_name": _device_name(device), "gpu_ids": ""}
+        total = config.budget.cycles + 1
+        resume, attempt = store.resume_point(spec, warm_start=config.train.warm_start)
+        meta = where | {"attempt": attempt}
 
-        def on_cycle(record: dict, st: CampaignState, spec=spec, meta=meta) -> None:
-            d = st.to_dict()
-            store.record_cycle(spec, d, meta, cycles=config.budget.cycles, objective=aubc(d["records"]),
-                               run=run, now=now())
+        def on_cycle(cycle, _weights, spec=spec, meta=meta, total=total) -> None:
+            store.record(spec, cycle.to_dict(), meta, run=run, cycles_total=total)
             progress.update()
 
         try:
-            records = run_campaign(config, spec.seed, device=device, on_cycle=on_cycle, state=state)
+            records = campaign(config, spec.seed, device=device, on_cycle=on_cycle, resume=resume)
         except (UsageError, KeyboardInterrupt):
             raise
         except Exception as err:  # noqa: BLE001 - one failed campaign must not stop the study
-            store.mark_failed(spec, "".join(traceback.format_exception_only(err)).strip(), now=now())
-            scheduler.fail(spec.trial)
-            progress.note(f"{spec.trial} failed: {type(err).__name__}: {err}")
+            error = "".join(traceback.format_exception_only(err)).strip()
+            store.record_failure(spec, error, attempt=attempt, run=run, cycles_total=total)
+            retrying = scheduler.fail(spec.trial)
+            progress.note(f"{spec.trial} failed: {type(err).__name__}: {err}"
+                          + ("; retrying from its last cycle" if retrying else ""))
             continue
-        scheduler.complete(spec.trial, aubc(records))
+        scheduler.complete(spec.trial, records_aubc(records))
         progress.finished(spec.dataset, spec.strategy, spec.phase)
-
-
-def _device_name(device: str) -> str:
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.get_device_name(0)
-    return platform.processor() or "cpu"

@@ -100,12 +100,13 @@ def end_run(store: Store, run: int, *, status: str, extra: dict[str, Any] | None
     """Close run `run`: its end time, status, and the hosts and devices seen by its trials."""
     manifest = store.read_json("manifest.json")
     hosts, devices, codes = set(), set(), set()
-    for t in store.trials():
-        for meta in t.get("cycles", {}).values():
-            if meta.get("run") == run:
-                hosts.add(meta.get("host", ""))
-                devices.add(meta.get("device_name") or meta.get("device", ""))
-                codes.add(meta.get("code", ""))
+    for log in store.logs().values():
+        for line in log.lines:
+            if line["run"] == run:
+                meta = line["meta"]
+                hosts.add(meta["host"])
+                devices.add(meta["device_name"] or meta["device"])
+                codes.add(meta["code"])
     manifest["runs"][run] |= {"ended": now(), "status": status, "hosts": sorted(hosts - {""}),
                               "devices": sorted(devices - {""}), "codes": sorted(codes - {""})} | (extra or {})
     manifest["ended"] = now()

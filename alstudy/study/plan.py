@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from alstudy.config import Budget, CampaignConfig, TrainConfig
+from alstudy.config import CampaignConfig, TrainConfig
 from alstudy.study.schema import Study
 
 PHASES = ("tune", "eval", "untuned")
@@ -81,16 +81,6 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
         model_options=dict(setup.model_options),
         strategy_options=dict(study.strategy_options.get(spec.strategy, {})),
         budget=setup.budget, train=train, data_root=study.data_root, deterministic=study.deterministic)
-
-
-def config_to_dict(config: CampaignConfig) -> dict[str, Any]:
-    """Plain dict of a CampaignConfig (what a Ray trial receives)."""
-    return dataclasses.asdict(config)
-
-
-def config_from_dict(d: Mapping[str, Any]) -> CampaignConfig:
-    d = dict(d)
-    return CampaignConfig(**d | {"budget": Budget(**d["budget"]), "train": TrainConfig(**d["train"])})
 
 
 def describe(study: Study, checks: list, *, resources_note: str = "") -> str:

@@ -1,30 +1,31 @@
 """Run a study's campaigns as Ray Tune trials: one Tuner, one searcher multiplexing all cells.
 
 `StudySearcher` is a `ray.tune.search.Searcher` whose suggestions come from the Ray-free
-`Scheduler` (Optuna ask/tell per cell). Tune reports reach it once per cycle; it writes each
-campaign's state into the results store as it arrives, and tells the scheduler when a campaign
-ends. Resume across driver restarts is the store's job (not `Tuner.restore`): a rerun builds
-a fresh Tuner whose searcher starts from what the store holds.
+`Scheduler` (Optuna ask/tell per cell). Each trial reports once per cycle; `_Driver` (a Tune
+callback) appends that cycle to the campaign's log in the results store as it arrives. A
+crashed trial goes back to the scheduler, which hands the campaign out again as a new trial
+that resumes from its log, the same way a rerun of the study resumes it: resuming is the
+store's job (not `Tuner.restore`, not Tune's in-place retries).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import posixpath
-from typing import Any
+from typing import Any, Callable
 
 from ray import tune
 from ray.tune.search import Searcher
 
+from alstudy.metrics import records_aubc
 from alstudy.study import plan
-from alstudy.study.manifest import now
 from alstudy.study.progress import Progress
-from alstudy.study.scheduler import DONE, Scheduler
+from alstudy.study.scheduler import Scheduler
+from alstudy.study.store import Store
+from alstudy.study.trainable import METRIC
 
-METRIC = "val_aubc"
-_LIVE = ("scheduler", "store", "study", "progress")
+_LIVE = ("scheduler", "store", "study", "progress", "trials")
 
 
 def connect(address: str | None) -> bool:
@@ -47,47 +48,55 @@ def connect(address: str | None) -> bool:
 
 
 class StudySearcher(Searcher):
-    """Tune searcher over a Scheduler; writes every cycle's state into the store."""
+    """Tune searcher over a Scheduler: what runs next, and what a finished trial means."""
 
-    def __init__(self, scheduler: Scheduler, *, run: int, progress: Progress, fault: dict | None):
+    def __init__(self, scheduler: Scheduler, store: Store, *, run: int, progress: Progress):
         super().__init__(metric=METRIC, mode="max")
-        self.scheduler, self.store, self.study = scheduler, scheduler.store, scheduler.study
-        self.run, self.progress, self.fault = run, progress, fault
-        self._specs: dict[str, plan.CampaignSpec] = {}
+        self.scheduler, self.store, self.study = scheduler, store, scheduler.study
+        self.run, self.progress = run, progress
+        self.specs: dict[str, tuple[plan.CampaignSpec, int]] = {}   # Tune trial -> (campaign, attempt)
+        self.trials: dict[str, Any] = {}           # Tune trial objects seen by `_Driver`
+        self._weights: dict[str, Any] = {}         # campaign -> checkpoint of a crashed warm start
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         spec = self.scheduler.next()
-        if spec == DONE:
-            return Searcher.FINISHED
         if spec is None:
-            return None
-        self._specs[trial_id] = spec
-        campaign = plan.campaign_config(self.study, spec)
-        resume, attempt = self.store.resume_state(spec.trial, warm_start=campaign.train.warm_start)
+            return None if self.scheduler.running else Searcher.FINISHED
+        config = plan.campaign_config(self.study, spec)
+        weights = self._weights.pop(spec.trial, None)
+        resume, attempt = self.store.resume_point(spec, warm_start=config.train.warm_start,
+                                                  have_weights=weights is not None)
+        self.specs[trial_id] = spec, attempt
         r = self.study.resources
-        return {"trial": spec.trial, "seed": spec.seed, "campaign": plan.config_to_dict(campaign),
-                "cpu": r.cpu, "gpu": r.gpu, "resume": resume, "attempt": attempt, "fault": self.fault}
+        return {"trial": spec.trial, "seed": spec.seed, "config": config, "cpu": r.cpu, "gpu": r.gpu,
+                "resume": [c.to_dict() for c in resume], "attempt": attempt,
+                "weights": weights if resume else None}
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        spec = self._specs.get(trial_id)
-        if spec is None or "state" not in result:   # not a per-cycle report
-            return
-        meta = {k: result[k] for k in ("attempt", "host", "code", "device", "device_name", "gpu_ids")}
-        self.store.record_cycle(spec, json.loads(result["state"]), meta, objective=float(result[METRIC]),
-                                cycles=self.study.setups[spec.dataset].budget.cycles, run=self.run, now=now())
+    def record(self, trial_id: str, line: dict[str, Any]) -> None:
+        """Append a reported cycle to its campaign's log."""
+        spec, _ = self.specs[trial_id]
+        total = self.study.setups[spec.dataset].budget.cycles + 1
+        meta = line.pop("meta")
+        self.store.record(spec, line, meta, run=self.run, cycles_total=total)
         self.progress.update()
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        spec = self._specs.pop(trial_id)
-        data = self.store.trial(spec.trial)
-        if error or not data or data.get("status") != "done":
-            self.store.mark_failed(spec, "the Ray trial failed; see its error file under the Tune storage",
-                                   now=now())
-            self.scheduler.fail(spec.trial)
-            self.progress.note(f"{spec.trial} failed after its retries; rerun the same command to retry it")
-        else:
-            self.scheduler.complete(spec.trial, float(data["objective"]))
+        spec, attempt = self.specs.pop(trial_id)
+        trial = self.trials.pop(trial_id, None)
+        log = self.store.log(spec.trial)
+        if not error and log is not None and log.done:
+            self.scheduler.complete(spec.trial, records_aubc(log.records))
             self.progress.finished(spec.dataset, spec.strategy, spec.phase)
+            return
+        total = self.study.setups[spec.dataset].budget.cycles + 1
+        self.store.record_failure(spec, _error_line(trial), attempt=attempt, run=self.run, cycles_total=total)
+        if trial is not None and trial.checkpoint is not None:
+            self._weights[spec.trial] = trial.checkpoint
+        if self.scheduler.fail(spec.trial):
+            self.progress.note(f"{spec.trial} crashed ({_error_line(trial)}); retrying from its last cycle")
+        else:
+            self.progress.note(f"{spec.trial} failed after its retries ({_error_line(trial)}); "
+                               "rerun the same command to retry it")
 
     def __getstate__(self) -> dict:
         # Tune pickles its searcher and callbacks (tuner.pkl) for Tuner.restore, which alstudy
@@ -97,15 +106,15 @@ class StudySearcher(Searcher):
     def save(self, checkpoint_path: str) -> None:
         # Nothing to save: the scheduler's state is rebuilt from the results store.
         with open(checkpoint_path, "w") as f:
-            json.dump({"state": "in the alstudy results store"}, f)
+            f.write("{}")
 
     def restore(self, checkpoint_path: str) -> None:
         pass
 
 
-def run_with_ray(scheduler: Scheduler, *, run: int, progress: Progress, address: str | None,
-                 storage: str | None, max_concurrent: int | None, max_failures: int,
-                 fault: dict | None) -> dict[str, Any]:
+def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, address: str | None,
+                 storage: str | None, max_concurrent: int | None,
+                 campaign: Callable | None = None) -> dict[str, Any]:
     """Run every campaign the scheduler hands out on Ray; return facts for the manifest."""
     # The legacy output engine honours verbose=0; alstudy prints its own progress instead.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -117,23 +126,23 @@ def run_with_ray(scheduler: Scheduler, *, run: int, progress: Progress, address:
     owns_ray = connect(address)
     logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     try:
-        study, store = scheduler.study, scheduler.store
+        study = scheduler.study
         resources = ray.cluster_resources()
         _warn_if_unfit(study.resources, resources, progress)
         name = study.name if storage else "ray"
-        searcher = StudySearcher(scheduler, run=run, progress=progress, fault=fault)
-        trainable = tune.with_resources(run_trial, {"cpu": study.resources.cpu, "gpu": study.resources.gpu})
+        searcher = StudySearcher(scheduler, store, run=run, progress=progress)
+        trainable = run_trial if campaign is None else tune.with_parameters(run_trial, campaign=campaign)
+        trainable = tune.with_resources(trainable, {"cpu": study.resources.cpu, "gpu": study.resources.gpu})
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=searcher, num_samples=-1, reuse_actors=True,
                 max_concurrent_trials=max_concurrent or study.resources.max_concurrent,
-                trial_name_creator=lambda t: t.config["trial"],
-                trial_dirname_creator=lambda t: t.config["trial"]),
+                trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
                 name=f"{name}/run{run}", storage_path=storage or store.root, verbose=0,
-                failure_config=tune.FailureConfig(max_failures=max_failures),
-                callbacks=[_Notes(progress)]))
+                failure_config=tune.FailureConfig(max_failures=0),   # the scheduler retries
+                callbacks=[_Driver(searcher)]))
         tuner.fit()
         return {"ray_address": ray.get_runtime_context().gcs_address,
                 "cluster_resources": {k: v for k, v in resources.items() if not k.startswith("node:")}}
@@ -151,40 +160,47 @@ def _warn_if_unfit(wanted, available: dict, progress: Progress) -> None:
                           f"{have:g} {name}; trials wait until such a node joins")
 
 
-class _Notes(tune.Callback):
-    """Tune callback: keep the display fresh, say when a trial is retried, and delete a finished
-    trial's checkpoint."""
+def _trial_name(trial) -> str:
+    """The campaign's id, and its attempt once it resumes (each attempt is a Tune trial)."""
+    attempt = trial.config["attempt"]
+    return trial.config["trial"] + (f"-a{attempt}" if attempt else "")
 
-    def __init__(self, progress: Progress):
-        self.progress = progress
+
+class _Driver(tune.Callback):
+    """Tune callback: log every reported cycle, keep the display fresh, and delete a finished
+    trial's checkpoints."""
+
+    def __init__(self, searcher: StudySearcher):
+        self.searcher = searcher
 
     def __getstate__(self) -> dict:
         return {}   # see StudySearcher.__getstate__
 
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.searcher.trials[trial.trial_id] = trial   # its error and checkpoint, should it crash
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        self.searcher.record(trial.trial_id, dict(result["line"]))
+
     def on_step_end(self, iteration, trials, **info):
-        self.progress.update()
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        self.progress.note(f"{trial.config['trial']} crashed ({_error_line(trial)}); no retries left")
-
-    def on_trial_recover(self, iteration, trials, trial, **info):
-        self.progress.note(f"{trial.config['trial']} crashed ({_error_line(trial)}); retrying from its last cycle")
+        self.searcher.progress.update()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        _drop_checkpoint(trial)
+        _drop_checkpoint(trial.checkpoint)
+        if trial.config.get("weights") is not None:    # the crashed attempt it resumed from
+            _drop_checkpoint(trial.config["weights"])
 
 
-def _drop_checkpoint(trial) -> None:
-    """A finished campaign's records are in the results store and a rerun resumes from there,
-    so its Tune checkpoints (campaign state per cycle, and the model with warm start: ~45 MB a
-    cycle for a ResNet-18) are dead weight: delete the trial's checkpoint folders, through the
+def _drop_checkpoint(checkpoint) -> None:
+    """A finished campaign's records are in the results store, so its Tune checkpoints (a
+    warm-started model's weights per cycle: ~45 MB a cycle for a ResNet-18) are dead weight:
+    delete the checkpoint folders of its trial, through the
     checkpoint's own filesystem (local folders and cloud URIs alike). `num_to_keep` would
     prune during the trial instead, but makes Tune force a sync of its whole experiment state
     (10 MB after the quickstart) after every report, an upload each time on cloud storage. A
     folder that cannot be deleted stays."""
     import pyarrow.fs
 
-    checkpoint = trial.checkpoint
     if checkpoint is None:
         return
     fs = checkpoint.filesystem
@@ -198,6 +214,8 @@ def _drop_checkpoint(trial) -> None:
 
 
 def _error_line(trial) -> str:
+    if trial is None:
+        return "no message"
     try:
         with open(trial.error_file) as f:
             lines = [line.strip() for line in f if line.strip()]

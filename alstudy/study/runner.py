@@ -11,7 +11,7 @@ import dataclasses
 import os
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Callable, TextIO
 
 from alstudy.errors import UsageError
 from alstudy.study.checks import check_study, require_checked
@@ -30,8 +30,11 @@ class RunOptions:
     live: bool | None = None          # None: a live table when the output is a terminal
 
 
-def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None) -> int:
-    """Run (or resume) the study at `path`; return the exit code. Prints to `stream` (stdout)."""
+def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None,
+              campaign: Callable | None = None) -> int:
+    """Run (or resume) the study at `path`; return the exit code. Prints to `stream` (stdout).
+    `campaign` replaces `alstudy.campaign.run_campaign` in every trial (the tests wrap it to
+    inject faults; on Ray it must pickle)."""
     from alstudy.study.store import Store
 
     stream = stream or sys.stdout
@@ -42,7 +45,7 @@ def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None) -
     with open(path, encoding="utf-8") as f:
         store = Store.open(options.out, study, f.read())
     with store.lock():
-        return _run(study, store, options, stream)
+        return _run(study, store, options, stream, campaign)
 
 
 def _ray_running() -> bool:
@@ -65,16 +68,16 @@ def _check_machine(study, *, source: str) -> None:
                          "(set gpu = 0 to run on the CPU, or use --address to run on a cluster)")
 
 
-def _run(study, store, options: RunOptions, stream: TextIO) -> int:
+def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable | None) -> int:
     from alstudy.study.manifest import begin_run, end_run
     from alstudy.study.progress import Progress
     from alstudy.study.results import write_results
+    from alstudy.study.closing import eval_table, render
     from alstudy.study.scheduler import Scheduler
-    from alstudy.study.summary import eval_table, render
 
     run, code, other_codes = begin_run(store, runner="local" if options.local else "ray",
                                        extra={"options": dataclasses.asdict(options)})
-    scheduler = Scheduler(study, store)
+    scheduler = Scheduler.from_store(study, store, retries=options.max_failures)
     live = stream.isatty() if options.live is None else options.live
     progress = Progress(scheduler, stream=stream, live=live)
     print(f"study {study.name}: results in {store.root}", file=stream, flush=True)
@@ -84,7 +87,7 @@ def _run(study, store, options: RunOptions, stream: TextIO) -> int:
               "and `alstudy report` notes the mix", file=stream, flush=True)
     status, facts = "interrupted", {}
     try:
-        facts = _execute(scheduler, run, progress, options)
+        facts = _execute(scheduler, store, run, progress, options, campaign)
         status = "failed" if scheduler.failed else "complete" if scheduler.all_done() else "interrupted"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -93,7 +96,8 @@ def _run(study, store, options: RunOptions, stream: TextIO) -> int:
         results, n_rows = write_results(store, study.name)
         end_run(store, run, status=status, extra=facts)
     print(f"results: {results} ({n_rows} rows)", file=stream)
-    print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)}), file=stream)
+    if n_rows:
+        print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)}), file=stream)
     if status == "failed":
         print(f"{len(scheduler.failed)} campaigns failed: {', '.join(sorted(scheduler.failed))}; "
               "rerun the same command to retry them", file=stream)
@@ -104,27 +108,21 @@ def _run(study, store, options: RunOptions, stream: TextIO) -> int:
     return 0
 
 
-def _execute(scheduler, run: int, progress, options: RunOptions) -> dict:
+def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign) -> dict:
     """Run the campaigns in this process or on Ray; return facts for the manifest."""
-    from alstudy.study.trainable import FAULT_ENV
-
     if options.local:
         from alstudy.study.local import run_local
 
-        return run_local(scheduler, run=run, progress=progress, device=options.device)
-    fault = None
-    if os.environ.get(FAULT_ENV):
-        fault = {"cycle": int(os.environ[FAULT_ENV]), "folder": scheduler.store.path("faults")}
-        os.makedirs(fault["folder"], exist_ok=True)
+        return run_local(scheduler, store, run=run, progress=progress, device=options.device,
+                         campaign=campaign)
     if not (options.address or os.environ.get("RAY_ADDRESS")):
         # A private single-node Ray: every Ray port binds to 127.0.0.1 (read when ray is
         # first imported; on Linux Ray otherwise listens on the machine's address).
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     from alstudy.study.ray_runner import run_with_ray
 
-    return run_with_ray(scheduler, run=run, progress=progress, address=options.address,
-                        storage=options.storage, max_concurrent=options.max_concurrent,
-                        max_failures=options.max_failures, fault=fault)
+    return run_with_ray(scheduler, store, run=run, progress=progress, address=options.address,
+                        storage=options.storage, max_concurrent=options.max_concurrent, campaign=campaign)
 
 
 def validate_study(path: str, *, stream: TextIO | None = None) -> int:

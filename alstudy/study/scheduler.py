@@ -1,56 +1,61 @@
 """Which campaign runs next: one Optuna study per (dataset, strategy) cell, multiplexed.
 
 The scheduler knows nothing of Ray; the Ray searcher and the in-process runner both drive it
-with `next()` / `complete()` / `fail()`. Its whole state is rebuilt from the results store,
-so a rerun continues every cell's Optuna history where it stopped:
-
-* proposals (params by Optuna trial number) are saved before their campaigns run;
-* an Optuna trial whose campaigns all finished is re-added with its value; one that did not
-  finish is re-asked with the same params and only its missing seeds run;
-* each ask uses a TPE sampler seeded from (sampler seed, cell, trial number), so with
-  `max_parallel = 1` a cell's proposals are the same whatever stopped or resumed the run.
+with `next()` / `complete()` / `fail()`. The tuning state lives in Optuna's own storage
+(`tuning.db` in the results store, one Optuna study per cell), so resuming the tuning is
+Optuna's: a trial asked before a stop keeps its params in the storage and only its missing
+seeds run again; a trial whose campaigns all finished is told its value. Each ask uses a TPE
+sampler seeded from (sampler seed, cell, trial number), so with `max_parallel = 1` a cell's
+proposals are the same whatever stopped or resumed the run.
 
 Every cell gets exactly `trials` proposals (a failed campaign does not earn its cell another
-one; the next run retries it), and a cell's evaluation starts only when all its tuning
-campaigns have finished, so evaluation always uses the best of the full budget.
+one: it is retried, in this run up to `retries` times, else by the next run), and a cell's
+evaluation starts only when all its tuning campaigns have finished, so evaluation always uses
+the best of the full budget.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from statistics import fmean
-from typing import Any
+from typing import Any, Mapping
 
+from alstudy.metrics import objective, records_aubc
 from alstudy.rng import derive_seed
 from alstudy.study import plan
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
-from alstudy.study.store import Store
-
-DONE = "done"   # returned by next() when nothing is left to run
 
 
 @dataclass
 class _Cell:
-    optuna: Any                                            # optuna.Study (in memory)
-    proposals: list[dict[str, Any]] = field(default_factory=list)
+    optuna: Any                                            # optuna.Study on the study's storage
+    params: dict[int, dict[str, Any]] = field(default_factory=dict)   # Optuna number -> params
     live: set[int] = field(default_factory=set)            # asked, not yet told
     results: dict[int, dict[int, float | None]] = field(default_factory=dict)  # number -> seed -> value
     values: dict[int, float] = field(default_factory=dict)  # told values (complete trials)
-    failed: set[int] = field(default_factory=set)
     evaluating: bool = False
+
+
+def cell_name(dataset: str, strategy: str) -> str:
+    """The name of a cell's Optuna study in the storage."""
+    return f"{dataset}/{strategy}"
 
 
 class Scheduler:
     """Hands out campaigns in a fair order: unfinished seeds of asked trials and evaluations
-    first, then new proposals round-robin over the cells, then the untuned arm."""
+    first, then new proposals round-robin over the cells, then the untuned arm.
 
-    def __init__(self, study: Study, store: Store):
+    `finished`: (phase, objective) of every campaign already finished, by trial id (the
+    objective is its validation AUBC);
+    `storage`: the Optuna storage holding the cells' studies (created when absent)."""
+
+    def __init__(self, study: Study, storage: Any, finished: Mapping[str, tuple[str, float]], *,
+                 retries: int = 0):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self.study, self.store = study, store
+        self.study, self.retries = study, retries
         self.totals = plan.totals(study)
         self._dists = {p.name: p.distribution() for p in study.tuning.space}
         self._queue: deque[CampaignSpec] = deque()
@@ -58,33 +63,52 @@ class Scheduler:
         self.running: dict[str, CampaignSpec] = {}
         self.done: dict[str, str] = {}        # trial -> phase
         self.failed: dict[str, CampaignSpec] = {}
+        self._tries: dict[str, int] = {}      # failures of a trial in this run
         self._round = 0
-        self._cells = {cell: _Cell(optuna.create_study(direction="maximize")) for cell in plan.cells(study)}
-        self._rebuild()
+        self._cells = {cell: _Cell(optuna.create_study(storage=storage, study_name=cell_name(*cell),
+                                                       direction="maximize", load_if_exists=True))
+                       for cell in plan.cells(study)}
+        self._resume(dict(finished))
+
+    @classmethod
+    def from_store(cls, study: Study, store, *, retries: int = 0) -> "Scheduler":
+        """The scheduler of a study's results store: finished campaigns from their logs, the
+        tuning from the store's Optuna storage."""
+        finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in store.logs().items() if log.done}
+        return cls(study, store.tuning_url, finished, retries=retries)
 
     # -- the protocol ---------------------------------------------------------------------
-    def next(self) -> CampaignSpec | str | None:
-        """The next campaign to start, None when everything left waits on running ones, or DONE."""
+    def next(self) -> CampaignSpec | None:
+        """The next campaign to start, or None when none can start now: everything left waits
+        on the running campaigns, or (when none is running) nothing is left."""
         if not self._queue:
             self._ask_round_robin()
         source = self._queue or self._filler
-        if source:
-            spec = source.popleft()
-            self.running[spec.trial] = spec
-            return spec
-        return None if self.running else DONE
+        if not source:
+            return None
+        spec = source.popleft()
+        self.running[spec.trial] = spec
+        return spec
 
-    def complete(self, trial: str, objective: float) -> None:
+    def complete(self, trial: str, value: float) -> None:
+        """A campaign finished with objective `value` (its validation AUBC)."""
         spec = self.running.pop(trial)
         self.done[trial] = spec.phase
         if spec.phase == "tune":
-            self._resolve(spec, objective)
+            self._resolve(spec, value)
 
-    def fail(self, trial: str) -> None:
+    def fail(self, trial: str) -> bool:
+        """A campaign failed. True when it goes back in line (it resumes from its last cycle);
+        False when its retries in this run are spent (the next run retries it)."""
         spec = self.running.pop(trial)
+        self._tries[trial] = self._tries.get(trial, 0) + 1
+        if self._tries[trial] <= self.retries:
+            self._queue.appendleft(spec)
+            return True
         self.failed[trial] = spec
         if spec.phase == "tune":
             self._resolve(spec, None)
+        return False
 
     def best(self, dataset: str, strategy: str) -> tuple[int, float] | None:
         """(Optuna number, mean objective) of the cell's best finished trial; ties: lowest number."""
@@ -110,28 +134,26 @@ class Scheduler:
         return len(self._cells[(dataset, strategy)].values)
 
     # -- internals ------------------------------------------------------------------------
-    def _rebuild(self) -> None:
+    def _resume(self, finished: dict[str, tuple[str, float]]) -> None:
         import optuna
 
-        files = {t["spec"]["trial"]: t for t in self.store.trials()}
-        objective = {k: t["objective"] for k, t in files.items() if t.get("status") == "done"}
-        self.done = {k: files[k]["spec"]["phase"] for k in objective}
+        self.done = {t: phase for t, (phase, _) in finished.items()}
         for (dataset, strategy), cell in self._cells.items():
-            for number, params in enumerate(self.store.proposals(dataset, strategy)):
-                cell.proposals.append(params)
-                specs = [plan.tune_spec(dataset, strategy, number, s, params) for s in self.study.tuning.seeds]
-                if all(s.trial in objective for s in specs):
-                    value = fmean(objective[s.trial] for s in specs)
-                    cell.optuna.add_trial(optuna.trial.create_trial(
-                        params=params, distributions=self._dists, value=value))
-                    cell.values[number] = value
+            for trial in cell.optuna.get_trials(deepcopy=False):
+                cell.params[trial.number] = dict(trial.params)
+                specs = [plan.tune_spec(dataset, strategy, trial.number, s, trial.params)
+                         for s in self.study.tuning.seeds]
+                if trial.state == optuna.trial.TrialState.COMPLETE:
+                    cell.values[trial.number] = float(trial.value)
                     continue
-                cell.optuna.enqueue_trial(params)
-                asked = cell.optuna.ask(self._dists)
-                assert asked.number == number, (asked.number, number)
-                cell.live.add(number)
-                cell.results[number] = {s.seed: objective[s.trial] for s in specs if s.trial in objective}
-                self._queue.extend(s for s in specs if s.trial not in objective)
+                # Asked before the last stop: its params stand; run only its missing seeds.
+                cell.live.add(trial.number)
+                cell.results[trial.number] = {}
+                for spec in specs:
+                    if spec.trial in finished:
+                        self._record(cell, spec, finished[spec.trial][1])
+                    else:
+                        self._queue.append(spec)
             self._maybe_evaluate(dataset, strategy)
         if self.study.evaluation.untuned:
             for dataset, strategy in self._cells:
@@ -145,7 +167,7 @@ class Scheduler:
         for i in range(len(cells)):
             key = cells[(self._round + i) % len(cells)]
             cell = self._cells[key]
-            if len(cell.proposals) < self.study.tuning.trials and len(cell.live) < self.study.tuning.max_parallel:
+            if len(cell.params) < self.study.tuning.trials and len(cell.live) < self.study.tuning.max_parallel:
                 self._round = (self._round + i + 1) % len(cells)
                 self._ask(*key)
                 return
@@ -154,37 +176,34 @@ class Scheduler:
         import optuna
 
         cell = self._cells[(dataset, strategy)]
-        number = len(cell.proposals)
+        number = len(cell.params)
         t = self.study.tuning
         cell.optuna.sampler = optuna.samplers.TPESampler(
             seed=derive_seed(t.sampler_seed, f"tpe:{dataset}/{strategy}", number) % 2**32,
             n_startup_trials=t.startup_trials, multivariate=t.multivariate, constant_liar=t.constant_liar)
-        asked = cell.optuna.ask(self._dists)
+        asked = cell.optuna.ask(self._dists)   # in the storage before anything runs
         assert asked.number == number, (asked.number, number)
-        params = dict(asked.params)
-        cell.proposals.append(params)
+        cell.params[number] = dict(asked.params)
         cell.live.add(number)
         cell.results[number] = {}
-        # Saved before anything runs: a rerun must re-run these params, not draw new ones.
-        self.store.save_proposals(dataset, strategy, cell.proposals)
-        self._queue.extend(plan.tune_spec(dataset, strategy, number, s, params) for s in t.seeds)
+        self._queue.extend(plan.tune_spec(dataset, strategy, number, s, asked.params) for s in t.seeds)
 
     def _resolve(self, spec: CampaignSpec, value: float | None) -> None:
-        import optuna
-
         cell = self._cells[spec.cell]
+        self._record(cell, spec, value)
+        self._maybe_evaluate(*spec.cell)
+
+    def _record(self, cell: _Cell, spec: CampaignSpec, value: float | None) -> None:
+        """One tuning campaign's objective; tell Optuna once all seeds of its trial finished.
+        A trial with a failed campaign stays open in the storage, so a later run completes it."""
         results = cell.results.setdefault(spec.number, {})
         results[spec.seed] = value
         if len(results) < len(self.study.tuning.seeds):
             return
         cell.live.discard(spec.number)
-        if any(v is None for v in results.values()):
-            cell.failed.add(spec.number)
-            cell.optuna.tell(spec.number, state=optuna.trial.TrialState.FAIL)
-        else:
-            cell.values[spec.number] = fmean(results.values())
+        if all(v is not None for v in results.values()):
+            cell.values[spec.number] = objective(results.values())
             cell.optuna.tell(spec.number, cell.values[spec.number])
-        self._maybe_evaluate(*spec.cell)
 
     def _maybe_evaluate(self, dataset: str, strategy: str) -> None:
         cell = self._cells[(dataset, strategy)]
@@ -193,8 +212,7 @@ class Scheduler:
             return
         cell.evaluating = True
         number, _ = self.best(dataset, strategy)
-        params = cell.proposals[number]
         for seed in self.study.evaluation.seeds:
-            spec = plan.eval_spec("eval", dataset, strategy, seed, params, number)
+            spec = plan.eval_spec("eval", dataset, strategy, seed, cell.params[number], number)
             if spec.trial not in self.done:
                 self._queue.append(spec)

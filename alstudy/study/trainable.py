@@ -1,99 +1,53 @@
-"""The Ray Tune trainable: one trial runs one campaign, reporting and checkpointing per cycle.
+"""The Ray Tune trainable: one trial runs one campaign and reports each cycle to the driver.
 
-Each report carries the running validation AUBC (the objective, present in every report) and
-the campaign state as JSON; each checkpoint holds that state, so a retried trial resumes at
-its next cycle and, randomness being derived from (seed, purpose, cycle), its records equal
-an uninterrupted run's.
+Each report carries the running validation AUBC (the objective Tune sees) and the cycle as the
+results store keeps it (`line`: the record, the labels chosen after it, where it ran); the
+driver appends that line to the campaign's log. A campaign that resumes gets the cycles done so
+far from the driver (`resume`, read from its log), so Tune checkpoints hold only what the log
+cannot: a warm-started campaign's weights.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
-# Test-only fault hook: the driver copies this variable into each trial's config; a trial
-# then raises once (a marker file records it) when it reaches that cycle.
-FAULT_ENV = "ALSTUDY_TEST_FAIL_AT_CYCLE"
+METRIC = "val_aubc"
 
 
-def pick_device(gpu_fraction: float) -> tuple[str, str]:
-    """(device, GPU ids Ray assigned): cuda only when Ray gave this trial a GPU and torch sees one.
-
-    A fractional GPU is a scheduling promise only, so the trial also caps its memory share.
-    """
-    import ray
-    import torch
-
-    ids = ",".join(str(i) for i in ray.get_gpu_ids())
-    if ids and torch.cuda.is_available():
-        if 0 < gpu_fraction < 1:
-            torch.cuda.set_per_process_memory_fraction(gpu_fraction, device=0)
-        return "cuda", ids
-    return "cpu", ids
-
-
-def run_trial(config: dict[str, Any]) -> None:
-    """Tune function trainable. `config`: trial, seed, campaign (dict), cycles, cpu, gpu,
-    resume (state dict or None), attempt, fault (cycle and marker path, or None)."""
+def run_trial(config: dict[str, Any], *, campaign: Callable | None = None) -> None:
+    """Tune function trainable. `config`: trial, seed, config (the frozen CampaignConfig), cpu,
+    gpu, resume (list of Cycle dicts), attempt, weights (a tune.Checkpoint or None).
+    `campaign` replaces run_campaign (the tests wrap it to inject faults)."""
     import torch
     from ray import tune
 
-    from alstudy.campaign import CampaignState, run_campaign
-    from alstudy.study.manifest import current_code
-    from alstudy.metrics import records_aubc as aubc
-    from alstudy.study.plan import config_from_dict
+    from alstudy.campaign import Cycle, run_campaign
+    from alstudy.metrics import records_aubc
+    from alstudy.study.worker import pick_device, placement
 
-    campaign = config_from_dict(config["campaign"])
+    campaign = campaign or run_campaign
     torch.set_num_threads(max(1, int(config["cpu"])))
     device, gpu_ids = pick_device(float(config["gpu"]))
-    device_name = torch.cuda.get_device_name(0) if device == "cuda" else platform.processor() or "cpu"
+    meta = placement(device, gpu_ids) | {"attempt": int(config["attempt"])}
+    resume = [Cycle(c["record"], c["chosen"]) for c in config["resume"]]
+    weights = None
+    if config.get("weights") is not None:
+        with config["weights"].as_directory() as folder:
+            weights = torch.load(os.path.join(folder, "model.pt"), map_location="cpu")
+    records = [c.record for c in resume]
 
-    state, attempt = None, int(config.get("attempt", 0))
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            with open(os.path.join(folder, "state.json")) as f:
-                saved = json.load(f)
-            model_path = os.path.join(folder, "model.pt")
-            model_state = torch.load(model_path, map_location="cpu") if os.path.exists(model_path) else None
-        state = CampaignState.from_dict(saved["state"], model_state=model_state)
-        attempt = saved["attempt"] + 1
-    elif config.get("resume"):
-        state = CampaignState.from_dict(config["resume"])
+    def on_cycle(cycle: Cycle, new_weights: dict | None) -> None:
+        records.append(cycle.record)
+        metrics = {METRIC: records_aubc(records), "cycle": int(cycle.record["cycle"]),
+                   "line": cycle.to_dict() | {"meta": meta}}
+        if new_weights is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="alstudy-weights-") as folder:
+            torch.save(new_weights, os.path.join(folder, "model.pt"))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    code = current_code()
-
-    def on_cycle(record: dict, st: CampaignState) -> None:
-        _maybe_fail(config.get("fault"), config["trial"], int(record["cycle"]))
-        data = st.to_dict()
-        with tempfile.TemporaryDirectory(prefix="alstudy-ckpt-") as folder:
-            with open(os.path.join(folder, "state.json"), "w") as f:
-                f.write(_dumps({"state": data, "attempt": attempt}))
-            if st.model_state is not None:
-                torch.save(st.model_state, os.path.join(folder, "model.pt"))
-            tune.report({"val_aubc": aubc(data["records"]), "cycle": int(record["cycle"]),
-                         "attempt": attempt, "host": platform.node(), "code": code, "device": device,
-                         "device_name": device_name, "gpu_ids": gpu_ids, "state": _dumps(data)},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
-
-    run_campaign(campaign, int(config["seed"]), device=device, on_cycle=on_cycle, state=state)
-
-
-def _maybe_fail(fault: dict | None, trial: str, cycle: int) -> None:
-    if not fault or cycle != int(fault["cycle"]):
-        return
-    marker = os.path.join(fault["folder"], f"{trial}.failed")
-    try:
-        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return
-    raise RuntimeError(f"{FAULT_ENV}: injected failure of {trial} at cycle {cycle}")
-
-
-def _dumps(obj: Any) -> str:
-    from alstudy.study.store import dumps
-
-    return dumps(obj)
+    campaign(config["config"], int(config["seed"]), device=device, on_cycle=on_cycle, resume=resume,
+             weights=weights)

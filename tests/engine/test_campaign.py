@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from alstudy.campaign import CampaignState, run_campaign
+from alstudy.campaign import Cycle, run_campaign
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.strategies import strategy_names
@@ -54,21 +54,28 @@ def test_seeds_differ():
 def test_resumed_campaign_equals_an_uninterrupted_one(warm_start):
     train = TrainConfig(epochs=10, min_steps=20, warm_start=warm_start)
     config = CampaignConfig("digits", "badge", budget=Budget(20, 10, 3, 10), train=train)
-    states = []
-    full = run_campaign(config, 5, on_cycle=lambda rec, st: states.append(st))
-    saved = states[1]  # after cycle 1: resume at cycle 2
-    restored = CampaignState.from_dict(json.loads(json.dumps(saved.to_dict())),
-                                       model_state=saved.model_state)
-    resumed = run_campaign(config, 5, state=restored)
-    assert restored.cycle == 2
+    cycles, weights = [], []
+    full = run_campaign(config, 5, on_cycle=lambda cycle, w: (cycles.append(cycle), weights.append(w)))
+    # after cycle 1, as the results store keeps it (JSON lines): resume at cycle 2
+    saved = [Cycle(**json.loads(json.dumps(c.to_dict()))) for c in cycles[:2]]
+    resumed = run_campaign(config, 5, resume=saved, weights=weights[1])
+    assert [r["cycle"] for r in resumed] == [0, 1, 2, 3]
     assert _strip_times(resumed) == _strip_times(full)
+
+
+def test_a_warm_started_campaign_does_not_resume_without_its_weights():
+    config = CampaignConfig("digits", "random", budget=SMALL, train=TrainConfig(warm_start=True))
+    cycles = []
+    run_campaign(config, 0, on_cycle=lambda cycle, w: cycles.append(cycle))
+    with pytest.raises(ValueError, match="weights"):
+        run_campaign(config, 0, resume=cycles[:1])
 
 
 def test_callback_sees_each_cycle_once_in_order():
     seen = []
     run_campaign(CampaignConfig("digits", "random", budget=SMALL, train=FAST), 0,
-                 on_cycle=lambda rec, st: seen.append((rec["cycle"], st.cycle)))
-    assert seen == [(0, 1), (1, 2), (2, 3)]
+                 on_cycle=lambda cycle, w: seen.append((cycle.record["cycle"], cycle.chosen is None)))
+    assert seen == [(0, False), (1, False), (2, True)]
 
 
 def test_impossible_budget_is_a_clear_error():

@@ -20,7 +20,7 @@ def test_local_run_writes_the_store_and_a_rerun_runs_nothing(make_study, tmp_pat
     printed = capsys.readouterr().out
     root = os.path.join(out, "loc")
     assert sorted(n for n in os.listdir(root) if not n.startswith(".")) == [
-        "manifest.json", "proposals", "results.parquet", "study.json", "study.toml", "trials"]
+        "manifest.json", "results.parquet", "study.json", "study.toml", "trials", "tuning.db"]
     assert open(os.path.join(root, "study.toml")).read() == open(path).read()
     assert not [n for n in os.listdir(os.path.join(root, "trials")) if n.startswith(".tmp")]
     df = pd.read_parquet(os.path.join(root, "results.parquet"))
@@ -67,7 +67,7 @@ def test_progress_is_line_based_off_a_terminal_and_redrawn_on_one(make_study, tm
     from alstudy.study.store import Store
 
     study = load_study(make_study(name="prog", trials=2))
-    scheduler = Scheduler(study, Store.open(str(tmp_path / "out"), study, ""))
+    scheduler = Scheduler.from_store(study, Store.open(str(tmp_path / "out"), study, ""))
     spec = scheduler.next()
     plain, live = io.StringIO(), io.StringIO()
     for stream, is_live in ((plain, False), (live, True)):
@@ -94,17 +94,16 @@ def test_a_study_resumed_by_other_code_warns_and_every_row_names_its_code(make_s
     assert "warning" not in capsys.readouterr().out
 
     # As if the first run had been made by an older alstudy and one campaign were still to run.
-    # The oldest trial files name no code per cycle: their rows take their run's.
     manifest_path = os.path.join(root, "manifest.json")
     manifest = json.load(open(manifest_path))
     manifest["runs"][0]["code"] = "0.0.9"
     json.dump(manifest, open(manifest_path, "w"))
     names = sorted(os.listdir(os.path.join(root, "trials")))
-    for i, name in enumerate(names):
-        trial = json.load(open(os.path.join(root, "trials", name)))
-        for meta in trial["cycles"].values():
-            meta.pop("code") if i % 2 else meta.update(code="0.0.9")
-        json.dump(trial, open(os.path.join(root, "trials", name), "w"))
+    for name in names:
+        lines = [json.loads(x) for x in open(os.path.join(root, "trials", name))]
+        for line in lines[1:]:
+            line["meta"]["code"] = "0.0.9"
+        open(os.path.join(root, "trials", name), "w").write("".join(json.dumps(x) + "\n" for x in lines))
     redo = [n for n in names if n.startswith("eval")][0]
     os.unlink(os.path.join(root, "trials", redo))
 
@@ -113,7 +112,7 @@ def test_a_study_resumed_by_other_code_warns_and_every_row_names_its_code(make_s
     assert f"warning: earlier runs of this study used alstudy 0.0.9; this run uses {current_code()}" in printed
     df = pd.read_parquet(os.path.join(root, "results.parquet"))
     assert len(df) == len(first)
-    rerun = df.trial == redo.removesuffix(".json")
+    rerun = df.trial == redo.removesuffix(".jsonl")
     assert set(df.loc[rerun, "code"]) == {current_code()} and set(df.loc[~rerun, "code"]) == {"0.0.9"}
     runs = json.load(open(manifest_path))["runs"]
     assert [r["code"] for r in runs] == ["0.0.9", current_code()] and runs[1]["packages"]["torch"]
@@ -124,6 +123,14 @@ def test_a_study_resumed_by_other_code_warns_and_every_row_names_its_code(make_s
     assert "warning: the results come from 2 alstudy versions" in printed
     report = open(os.path.join(root, "report", "report.md")).read()
     assert "**Mixed code:**" in report and "0.0.9: " in report
+
+
+def test_a_store_of_the_older_layout_is_refused_in_one_line(make_study, tmp_path, capsys):
+    path = make_study(name="old", strategies=("random",), trials=1, eval_seeds=(100,))
+    os.makedirs(tmp_path / "out" / "old" / "proposals")
+    assert main(["run", path, "--out", str(tmp_path / "out"), "--local"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "older than 0.2" in err[0]
 
 
 def test_rows_of_runs_recorded_before_runs_named_their_code_take_the_manifest_versions():

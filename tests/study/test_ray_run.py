@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from alstudy.metrics import records_aubc as aubc
+from alstudy.campaign import run_campaign
 from alstudy.study.runner import RunOptions, run_study
-from alstudy.study.trainable import FAULT_ENV
 
 pytestmark = pytest.mark.ray
 
@@ -32,6 +32,25 @@ def ray_address():
              log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+
+
+class CrashOnce:
+    """Wraps run_campaign: each campaign raises once, when it reaches `cycle` (a marker file per
+    campaign in `folder` says it already did). Installed by the test, not read by alstudy."""
+
+    def __init__(self, cycle: int, folder: str):
+        self.cycle, self.folder = cycle, folder
+
+    def __call__(self, config, seed, *, on_cycle, **kwargs):
+        def crashing(cycle, weights):
+            if cycle.record["cycle"] == self.cycle:
+                marker = os.path.join(self.folder, f"{config.dataset}-{config.strategy}-{seed}-"
+                                      f"{cycle.record['hp.lr']}.crashed")
+                if not os.path.exists(marker):
+                    open(marker, "w").close()
+                    raise RuntimeError(f"injected failure at cycle {self.cycle}")
+            on_cycle(cycle, weights)
+        return run_campaign(config, seed, on_cycle=crashing, **kwargs)
 
 
 def results(out, name: str) -> pd.DataFrame:
@@ -80,18 +99,21 @@ def test_tiny_study_end_to_end_on_a_quarter_gpu(ray_address, make_study, tmp_pat
     assert left == []
 
 
-def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address, make_study, tmp_path,
-                                                                     monkeypatch):
+def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address, make_study, tmp_path):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # the workers cannot import tests/
     path = make_study(name="faulty", trials=1, eval_seeds=(100,), cycles=3)
-    monkeypatch.setenv(FAULT_ENV, "2")          # every trial crashes once, at cycle 2
-    assert run_study(path, RunOptions(out=str(tmp_path / "ray"), live=False)) == 0
-    monkeypatch.delenv(FAULT_ENV)
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    crash = CrashOnce(2, str(faults))             # every campaign crashes once, at cycle 2
+    assert run_study(path, RunOptions(out=str(tmp_path / "ray"), live=False), campaign=crash) == 0
     assert run_study(path, RunOptions(out=str(tmp_path / "local"), local=True, live=False)) == 0
     ray_df, local_df = results(str(tmp_path / "ray"), "faulty"), results(str(tmp_path / "local"), "faulty")
 
     assert len(ray_df) == 4 * 4                 # 2 tuning + 2 evaluation campaigns, 4 cycles each
     assert (ray_df[ray_df.cycle >= 2].attempt == 1).all() and (ray_df[ray_df.cycle < 2].attempt == 0).all()
-    assert len(os.listdir(tmp_path / "ray" / "faulty" / "faults")) == 4
+    assert len(os.listdir(faults)) == 4
     assert not [d for _, dirs, _ in os.walk(tmp_path / "ray") for d in dirs if d.startswith("checkpoint_")]
     columns = [c for c in ray_df.columns if c not in VOLATILE]
     pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
@@ -129,11 +151,12 @@ def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_st
 
 
 def _done(folder) -> dict[str, bytes]:
-    """Contents of the finished trial files in `folder`."""
+    """Contents of the finished campaign logs in `folder` (a header and one line per cycle)."""
     out = {}
     for name in os.listdir(folder) if os.path.isdir(folder) else ():
-        if name.endswith(".json") and not name.startswith("."):
+        if name.endswith(".jsonl") and not name.startswith("."):
             content = open(os.path.join(folder, name), "rb").read()
-            if json.loads(content).get("status") == "done":
+            lines = [json.loads(x) for x in content.splitlines()]
+            if sum("record" in x for x in lines) == lines[0]["cycles_total"]:
                 out[name] = content
     return out

@@ -14,7 +14,7 @@ import pytest
 
 from alstudy.config import Budget
 from alstudy.study.plan import CampaignSpec
-from alstudy.study.scheduler import DONE, Scheduler
+from alstudy.study.scheduler import Scheduler, cell_name
 from alstudy.study.schema import DatasetSetup, Evaluation, Resources, Study, Tuning
 from alstudy.study.space import Param
 from alstudy.study.store import Store
@@ -37,9 +37,23 @@ def outcome(spec: CampaignSpec) -> float:
 
 
 def finish(store: Store, spec: CampaignSpec, value: float) -> None:
+    """Log a one-cycle campaign whose validation accuracy (and so AUBC) is `value`."""
     record = {"cycle": 0, "n_labeled": 10, "val_acc": value, "test_acc": value}
-    store.record_cycle(spec, {"cycle": 1, "labeled": [], "records": [record]}, {"attempt": 0},
-                       cycles=0, objective=value, run=0, now="t")
+    store.record(spec, {"record": record, "chosen": None}, {"attempt": 0}, run=0, cycles_total=1)
+
+
+def scheduler_of(study: Study, store: Store, **kwargs) -> Scheduler:
+    scheduler = Scheduler.from_store(study, store, **kwargs)
+    scheduler.store = store   # for drive()
+    return scheduler
+
+
+def proposals(store: Store, cell: tuple[str, str]) -> list[dict]:
+    """Params of the cell's Optuna trials, by number, as the study's Optuna storage holds them."""
+    import optuna
+
+    trials = optuna.load_study(study_name=cell_name(*cell), storage=store.tuning_url).get_trials()
+    return [t.params for t in sorted(trials, key=lambda t: t.number)]
 
 
 def drive(scheduler: Scheduler, *, stop_after: int | None = None, parallel: int = 3) -> list[CampaignSpec]:
@@ -48,12 +62,12 @@ def drive(scheduler: Scheduler, *, stop_after: int | None = None, parallel: int 
     while True:
         while len(running) < parallel:
             spec = scheduler.next()
-            if spec is None or spec == DONE:
+            if spec is None:
                 break
             running.append(spec)
             seen.append(spec)
         if not running:
-            assert scheduler.next() == DONE
+            assert scheduler.next() is None and not scheduler.running
             return seen
         spec = running.pop(0)
         finish(scheduler.store, spec, outcome(spec))
@@ -65,7 +79,7 @@ def drive(scheduler: Scheduler, *, stop_after: int | None = None, parallel: int 
 
 def test_equal_budgets_and_evaluation_of_the_best(tmp_path):
     study = make_study()
-    scheduler = Scheduler(study, Store.open(str(tmp_path), study, ""))
+    scheduler = scheduler_of(study, Store.open(str(tmp_path), study, ""))
     seen = drive(scheduler)
     tune = [s for s in seen if s.phase == "tune"]
     for cell in scheduler._cells:
@@ -77,7 +91,7 @@ def test_equal_budgets_and_evaluation_of_the_best(tmp_path):
         assert sorted(s.seed for s in evals) == [100, 101, 102]
         number, value = scheduler.best(*cell)
         assert {s.number for s in evals} == {number}
-        assert all(s.params == scheduler.store.proposals(*cell)[number] for s in evals)
+        assert all(s.params == proposals(scheduler.store, cell)[number] for s in evals)
         # every evaluation starts after the last tuning campaign of its cell
         assert seen.index(evals[0]) > max(seen.index(s) for s in tune if s.cell == cell)
     assert scheduler.counts() == {"tune": (60, 0, 60), "eval": (18, 0, 18)}
@@ -85,21 +99,22 @@ def test_equal_budgets_and_evaluation_of_the_best(tmp_path):
 
 def test_stopped_and_restarted_study_proposes_the_same(tmp_path):
     study = make_study()
-    full = drive(Scheduler(study, Store.open(str(tmp_path / "a"), study, "")))
+    store_a = Store.open(str(tmp_path / "a"), study, "")
+    full = drive(scheduler_of(study, store_a))
     store = Store.open(str(tmp_path / "b"), study, "")
     for stop in (7, 20, 33):   # campaigns running at the stop are lost and must rerun
-        drive(Scheduler(study, store), stop_after=stop)
-    rest = drive(Scheduler(study, store))
-    proposals_a = {c: Store(str(tmp_path / "a" / "sched")).proposals(*c) for c in Scheduler(study, store)._cells}
-    proposals_b = {c: store.proposals(*c) for c in proposals_a}
-    assert proposals_a == proposals_b
-    done = [t["spec"]["trial"] for t in store.trials() if t["status"] == "done"]
+        drive(scheduler_of(study, store), stop_after=stop)
+    drive(scheduler_of(study, store))
+    cells = list(scheduler_of(study, store)._cells)
+    assert {c: proposals(store_a, c) for c in cells} == {c: proposals(store, c) for c in cells}
+    assert all(len(proposals(store, c)) == 5 for c in cells)
+    done = [t for t, log in store.logs().items() if log.done]
     assert len(done) == len(set(done)) == len({s.trial for s in full}) == 78
 
 
 def test_untuned_arm_fills_gaps_and_counts(tmp_path):
     study = make_study(trials=2, untuned=True)
-    seen = drive(Scheduler(study, Store.open(str(tmp_path), study, "")), parallel=2)
+    seen = drive(scheduler_of(study, Store.open(str(tmp_path), study, "")), parallel=2)
     untuned = [s for s in seen if s.phase == "untuned"]
     assert len(untuned) == 18 and all(s.params == {} for s in untuned)
 
@@ -107,9 +122,9 @@ def test_untuned_arm_fills_gaps_and_counts(tmp_path):
 @pytest.mark.parametrize("max_parallel", [1, 2])
 def test_max_parallel_bounds_optuna_trials_in_flight_per_cell(tmp_path, max_parallel):
     study = make_study(max_parallel=max_parallel)
-    scheduler = Scheduler(study, Store.open(str(tmp_path), study, ""))
+    scheduler = scheduler_of(study, Store.open(str(tmp_path), study, ""))
     handed = []
-    while (spec := scheduler.next()) not in (None, DONE):
+    while (spec := scheduler.next()) is not None:
         handed.append(spec)
     per_cell = {}
     for s in handed:
@@ -121,14 +136,23 @@ def test_max_parallel_bounds_optuna_trials_in_flight_per_cell(tmp_path, max_para
 def test_failed_campaign_keeps_the_budget_and_blocks_evaluation(tmp_path):
     study = make_study(trials=2)
     store = Store.open(str(tmp_path), study, "")
-    scheduler = Scheduler(study, store)
+    scheduler = scheduler_of(study, store)
     first = scheduler.next()
-    scheduler.fail(first.trial)
+    assert scheduler.fail(first.trial) is False   # no retries in this run
     seen = drive(scheduler)
     cell_tune = [s for s in seen if s.cell == first.cell and s.phase == "tune"]
     assert {s.number for s in cell_tune} | {first.number} == {0, 1}   # no extra proposal
     assert not any(s.phase == "eval" and s.cell == first.cell for s in seen)
     assert scheduler.failed and not scheduler.all_done()
-    rerun = drive(Scheduler(study, store))   # the next run retries it, then evaluates the cell
+    rerun = drive(scheduler_of(study, store))   # the next run retries it, then evaluates the cell
     assert rerun[0].trial == first.trial
     assert sum(s.phase == "eval" and s.cell == first.cell for s in rerun) == 3
+
+
+def test_a_failed_campaign_is_retried_first_while_retries_last(tmp_path):
+    study = make_study(trials=1)
+    scheduler = scheduler_of(study, Store.open(str(tmp_path), study, ""), retries=2)
+    first = scheduler.next()
+    assert scheduler.fail(first.trial) is True and scheduler.next() == first
+    assert scheduler.fail(first.trial) is True and scheduler.next() == first
+    assert scheduler.fail(first.trial) is False and first.trial in scheduler.failed

@@ -1,0 +1,36 @@
+"""Where a campaign runs: the device it gets, and the facts each of its rows names (host,
+code, device, GPU ids). Both runners build a row's placement with `placement`."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+
+def pick_device(gpu_fraction: float) -> tuple[str, str]:
+    """In a Ray trial: (device, GPU ids Ray assigned); cuda only when Ray gave this trial a GPU
+    and torch sees one. A fractional GPU is a scheduling promise only, so the trial also caps
+    its memory share."""
+    import ray
+    import torch
+
+    ids = ",".join(str(i) for i in ray.get_gpu_ids())
+    if ids and torch.cuda.is_available():
+        if 0 < gpu_fraction < 1:
+            torch.cuda.set_per_process_memory_fraction(gpu_fraction, device=0)
+        return "cuda", ids
+    return "cpu", ids
+
+
+def placement(device: str, gpu_ids: str = "") -> dict[str, Any]:
+    """The facts every row of a campaign run here carries besides its record."""
+    from alstudy.study.manifest import current_code
+
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(0)
+    else:
+        name = platform.processor() or "cpu"
+    return {"host": platform.node(), "code": current_code(), "device": device, "device_name": name,
+            "gpu_ids": gpu_ids}
