@@ -1,3 +1,5 @@
+"""`python -m alstudy ...`: the `alstudy` command."""
+
 import sys
 
 from alstudy.cli import main

@@ -25,30 +25,34 @@ class Budget:
     cycles: int = 8
     validation: int | float = 0.1
 
-    def resolve(self, n_train: int) -> "ResolvedBudget":
-        """Counts for a train split of `n_train` rows; UsageError when they cannot fit."""
+    def resolve(self, n_train: int, *, where: str = "budget") -> "ResolvedBudget":
+        """Counts for a train split of `n_train` rows; UsageError (keys under `where`) when they cannot fit."""
         def count(key: str, value: int | float) -> int:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise UsageError(f"budget.{key} = {value!r}: expected a positive count or a fraction in (0, 1)")
+            if not _finite_number(value) or value <= 0:
+                raise UsageError("expected a positive count or a fraction in (0, 1)", key=f"{where}.{key}", value=value)
             if isinstance(value, float) and value < 1:
                 return max(1, round(value * n_train))
             if isinstance(value, float) and not value.is_integer():
-                raise UsageError(f"budget.{key} = {value!r}: a count must be a whole number")
+                raise UsageError("a count must be a whole number", key=f"{where}.{key}", value=value)
             return int(value)
 
         initial, per_cycle = count("initial", self.initial), count("per_cycle", self.per_cycle)
         if isinstance(self.cycles, bool) or not isinstance(self.cycles, int) or self.cycles < 0:
-            raise UsageError(f"budget.cycles = {self.cycles!r}: expected a whole number >= 0")
+            raise UsageError("expected a whole number >= 0", key=f"{where}.cycles", value=self.cycles)
         total = initial + self.cycles * per_cycle
         v = self.validation
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise UsageError(f"budget.validation = {v!r}: expected a count >= 0 or a fraction in [0, 1)")
+        if not _finite_number(v) or v < 0:
+            raise UsageError("expected a count >= 0 or a fraction in [0, 1)", key=f"{where}.validation", value=v)
         validation = max(1, math.ceil(v * total)) if isinstance(v, float) and 0 < v < 1 else int(v)
         if total + validation > n_train:
-            raise UsageError(
-                f"budget needs {total} training labels + {validation} validation labels, "
-                f"but the train split has only {n_train} rows")
+            raise UsageError(f"needs {total} training labels + {validation} validation labels, "
+                             f"but the train split has only {n_train} rows", key=where)
         return ResolvedBudget(initial, per_cycle, self.cycles, validation)
+
+
+def _finite_number(value: Any) -> bool:
+    """An int or a float that is neither nan nor infinite (TOML allows both)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -88,37 +92,44 @@ class TrainConfig:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, where: str = "hyperparameters") -> "TrainConfig":
+        """A checked TrainConfig from `values`; UsageError keyed `<where>.<name>` on the first bad one."""
         known = {f.name: f for f in dataclasses.fields(cls)}
         kwargs = {}
         for key, value in values.items():
             if key not in known:
-                raise UsageError(f"{where}.{key}: unknown hyperparameter; allowed: {', '.join(known)}")
+                raise UsageError(f"unknown hyperparameter; allowed: {', '.join(known)}", key=f"{where}.{key}")
             kind = type(known[key].default)
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if kind is int and isinstance(value, float) and value.is_integer():
                 value = int(value)
             if type(value) is not kind:
-                raise UsageError(f"{where}.{key} = {value!r}: expected {kind.__name__}")
+                raise UsageError(f"expected {kind.__name__}", key=f"{where}.{key}", value=value)
+            if kind is float and not math.isfinite(value):
+                raise UsageError("expected a finite number", key=f"{where}.{key}", value=value)
             kwargs[key] = value
         config = cls(**kwargs)
         config.check(where)
         return config
 
     def check(self, where: str = "hyperparameters") -> None:
+        """UsageError keyed `<where>.<name>` for the first value outside its allowed range."""
+        def bad(key: str, allowed: str) -> UsageError:
+            return UsageError(allowed, key=f"{where}.{key}", value=getattr(self, key))
+
         choices = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
-                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: allowed: {', '.join(allowed)}")
+                raise bad(key, f"allowed: {', '.join(allowed)}")
         for key in ("lr", "batch_size"):
             if getattr(self, key) <= 0:
-                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: must be > 0")
+                raise bad(key, "must be > 0")
         for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum"):
             if getattr(self, key) < 0:
-                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: must be >= 0")
+                raise bad(key, "must be >= 0")
         for key in ("warmup", "label_smoothing", "swa", "dropout"):
             if not 0 <= getattr(self, key) < 1:
-                raise UsageError(f"{where}.{key} = {getattr(self, key)!r}: must be in [0, 1)")
+                raise bad(key, "must be in [0, 1)")
 
     def as_columns(self) -> dict[str, Any]:
         """`hp.<name>` columns of the results."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from alstudy.config import ResolvedBudget
 from alstudy.errors import UsageError
-from alstudy.study import registries
+from alstudy.study import names
 from alstudy.study.schema import Study
 
 
@@ -33,35 +33,33 @@ def check_study(study: Study, *, source: str = "study") -> list[DatasetCheck]:
     """UsageError (prefixed with `source`) on the first problem; else one DatasetCheck per dataset."""
     try:
         for strategy, options in study.strategy_options.items():
-            registries.check_strategy(strategy, options, f"strategy_options.{strategy}")
+            names.check_strategy(strategy, options, f"strategy_options.{strategy}")
         return [_check_dataset(study, ds) for ds in study.datasets]
     except UsageError as err:
-        raise UsageError(f"{source}: {err}") from None
+        raise err.within(source) from None
 
 
 def require_checked(checks: list[DatasetCheck], *, source: str = "study") -> None:
     """UsageError when any dataset could not be fully checked (before a run starts)."""
     for check in checks:
         if check.missing:
-            raise UsageError(f"{source}: cannot run: dataset {check.dataset!r} is read from a local folder "
-                             f"and {check.missing}")
+            raise UsageError(f"cannot run: dataset {check.dataset!r} is read from a local folder "
+                             f"and {check.missing}", context=(source,))
 
 
 def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
     setup = study.setups[dataset]
     where = f"model.{dataset}"
-    registries.check_model(setup.model, dataset, setup.model_options, where)
+    names.check_model(setup.model, dataset, setup.model_options, where)
     root = study.data_root
-    if registries.needs_root(dataset):
+    if names.needs_root(dataset):
         if root is None:
             return DatasetCheck(dataset, None, None, "data_root is not set (add data_root = \"PATH\" to the study)")
         if not os.path.isdir(os.path.expanduser(root)):
             return DatasetCheck(dataset, None, None, f"data_root = {root!r} is not a folder on this machine")
-    n_train = registries.train_size(dataset, root)
+    n_train = names.train_size(dataset, root)
     if n_train is None:
         return DatasetCheck(dataset, None, None, f"its files were not found under data_root = {root!r}")
-    try:
-        budget = setup.budget.resolve(n_train)
-    except UsageError as err:
-        raise UsageError(f"budget of {dataset!r}: {err}") from None
+    # Types were checked with the file; what is left is the size, said of this dataset.
+    budget = setup.budget.resolve(n_train, where=f"budget of {dataset!r}")
     return DatasetCheck(dataset, n_train, budget)

@@ -1,9 +1,11 @@
 """The study file: TOML in, a validated frozen `Study` out.
 
-`load_study(path)` checks every key and value before anything runs (one UsageError line per
-problem, prefixed with the file). Checks that need a dataset's size, a model's constructor
-or a strategy's options live in `alstudy.study.checks`; this module checks the shape, the
-types and the names.
+`load_study(path)` reads the file once and checks every key and value before anything runs
+(one UsageError line per problem, in the context of the file); the `Study` keeps the file's
+text for the results store. The typed readers live in `alstudy.study.fields`, the search space
+in `alstudy.study.space`; checks that need a dataset's size, a model's constructor or a
+strategy's options live in `alstudy.study.checks`. This module checks the shape, the types
+and the names.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import Budget, TrainConfig
 from alstudy.errors import UsageError
-from alstudy.study import fields, registries
+from alstudy.study import fields, names
 from alstudy.study.space import Param, parse_space
 
 _TOP = ("name", "description", "datasets", "strategies", "data_root", "deterministic",
@@ -82,39 +84,45 @@ class Study:
     data_root: str | None = None
     deterministic: bool = True
     description: str = ""
+    source: str = field(default="", repr=False, compare=False)   # the file's text, as read
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved study (defaults filled in), JSON-friendly."""
+        """The resolved study (defaults filled in), JSON-friendly; without the file's text."""
         d = dataclasses.asdict(self)
+        d.pop("source")
         d["tuning"]["space"] = {p.name: p.as_dict() for p in self.tuning.space}
         return json.loads(json.dumps(d))
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides results (resources may change between runs)."""
+        """Hash of everything that decides results. Facts of the machine — where the data lives,
+        the resources of a trial — and the description may change between runs of one study."""
         d = self.to_dict()
-        d.pop("resources")
-        d.pop("description")
+        for machine_fact in ("data_root", "resources", "description"):
+            d.pop(machine_fact)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_study(path: str | os.PathLike) -> Study:
-    """Read and validate the study file at `path`; UsageError (prefixed with the path) otherwise."""
+    """Read the study file at `path` once and validate it; UsageError in the context of the path.
+
+    The returned Study's `source` is the file's text, so that nobody opens the file again."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
-            raw = tomllib.load(f)
+            text = f.read().decode("utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such study file") from None
+        raise UsageError("no such study file", context=(path,)) from None
     except IsADirectoryError:
-        raise UsageError(f"{path}: is a folder, expected a study file (.toml)") from None
+        raise UsageError("is a folder, expected a study file (.toml)", context=(path,)) from None
     except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"{path}: not valid TOML: {err}") from None
+        raise UsageError(f"not valid TOML: {err}", context=(path,)) from None
     except UnicodeDecodeError:
-        raise UsageError(f"{path}: not valid TOML: not UTF-8 text") from None
+        raise UsageError("not valid TOML: not UTF-8 text", context=(path,)) from None
     try:
-        return parse_study(raw)
+        return dataclasses.replace(parse_study(raw), source=text)
     except UsageError as err:
-        raise UsageError(f"{path}: {err}") from None
+        raise err.within(path) from None
 
 
 def parse_study(raw: Mapping[str, Any]) -> Study:
@@ -122,9 +130,9 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     fields.check_keys(raw, _TOP, "")
     name = fields.string(raw, "name", "")
     if not _NAME.match(name):
-        raise UsageError(f"name = {name!r}: use letters, digits, '_', '-' or '.' (it names the results folder)")
-    datasets = fields.names(raw, "datasets", "", choices=registries.dataset_names())
-    strategies = fields.names(raw, "strategies", "", choices=registries.strategy_names())
+        raise UsageError("use letters, digits, '_', '-' or '.' (it names the results folder)", key="name", value=name)
+    datasets = fields.names(raw, "datasets", "", choices=names.dataset_names())
+    strategies = fields.names(raw, "strategies", "", choices=names.strategy_names())
     data_root = fields.string(raw, "data_root", "", default=None)
     tuning = _tuning(fields.table(raw, "tuning", ""))
     train = fields.table(raw, "train", "")
@@ -146,9 +154,9 @@ def _per_dataset(tbl: Mapping[str, Any], own: tuple[str, ...], where: str, datas
             continue
         if key in datasets and isinstance(value, dict):
             continue
-        if key in registries.dataset_names():
-            raise UsageError(f"{where}.{key}: {key!r} is not a dataset of this study "
-                             f"(datasets: {', '.join(datasets)})")
+        if key in names.dataset_names():
+            raise UsageError(f"{key!r} is not a dataset of this study (datasets: {', '.join(datasets)})",
+                             key=f"{where}.{key}")
         fields.check_keys({key: value}, own, where, extra=[f"[{where}.<dataset>]"])
 
 
@@ -160,10 +168,7 @@ def _budget(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> 
     values = {k: v for k, v in tbl.items() if k in _BUDGET} | own
     budget = Budget(**values)
     where = f"budget.{dataset}" if own else "budget"
-    try:
-        budget.resolve(2**62)  # types and signs now; sizes once the dataset is known (checks.py)
-    except UsageError as err:
-        raise UsageError(str(err).replace("budget.", f"{where}.", 1)) from None
+    budget.resolve(2**62, where=where)  # types and signs now; sizes once the dataset is known (checks.py)
     return budget
 
 
@@ -172,14 +177,14 @@ def _model(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> t
     _per_dataset(tbl, ("name", "options"), "model", datasets)
     own = fields.table(tbl, dataset, "model")
     fields.check_keys(own, ("name", "options"), f"model.{dataset}")
-    choices = registries.model_names()
-    default = registries.default_model(dataset)
+    choices = names.model_names()
+    default = names.default_model(dataset)
     name = fields.string(tbl, "name", "model", default=default)
     if "name" in own:
         name = fields.string(own, "name", f"model.{dataset}")
     where = f"model.{dataset}" if "name" in own else "model"
     if choices is not None and name not in choices:
-        raise UsageError(f"{where}.name = {name!r}: unknown model; choices: {', '.join(choices)}")
+        raise UsageError(f"unknown model; choices: {', '.join(choices)}", key=f"{where}.name", value=name)
     options = dict(fields.table(tbl, "options", "model")) if name == fields.string(
         tbl, "name", "model", default=default) else {}
     options |= fields.table(own, "options", f"model.{dataset}")
@@ -195,17 +200,18 @@ def _train(tbl: Mapping[str, Any], dataset: str, datasets: tuple[str, ...], spac
     TrainConfig.from_mapping(values, where=where)
     for p in space:
         if p.name in values:
-            raise UsageError(f"{where}.{p.name} is fixed and also searched in tuning.space; keep one")
+            raise UsageError("is fixed and also searched in tuning.space; keep one", key=f"{where}.{p.name}")
     return values
 
 
 def _tuning(tbl: Mapping[str, Any]) -> Tuning:
     if not tbl:
-        raise UsageError("[tuning] is missing: give trials, seeds and a search space ([tuning.space])")
+        raise UsageError("is missing: give trials, seeds and a search space ([tuning.space])", key="[tuning]")
     fields.check_keys(tbl, _TUNING, "tuning")
     space = parse_space(fields.table(tbl, "space", "tuning"))
     if not space:
-        raise UsageError("tuning.space is empty: search at least one hyperparameter, e.g. lr = {low = 1e-3, high = 0.3, log = true}")
+        raise UsageError("is empty: search at least one hyperparameter, e.g. lr = {low = 1e-3, high = 0.3, log = true}",
+                         key="tuning.space")
     trials = fields.integer(tbl, "trials", "tuning", minimum=1)
     return Tuning(
         trials=trials, seeds=fields.seeds(tbl, "seeds", "tuning"), space=space,
@@ -221,8 +227,8 @@ def _evaluation(tbl: Mapping[str, Any], tuning_seeds: tuple[int, ...]) -> Evalua
     seeds = fields.seeds(tbl, "seeds", "evaluation")
     shared = sorted(set(seeds) & set(tuning_seeds))
     if shared:
-        raise UsageError(f"evaluation.seeds and tuning.seeds share seed {shared[0]}: "
-                         "evaluation seeds must be disjoint from tuning seeds")
+        raise UsageError(f"must be disjoint from tuning.seeds (they share seed {shared[0]})",
+                         key="evaluation.seeds", value=list(seeds))
     return Evaluation(seeds, fields.boolean(tbl, "untuned", "evaluation", default=False))
 
 
@@ -230,10 +236,10 @@ def _resources(tbl: Mapping[str, Any]) -> Resources:
     fields.check_keys(tbl, ("cpu", "gpu", "max_concurrent"), "resources")
     cpu = fields.number(tbl, "cpu", "resources", default=1)
     if cpu <= 0:
-        raise UsageError(f"resources.cpu = {cpu!r}: must be > 0 (fractions allowed)")
+        raise UsageError("must be > 0 (fractions allowed)", key="resources.cpu", value=cpu)
     gpu = fields.number(tbl, "gpu", "resources", default=0)
     if gpu < 0 or (gpu > 1 and not float(gpu).is_integer()):
-        raise UsageError(f"resources.gpu = {gpu!r}: use 0 (no GPU), a fraction in (0, 1] or a whole number of GPUs")
+        raise UsageError("use 0 (no GPU), a fraction in (0, 1] or a whole number of GPUs", key="resources.gpu", value=gpu)
     limit = fields.integer(tbl, "max_concurrent", "resources", default=0, minimum=1) \
         if "max_concurrent" in tbl else None
     return Resources(cpu, gpu, limit)
@@ -243,6 +249,7 @@ def _strategy_options(tbl: Mapping[str, Any], strategies: tuple[str, ...]) -> di
     out = {}
     for key, value in tbl.items():
         if key not in strategies:
-            raise UsageError(f"strategy_options.{key}: not a strategy of this study (strategies: {', '.join(strategies)})")
+            raise UsageError(f"not a strategy of this study (strategies: {', '.join(strategies)})",
+                             key=f"strategy_options.{key}")
         out[key] = dict(fields.table(tbl, key, "strategy_options"))
     return out

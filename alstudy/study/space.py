@@ -53,13 +53,13 @@ def parse_space(table: Mapping[str, Any], where: str = "tuning.space") -> tuple[
     for name, spec in table.items():
         path = fields.key_path(where, name)
         if name not in kinds:
-            raise UsageError(f"{path}: unknown hyperparameter; allowed: {', '.join(kinds)}")
+            raise UsageError(f"unknown hyperparameter; allowed: {', '.join(kinds)}", key=path)
         if isinstance(spec, list):
             params.append(_choices(name, spec, path))
         elif isinstance(spec, dict):
             params.append(_range(name, kinds[name], spec, path))
         else:
-            raise UsageError(f"{path} = {spec!r}: expected a range {{low = .., high = ..}} or a list of choices")
+            raise UsageError("expected a range {low = .., high = ..} or a list of choices", key=path, value=spec)
     return tuple(params)
 
 
@@ -68,34 +68,33 @@ def _valid(name: str, value: Any, path: str) -> Any:
     try:
         return getattr(TrainConfig.from_mapping({name: value}), name)
     except UsageError as err:
-        reason = str(err).split(": ", 1)[-1]
-        raise UsageError(f"{path}: {value!r} is not allowed ({reason})") from None
+        raise UsageError(f"{value!r} is not allowed ({err.reason})", key=path) from None
 
 
 def _choices(name: str, values: list, path: str) -> Param:
     if not values:
-        raise UsageError(f"{path} is empty: list at least one choice")
+        raise UsageError("is empty: list at least one choice", key=path)
     choices = tuple(_valid(name, v, path) for v in values)
     if len(set(choices)) != len(choices):
-        raise UsageError(f"{path} = {values!r}: a choice is listed twice")
+        raise UsageError("a choice is listed twice", key=path, value=values)
     return Param(name, "choice", choices=choices)
 
 
 def _range(name: str, kind: type, spec: dict, path: str) -> Param:
     fields.check_keys(spec, ("low", "high", "log", "step"), path)
     if kind not in (int, float):
-        raise UsageError(f"{path}: {name} is a {kind.__name__}; give a list of choices instead of a range")
+        raise UsageError(f"{name} is a {kind.__name__}; give a list of choices instead of a range", key=path)
     low, high = fields.number(spec, "low", path), fields.number(spec, "high", path)
     log = fields.boolean(spec, "log", path, default=False)
     step = fields.number(spec, "step", path) if "step" in spec else None
     if kind is int and any(isinstance(v, float) and not v.is_integer() for v in (low, high, step or 1)):
-        raise UsageError(f"{path}: {name} is a whole number; low, high and step must be whole numbers")
+        raise UsageError(f"{name} is a whole number; low, high and step must be whole numbers", key=path)
     low, high = _valid(name, low, f"{path}.low"), _valid(name, high, f"{path}.high")
     if not low < high:
-        raise UsageError(f"{path}: low = {low!r} must be below high = {high!r}")
+        raise UsageError(f"low = {low!r} must be below high = {high!r}", key=path)
     if log and low <= 0:
-        raise UsageError(f"{path}: log = true needs low > 0, got {low!r}")
+        raise UsageError(f"log = true needs low > 0, got {low!r}", key=path)
     if step is not None and (step <= 0 or log):
-        raise UsageError(f"{path}.step = {step!r}: must be > 0 and cannot be combined with log = true")
+        raise UsageError("must be > 0 and cannot be combined with log = true", key=f"{path}.step", value=step)
     step = int(step) if (kind is int and step is not None) else step
     return Param(name, "int" if kind is int else "float", low, high, log, step)

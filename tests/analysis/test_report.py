@@ -125,7 +125,7 @@ def test_missing_directory_exit_2_with_one_line(tmp_path, capsys):
 
 
 def test_analysis_never_imports_torch_or_ray():
-    code = ("import sys, analysis.cli\n"
+    code = ("import sys, alstudy.cli.report\n"
             "assert 'pandas' not in sys.modules, 'the CLI module must stay light'\n"
             "import analysis.report, analysis.analyze, analysis.figures, analysis.cd\n"
             "from analysis.cd import posthoc\n"

@@ -100,6 +100,11 @@ BAD = {
     "negative cpu": (("cpu = 1", "cpu = 0"), ["resources.cpu = 0"]),
     "unknown strategy option": (("gpu = 0", "gpu = 0\n\n[strategy_options.entropy]\nmc_samples = 3"),
                                 ["strategy_options.entropy", "'mc_samples'"]),
+    "nan resource": (("cpu = 1", "cpu = nan"), ["resources.cpu = nan", "finite"]),
+    "infinite range end": (("high = 0.3", "high = inf"), ["tuning.space.lr.high = inf", "finite"]),
+    "nan fixed hyperparameter": (("epochs = 5", "epochs = 5\nlabel_smoothing = nan"),
+                                 ["train.label_smoothing = nan", "finite"]),
+    "infinite budget": (("initial = 10", "initial = inf"), ["budget.initial = inf"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }

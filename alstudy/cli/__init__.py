@@ -1,24 +1,38 @@
-"""`alstudy ...`: the command line. Each subcommand lives with the package that owns it."""
+"""`alstudy ...`: the command line. One module per verb; each adds its parser with
+`add_parsers(subparsers)` and imports what it runs only when it runs (`alstudy --help` stays
+light: no torch, Ray, Optuna or pandas)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from alstudy.errors import UsageError
 
-# Modules that contribute subcommands through `add_parsers(subparsers)`.
+# Modules that contribute subcommands, in the order `alstudy --help` lists them.
 _COMMAND_MODULES = (
-    "alstudy.commands",      # campaign, list
-    "alstudy.study.cli",     # run, validate
-    "analysis.cli",          # report
+    "alstudy.cli.campaign",  # campaign
+    "alstudy.cli.list",      # list
+    "alstudy.cli.run",       # run
+    "alstudy.cli.validate",  # validate
+    "alstudy.cli.report",    # report
     "alstudy.bench.cli",     # bench
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, like every other bad input (exit code 2).
+
+    Subcommand parsers are made by `add_subparsers`, which uses the parent's class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="alstudy",
         description="Fair, reproducible studies of deep active learning: every strategy, "
         "random included, tuned under the same budget; ranks checked across datasets.",
@@ -30,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code (bad input: one line on stderr and 2)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -40,7 +55,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alstudy: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,6 @@
-"""The names a study file may use, read from the registries of alstudy.data/models/strategies.
+"""What a study file may name — datasets, models, strategies — asked of the registries of
+alstudy.data, alstudy.models and alstudy.strategies (names, defaults, a trial build of a model
+or strategy, a dataset's size), so that schema and checks import those packages only here, on first use.
 
 The dataset registry imports without torch; models and strategies import torch on first use,
 which only the validating and running commands pay.
@@ -50,9 +52,9 @@ def check_model(name: str, dataset: str, options: Mapping[str, Any], where: str)
     try:
         make_model(name, spec.input_shape, spec.num_classes, options=dict(options))
     except UsageError as err:
-        raise UsageError(f"{where}: {err}") from None
+        raise err.under(where) from None
     except (TypeError, ValueError) as err:
-        raise UsageError(f"{where}.options: {err}") from None
+        raise UsageError(str(err), key=f"{where}.options") from None
 
 
 def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:
@@ -62,9 +64,9 @@ def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:
     try:
         make_strategy(name, **dict(options))
     except UsageError as err:
-        raise UsageError(f"{where}: {err}") from None
+        raise err.under(where) from None
     except (TypeError, ValueError) as err:
-        raise UsageError(f"{where}: {err}") from None
+        raise UsageError(str(err), key=where) from None
 
 
 def train_size(dataset: str, root: str | None) -> int | None:

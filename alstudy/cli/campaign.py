@@ -1,10 +1,9 @@
-"""`alstudy campaign` and `alstudy list`: one campaign from the command line, and the names."""
+"""`alstudy campaign`: one active-learning campaign from the command line, one row per cycle."""
 
 from __future__ import annotations
 
 import argparse
 import ast
-import sys
 
 from alstudy.errors import UsageError
 
@@ -34,11 +33,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="write the records to this .parquet (or .csv) file")
     p.set_defaults(func=_campaign)
 
-    p = sub.add_parser("list", help="list datasets, models and strategies")
-    p.set_defaults(func=_list)
-
 
 def _count(text: str) -> int | float:
+    """A count ("50") or a fraction of the train split ("0.1")."""
     value = float(text)
     return int(value) if value >= 1 and value.is_integer() else value
 
@@ -48,7 +45,7 @@ def _parse_sets(items: list[str]) -> dict:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise UsageError(f"--set {item!r}: expected HP=VALUE, e.g. --set lr=0.1")
+            raise UsageError("expected HP=VALUE, e.g. --set lr=0.1", key="--set", value=item)
         try:
             values[key.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
@@ -62,9 +59,12 @@ def _campaign(args: argparse.Namespace) -> int:
     from alstudy.strategies import strategy_names
 
     if args.dataset not in dataset_names():
-        raise UsageError(f"unknown dataset {args.dataset!r}; choices: {', '.join(dataset_names())}")
+        raise UsageError(f"unknown dataset; choices: {', '.join(dataset_names())}", key="--dataset", value=args.dataset)
     if args.strategy not in strategy_names():
-        raise UsageError(f"unknown strategy {args.strategy!r}; choices: {', '.join(strategy_names())}")
+        raise UsageError(f"unknown strategy; choices: {', '.join(strategy_names())}",
+                         key="--strategy", value=args.strategy)
+    if args.threads < 1:
+        raise UsageError("must be >= 1", key="--threads", value=args.threads)
     device = _check_device(args.device)
     config = CampaignConfig(
         dataset=args.dataset, strategy=args.strategy, model=args.model,
@@ -76,8 +76,6 @@ def _campaign(args: argparse.Namespace) -> int:
 
     from alstudy.campaign import run_campaign
 
-    if args.threads < 1:
-        raise UsageError(f"--threads {args.threads}: must be >= 1")
     torch.set_num_threads(args.threads)
 
     print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'train_s':>8} {'select_s':>8}")
@@ -100,9 +98,9 @@ def _check_device(device: str) -> str:
     import torch
 
     if not device.startswith("cuda"):
-        raise UsageError(f"--device {device!r}: allowed: cpu, cuda, cuda:N")
+        raise UsageError("allowed: cpu, cuda, cuda:N", key="--device", value=device)
     if not torch.cuda.is_available():
-        raise UsageError(f"--device {device!r}: no CUDA device is available here; use --device cpu")
+        raise UsageError("no CUDA device is available here; use --device cpu", key="--device", value=device)
     return device
 
 
@@ -118,22 +116,3 @@ def _write(records: list[dict], path: str) -> None:
     else:
         frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)
-
-
-def _list(args: argparse.Namespace) -> int:
-    from alstudy.data import dataset_info
-    from alstudy.models import model_names, model_options
-    from alstudy.strategies import STRATEGIES
-
-    out = sys.stdout
-    out.write("datasets:\n")
-    for row in dataset_info():
-        out.write("  " + "  ".join(f"{k}={v}" for k, v in row.items()) + "\n")
-    out.write("models:\n")
-    for name in model_names():
-        out.write(f"  {name}  options: {', '.join(model_options(name)) or '-'}\n")
-    out.write("strategies:\n")
-    for name, cls in STRATEGIES.items():
-        needs = [k for k, v in vars(cls().needs()).items() if v]
-        out.write(f"  {name}  needs: {', '.join(needs) or 'nothing'}\n")
-    return 0

@@ -1,11 +1,11 @@
-"""`alstudy run STUDY` and `alstudy validate STUDY` (no torch/ray/optuna import at module top)."""
+"""`alstudy run STUDY`: run or resume a study (Ray Tune, or in this process with --local)."""
 
 from __future__ import annotations
 
 import argparse
 
 
-def add_parsers(subparsers) -> None:
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run", help="run (or resume) a study on Ray Tune",
         description="Run every campaign of a study as a Ray Tune trial; rerun the same command to resume. "
@@ -26,12 +26,6 @@ def add_parsers(subparsers) -> None:
     run.add_argument("--plain", action="store_true", help="line-based progress even on a terminal")
     run.set_defaults(func=_run)
 
-    validate = subparsers.add_parser("validate", help="check a study file and print its plan",
-                                     description="Check every key of a study file and print the plan "
-                                     "(cells, trials, campaigns, resources) without running it.")
-    validate.add_argument("study", metavar="STUDY", help="study file (TOML)")
-    validate.set_defaults(func=_validate)
-
 
 def _run(args: argparse.Namespace) -> int:
     from alstudy.study.runner import RunOptions, run_study
@@ -42,21 +36,20 @@ def _run(args: argparse.Namespace) -> int:
     return run_study(args.study, options)
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from alstudy.study.runner import validate_study
-
-    return validate_study(args.study)
-
-
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: expected a whole number >= 1")
-    return value
+    return _whole(text, minimum=1)
 
 
 def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: expected a whole number >= 0")
+    return _whole(text, minimum=0)
+
+
+def _whole(text: str, *, minimum: int) -> int:
+    """argparse type: a whole number >= `minimum` (argparse turns the error into one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise argparse.ArgumentTypeError(f"{text}: expected a whole number >= {minimum}")
     return value

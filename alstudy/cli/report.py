@@ -1,13 +1,17 @@
-"""`alstudy report RESULTS_DIR [--out DIR]`: the analysis report of a results store."""
+"""`alstudy report RESULTS_DIR [--out DIR]`: the analysis report of a results store.
+
+`analysis` (pandas, matplotlib, scipy) is imported only when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from alstudy.errors import UsageError
 
-def add_parsers(subparsers) -> None:
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report", help="write report.md, figures, CSV tables and summary.json for a results directory",
         description="Analyse a results directory (holding results.parquet): curves, AUBC, gain over tuned "
@@ -19,29 +23,26 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generators (default: 0)")
     p.add_argument("--posthoc", choices=("nemenyi", "wilcoxon-holm"), default="nemenyi",
                    help="post-hoc test behind the critical difference diagram (default: nemenyi)")
-    p.set_defaults(func=run_report)
+    p.set_defaults(func=_report)
 
 
-def run_report(args: argparse.Namespace) -> int:
+def _report(args: argparse.Namespace) -> int:
+    if not 0 < args.alpha < 1:
+        raise UsageError("must be in (0, 1)", key="--alpha", value=args.alpha)
+    if args.bootstrap < 1:
+        raise UsageError("must be >= 1", key="--bootstrap", value=args.bootstrap)
     import matplotlib
 
     matplotlib.use("Agg")  # a report is written, never shown: no display needed
     from analysis.analyze import Settings, analyze
-    from analysis.load import ResultsError, read_results
+    from analysis.load import read_results
     from analysis.report import rank_text, write_report
     from analysis.summary import headline
 
-    if not 0 < args.alpha < 1 or args.bootstrap < 1:
-        print("alstudy: error: --alpha must be in (0, 1) and --bootstrap >= 1", file=sys.stderr)
-        return 2
     results = Path(args.results_dir)
-    try:
-        frame = read_results(results)
-        settings = Settings(alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed, posthoc=args.posthoc)
-        analysis = analyze(frame, settings=settings, study=results.resolve().name)
-    except ResultsError as err:
-        print(f"alstudy: error: {err}", file=sys.stderr)
-        return 2
+    frame = read_results(results)   # a missing or malformed store: ResultsError, a UsageError
+    settings = Settings(alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed, posthoc=args.posthoc)
+    analysis = analyze(frame, settings=settings, study=results.resolve().name)
     out = Path(args.out) if args.out else results / "report"
     path = write_report(analysis, out)
     print(f"Study: {analysis.study}")

@@ -1,0 +1,30 @@
+"""`alstudy list`: the datasets, models and strategies a study or a campaign may name."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="list datasets, models and strategies")
+    p.set_defaults(func=_list)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from alstudy.data import dataset_info
+    from alstudy.models import model_names, model_options
+    from alstudy.strategies import STRATEGIES
+
+    out = sys.stdout
+    out.write("datasets:\n")
+    for row in dataset_info():
+        out.write("  " + "  ".join(f"{k}={v}" for k, v in row.items()) + "\n")
+    out.write("models:\n")
+    for name in model_names():
+        out.write(f"  {name}  options: {', '.join(model_options(name)) or '-'}\n")
+    out.write("strategies:\n")
+    for name, cls in STRATEGIES.items():
+        needs = [k for k, v in vars(cls().needs()).items() if v]
+        out.write(f"  {name}  needs: {', '.join(needs) or 'nothing'}\n")
+    return 0
