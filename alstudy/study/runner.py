@@ -42,8 +42,7 @@ def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None,
     require_checked(check_study(study, source=path), source=path)
     if not (options.local or options.address or os.environ.get("RAY_ADDRESS") or _ray_running()):
         _check_machine(study, source=path)
-    with open(path, encoding="utf-8") as f:
-        store = Store.open(options.out, study, f.read())
+    store = Store.open(options.out, study, study.source)
     with store.lock():
         return _run(study, store, options, stream, campaign)
 
