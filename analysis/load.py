@@ -14,7 +14,6 @@ RESULTS_FILE = "results.parquet"
 REQUIRED_COLUMNS = ("phase", "dataset", "strategy", "seed", "cycle", "n_labeled", "test_acc")
 
 EVAL_PHASE = "eval"
-UNTUNED_PHASE = "untuned"
 TUNE_PHASE = "tune"
 BASELINE = "random"
 

@@ -164,6 +164,6 @@ def summary(a: Analysis) -> dict:
                  for p, arm in a.other_arms.items()},
         "tuning_parity": {"equal_trials_per_dataset": parity_holds(a.parity),
                           "cells": _nested(a.parity, ["dataset", "strategy"],
-                                           ["trials", "campaigns", "epochs", "hours", "best_val_aubc"])},
+                                           ["trials", "campaigns", "epochs", "seconds", "best_val_aubc"])},
     }
     return jsonable(out)

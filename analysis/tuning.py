@@ -9,7 +9,7 @@ from alstudy import metrics
 from analysis.load import TUNE_PHASE
 
 SECONDS = ("seconds_train", "seconds_score", "seconds_select")
-PARITY_COLUMNS = ["dataset", "strategy", "trials", "campaigns", "epochs", "hours",
+PARITY_COLUMNS = ["dataset", "strategy", "trials", "campaigns", "epochs", "seconds",
                   "best_val_aubc", "median_val_aubc"]
 
 
@@ -18,7 +18,7 @@ def tuning_parity(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFra
 
     trials: distinct Optuna trials (`optuna_trial`; without it, distinct `trial` ids);
     campaigns: distinct (trial, seed); epochs: sum of hp.epochs over every trained cycle;
-    hours: summed stage wall time; validation AUBC of each Optuna trial, its curve averaged
+    seconds: summed stage wall time; validation AUBC of each Optuna trial, its curve averaged
     over the tuning seeds. Columns that the results lack come out as NaN.
     """
     rows = frame.loc[frame["phase"] == phase]
@@ -29,7 +29,7 @@ def tuning_parity(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFra
     out = []
     for (dataset, strategy), cell in rows.groupby(["dataset", "strategy"], sort=True):
         seconds = [cell[c] for c in SECONDS if c in cell]
-        hours = float(sum(s.sum() for s in seconds) / 3600) if seconds else float("nan")
+        wall = float(sum(s.sum() for s in seconds)) if seconds else float("nan")
         epochs = float(cell["hp.epochs"].sum()) if "hp.epochs" in cell else float("nan")
         val = []
         if "val_acc" in cell:
@@ -38,7 +38,7 @@ def tuning_parity(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFra
                 if curve.notna().all():
                     val.append(metrics.aubc(curve.index.to_numpy(), curve.to_numpy()))
         out.append((str(dataset), str(strategy), cell["_trial"].nunique(),
-                    len(cell[["_trial", "seed"]].drop_duplicates()), epochs, hours,
+                    len(cell[["_trial", "seed"]].drop_duplicates()), epochs, wall,
                     float(np.max(val)) if val else float("nan"),
                     float(np.median(val)) if val else float("nan")))
     return pd.DataFrame(out, columns=PARITY_COLUMNS)

@@ -41,3 +41,23 @@ def test_regime_ranks_follow_a_crossing_of_curves():
     tables = regime_rank_tables(regime_scores(rows))
     assert list(tables) == ["low", "middle", "high"]
     assert (tables["low"]["early"] == 1).all() and (tables["high"]["late"] == 1).all()
+
+
+def test_alstudy_run_and_alstudy_report_print_the_same_ranks_ties_included(make_frame, save_results, tmp_path):
+    import json
+
+    from alstudy.cli import main
+    from alstudy.study.closing import eval_table
+
+    # noise-free curves: entropy and margin tie exactly on every dataset, bald ties them on wine
+    effects = {(d, s): e for d in ("digits", "wine") for s, e in
+               (("random", 0.0), ("entropy", 0.01), ("margin", 0.01), ("bald", 0.02 if d == "digits" else 0.01))}
+    frame = make_frame(datasets=("digits", "wine"), strategies=("random", "entropy", "margin", "bald"),
+                       effects=effects, noise=0.0, untuned=False)
+    root = save_results(frame, tmp_path / "ties")
+    assert main(["report", str(root)]) == 0
+    report = json.load(open(root / "report" / "summary.json"))["ranks"]
+    closing = {(r["dataset"], r["strategy"]): r["rank"] for r in eval_table(str(root / "results.parquet"))}
+    assert closing == {(d, s): rank for d, ranks in report.items() for s, rank in ranks.items()}
+    assert closing[("digits", "entropy")] == closing[("digits", "margin")] == 2.5
+    assert closing[("wine", "bald")] == 2.0 and closing[("wine", "random")] == 4.0

@@ -168,3 +168,16 @@ def test_run_refuses_gpu_trials_on_a_machine_without_gpu(tmp_path, capsys):
     code, _, err = run_cli(capsys, "run", path, "--out", str(tmp_path / "out"))
     assert code == 2 and "resources.gpu = 0.25 per trial, but this machine has 0 GPUs" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_study_package_loads_no_analysis_pandas_or_scipy(tmp_path):
+    """A Ray worker imports alstudy.study to run a campaign: it must not pay for `analysis`."""
+    import subprocess
+    import sys
+
+    code = ("import sys, alstudy.study.trainable, alstudy.study.scheduler, alstudy.study.store, "
+            "alstudy.study.results, alstudy.study.local, alstudy.metrics\n"
+            "alstudy.metrics.records_aubc([{'n_labeled': 10, 'val_acc': 0.5}, {'n_labeled': 20, 'val_acc': 0.7}])\n"
+            "print(sorted(m for m in ('analysis', 'scipy', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
