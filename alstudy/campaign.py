@@ -160,15 +160,20 @@ def _now(dev: torch.device) -> float:
 
 @contextlib.contextmanager
 def _deterministic(on: bool, dev: torch.device):
-    """Deterministic kernels for the campaign's duration (identical reruns), then restore."""
+    """Deterministic kernels for the campaign's duration (identical reruns). On exit the process
+    is as it was: the deterministic-algorithm flags and CUBLAS_WORKSPACE_CONFIG (which cuBLAS
+    needs for deterministic matrix products on CUDA) are restored."""
     if not on:
         yield
         return
-    if dev.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     prev, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    set_cublas = dev.type == "cuda" and "CUBLAS_WORKSPACE_CONFIG" not in os.environ  # keep the user's
     try:
+        if set_cublas:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+        torch.use_deterministic_algorithms(True, warn_only=True)
         yield
     finally:
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        if set_cublas:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)

@@ -6,9 +6,11 @@ time the same work.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
-from alstudy.data.base import Dataset
+from alstudy.data.dataset import Dataset
 from alstudy.data.registry import dataset_spec
 from alstudy.rng import torch_generator
 
@@ -31,10 +33,8 @@ def like(name: str, n_train: int, *, n_test: int = 0, device: str = "cpu", seed:
     x_train, y_train = draw(n_train)
     x_test, y_test = draw(n_test)
     channels = spec.input_shape[0] if spec.kind == "image" else 0
-    return Dataset(name=f"{name}-shaped", x_train=x_train, y_train=y_train, x_test=x_test,
-                   y_test=y_test, num_classes=spec.num_classes, input_shape=spec.input_shape,
-                   default_model=spec.default_model, augmentation=spec.augmentation,
-                   mean=(0.5,) * channels, std=(0.25,) * channels)
+    return Dataset(spec=replace(spec, name=f"{name}-shaped"), x_train=x_train, y_train=y_train,
+                   x_test=x_test, y_test=y_test, mean=(0.5,) * channels, std=(0.25,) * channels)
 
 
 def pool_outputs(n: int, d: int, c: int, *, seed: int = 0, clusters: int = 10,

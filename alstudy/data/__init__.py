@@ -11,7 +11,7 @@ __all__ = ["Dataset", "dataset_info", "dataset_names", "dataset_spec", "get_data
 
 def __getattr__(name: str):
     if name == "Dataset":
-        from alstudy.data.base import Dataset
+        from alstudy.data.dataset import Dataset
 
         return Dataset
     if name == "make_augment":

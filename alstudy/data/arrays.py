@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from alstudy.data.base import Dataset
+from alstudy.data.dataset import Dataset
 from alstudy.data.registry import dataset_spec
 
 # Datasets without an official test split get this fixed split. The seed is a constant, not the
@@ -35,14 +35,11 @@ def standardize(train: np.ndarray, test: np.ndarray, *, axis: tuple[int, ...]) -
 def to_dataset(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                y_test: np.ndarray, *, mean: tuple[float, ...] = (),
                std: tuple[float, ...] = ()) -> Dataset:
-    """A CPU `Dataset` named `name` with the registry's classes, shape, model and augmentation."""
-    spec = dataset_spec(name)
+    """A CPU `Dataset` of the registry's dataset `name`."""
     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     return Dataset(
-        name=name,
+        spec=dataset_spec(name),
         x_train=tensor(x_train), y_train=tensor(y_train.astype(np.int64)),
         x_test=tensor(x_test), y_test=tensor(y_test.astype(np.int64)),
-        num_classes=spec.num_classes, input_shape=spec.input_shape,
-        default_model=spec.default_model, augmentation=spec.augmentation,
         mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std),
     )

@@ -1,9 +1,11 @@
 """Batch augmentation on the device: a few tensor ops on the whole (already standardized) batch.
 
-`make_augment(kind, strength)` returns a picklable `aug(x, gen) -> x`. Every sample gets its
-own random parameters, all drawn from `gen` (a torch.Generator on x's device), so the result is
-a function of (x, generator state). Strength 0 returns `x` itself and draws nothing. Strength
-1 is the usual recipe; larger values push further.
+`make_augment(kind, strength)` returns a picklable `aug(x, gen, *, host=None) -> x`. Every
+sample gets its own random parameters, drawn from `gen` (a torch.Generator on x's device); the
+few choices made in Python (RandAugment's ops) draw from `host`, a CPU generator (`gen` itself
+when that is a CPU generator). The result is a function of (x, generator states), and no value
+is read back from the device: no host sync in a training step. Strength 0 returns `x` itself
+and draws nothing. Strength 1 is the usual recipe; larger values push further.
 
 * "crop" / "crop_flip" (images, (B, C, H, W)): a random crop of the image padded by
   ceil(strength * H / 8) pixels (4 px at 32 px for strength 1), reflect padding; "crop_flip"
@@ -31,15 +33,17 @@ RANDAUGMENT_GROUP = 16  # samples sharing one RandAugment draw (v2 draws once pe
 
 @dataclass(frozen=True)
 class Augment:
-    """aug(x, gen) -> x; see the module docstring. `mean`/`std` are the dataset's per-channel
-    statistics (those of `Dataset.to_float`), needed only to run RandAugment in pixel space."""
+    """aug(x, gen, *, host=None) -> x; see the module docstring. `mean`/`std` are the dataset's
+    per-channel statistics (those of `Dataset.to_float`), needed only to run RandAugment in
+    pixel space."""
 
     kind: str
     strength: float
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator, *,
+                 host: torch.Generator | None = None) -> torch.Tensor:
         if self.strength == 0 or self.kind == "none":
             return x
         if self.kind == "signal":
@@ -47,7 +51,7 @@ class Augment:
         if self.kind == "tabular":
             return x + 0.1 * self.strength * _normal(x, gen)
         if self.strength > 1:
-            x = _rand_augment(x, gen, round(9 * (self.strength - 1)), self.mean, self.std)
+            x = _rand_augment(x, _host(gen, host), round(9 * (self.strength - 1)), self.mean, self.std)
         return _crop_flip(x, gen, self.strength, flip=self.kind == "crop_flip")
 
 
@@ -60,6 +64,14 @@ def make_augment(kind: str, strength: float, *, mean: tuple[float, ...] = (),
             or not math.isfinite(strength):
         raise UsageError(f"augmentation strength {strength!r}: must be a number >= 0")
     return Augment(kind, float(strength), tuple(mean), tuple(std))
+
+
+def _host(gen: torch.Generator, host: torch.Generator | None) -> torch.Generator:
+    if host is not None:
+        return host
+    if gen.device.type != "cpu":
+        raise ValueError("RandAugment with a device generator needs a CPU `host` generator")
+    return gen  # a CPU generator is its own host generator (what `fit` passes on the CPU too)
 
 
 def _normal(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -102,13 +114,14 @@ def _signal(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Ten
     return x * scale + 0.05 * strength * _normal(x, gen)
 
 
-def _rand_augment(x: torch.Tensor, gen: torch.Generator, magnitude: int,
+def _rand_augment(x: torch.Tensor, host: torch.Generator, magnitude: int,
                   mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """RandAugment on uint8 pixels, one draw of ops per group of RANDAUGMENT_GROUP samples.
 
-    torchvision's v2 RandAugment draws its ops from torch's global CPU generator, once per call.
-    It runs here under `fork_rng`, seeded from `gen`, so the result depends on `gen` only and
-    the global state is left as it was (not safe against other threads drawing meanwhile).
+    torchvision's v2 RandAugment draws its ops in Python from torch's global CPU generator,
+    once per call. It runs here under `fork_rng`, seeded from the CPU generator `host`, so the
+    result depends on `host` only, nothing is read back from x's device, and the global state
+    is left as it was (not safe against other threads drawing meanwhile).
     """
     from torchvision.transforms import v2
 
@@ -117,7 +130,7 @@ def _rand_augment(x: torch.Tensor, gen: torch.Generator, magnitude: int,
     s = torch.tensor(std or (1.0,), device=x.device, dtype=x.dtype).view(shape)
     pixels = (x * s + m).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
     op = v2.RandAugment(num_ops=2, magnitude=min(magnitude, 30))
-    seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=x.device).item())
+    seed = int(torch.randint(0, 2**62, (1,), generator=host))
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
         pixels = torch.cat([op(group) for group in pixels.split(RANDAUGMENT_GROUP)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from alstudy.data.arrays import standardize, stratified_split, to_dataset
-from alstudy.data.base import Dataset
+from alstudy.data.dataset import Dataset
 
 
 def load_digits() -> Dataset:

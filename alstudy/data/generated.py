@@ -16,7 +16,7 @@ import tempfile
 import numpy as np
 
 from alstudy.data.arrays import standardize, to_dataset
-from alstudy.data.base import Dataset
+from alstudy.data.dataset import Dataset
 
 
 def load_mnist1d() -> Dataset:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from alstudy.errors import UsageError
 
 if TYPE_CHECKING:
-    from alstudy.data.base import Dataset
+    from alstudy.data.dataset import Dataset
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,6 @@ def clear_cache() -> None:
 
 
 def _check(spec: DatasetSpec, dataset: "Dataset") -> None:
-    # The spec is what `alstudy list` and study validation show; the loader must agree with it.
-    assert dataset.name == spec.name and dataset.num_classes == spec.num_classes, dataset.name
-    assert tuple(dataset.input_shape) == spec.input_shape, (dataset.name, dataset.input_shape)
-    assert tuple(dataset.x_train.shape[1:]) == spec.input_shape, (dataset.name, dataset.x_train.shape)
+    # The spec is what `alstudy list` and study validation show; the loaded tensors must agree.
+    assert dataset.spec == spec, (spec.name, dataset.spec)
+    assert tuple(dataset.x_train.shape[1:]) == spec.input_shape, (spec.name, dataset.x_train.shape)

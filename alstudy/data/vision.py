@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from alstudy.data.arrays import to_dataset
-from alstudy.data.base import Dataset
+from alstudy.data.dataset import Dataset
 from alstudy.data.registry import dataset_spec
 from alstudy.errors import UsageError
 

@@ -1,42 +1,7 @@
-"""Model zoo: one registry from names in study files to constructors."""
+"""Model zoo: MLP, 1-D CNN, small CNN, CIFAR ResNet-18 and WRN, each an `ALModel`
+(backbone -> embedding -> dropout + linear head), built by name through the registry."""
 
-from __future__ import annotations
+from alstudy.models.almodel import ALModel
+from alstudy.models.registry import make_model, model_names, model_options
 
-import inspect
-from typing import Any, Callable
-
-from alstudy.errors import UsageError
-from alstudy.models.base import ALModel
-from alstudy.models.resnet import resnet18, wrn
-from alstudy.models.small import cnn1d, cnn2d, mlp
-
-MODELS: dict[str, Callable[..., ALModel]] = {
-    "mlp": mlp, "cnn1d": cnn1d, "cnn2d": cnn2d, "resnet18": resnet18, "wrn28_2": wrn,
-}
-# Which input ranks each model accepts: (D,), (C, L) or (C, H, W); the MLP flattens anything.
-INPUT_RANKS = {"mlp": (1, 2, 3), "cnn1d": (2,), "cnn2d": (3,), "resnet18": (3,), "wrn28_2": (3,)}
-
-
-def model_names() -> list[str]:
-    return list(MODELS)
-
-
-def model_options(name: str) -> list[str]:
-    """Architecture options a study file may set for `name`."""
-    params = inspect.signature(MODELS[name]).parameters
-    return [p for p, v in params.items() if v.kind is v.KEYWORD_ONLY and p != "dropout"]
-
-
-def make_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
-               dropout: float = 0.0, options: dict[str, Any] | None = None) -> ALModel:
-    """Build model `name` for inputs of `input_shape` (without the batch axis)."""
-    if name not in MODELS:
-        raise UsageError(f"unknown model {name!r}; choices: {', '.join(MODELS)}")
-    if len(input_shape) not in INPUT_RANKS[name]:
-        raise UsageError(f"model {name!r} does not fit inputs of shape {tuple(input_shape)}")
-    options = dict(options or {})
-    unknown = set(options) - set(model_options(name))
-    if unknown:
-        raise UsageError(f"model {name!r} has no option {sorted(unknown)[0]!r}; "
-                         f"options: {', '.join(model_options(name)) or 'none'}")
-    return MODELS[name](tuple(input_shape), num_classes, dropout=dropout, **options)
+__all__ = ["ALModel", "make_model", "model_names", "model_options"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from alstudy.models.base import ALModel
+from alstudy.models.almodel import ALModel
 
 
 def resnet18(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) -> ALModel:

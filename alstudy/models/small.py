@@ -7,7 +7,11 @@ import math
 import torch
 from torch import nn
 
-from alstudy.models.base import ALModel, conv_bn
+from alstudy.models.almodel import ALModel
+
+
+def conv_bn(conv: nn.Module, channels: int, bn: type[nn.Module]) -> nn.Sequential:
+    return nn.Sequential(conv, bn(channels), nn.ReLU(inplace=True))
 
 
 def mlp(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,

@@ -12,15 +12,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from alstudy.config import TrainConfig
+from alstudy.rng import derive_seed
 
-Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+# aug(x, gen, *, host) -> x: `gen` on x's device, `host` a CPU generator (alstudy.data.augment)
+Augment = Callable[..., torch.Tensor]
 
 
 @dataclass(frozen=True)
 class FitStats:
-    steps: int
-    epochs: float
-    final_loss: float
+    steps: int  # optimizer steps taken
 
 
 def num_steps(n: int, train: TrainConfig) -> int:
@@ -65,7 +65,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
 
     `x` are stored inputs (uint8 images or floats) on the model's device; batches are index
     gathers and `augment` runs on whole batches. `gen` (on the device) drives shuffling and
-    augmentation, `mix_rng` the host-side mixup coefficients: no host sync per step.
+    augmentation, `mix_rng` the host-side mixup coefficients: no host sync per step (one per
+    fit, for the seeds below).
     """
     device = x.device
     n = int(y.shape[0])
@@ -83,32 +84,35 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     # Dropout layers draw from torch's global generator: seed it from `gen` inside a fork so
     # training is reproducible and leaves the caller's global state untouched.
     global_seed = int(torch.randint(0, 2**62, (1,), device=device, generator=gen))
+    # Augmentation's choices made in Python (RandAugment's ops) draw from a CPU generator: on
+    # the CPU `gen` itself, elsewhere one seeded from the draw above, so no step reads the device.
+    host = gen if device.type == "cpu" else torch.Generator().manual_seed(
+        derive_seed(global_seed, "augment-host"))
     with torch.random.fork_rng(devices=[device] if cuda else []):
         torch.manual_seed(global_seed)
-        loss = _train_steps(model, x, y, train=train, to_float=to_float, augment=augment,
-                            gen=gen, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
-                            swa_model=swa_model, swa_start=swa_start)
+        _train_steps(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
+                     host=host, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
+                     swa_model=swa_model, swa_start=swa_start)
 
     if swa_model is not None:
         model.load_state_dict(swa_model.module.state_dict())
         _recompute_batchnorm(model, x, to_float=to_float, batch_size=max(bs, 256))
     model.eval()
-    return FitStats(steps=total, epochs=total * bs / n, final_loss=float(loss))
+    return FitStats(steps=total)
 
 
-def _train_steps(model, x, y, *, train, to_float, augment, gen, lambdas, opt, sched, total, bs,
-                 swa_model, swa_start) -> torch.Tensor:
+def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, opt, sched, total,
+                 bs, swa_model, swa_start) -> None:
     device, n, cuda = x.device, int(y.shape[0]), x.device.type == "cuda"
     model.train()
     perm = torch.randperm(n, device=device, generator=gen)
     pos = 0
-    loss = torch.zeros((), device=device)
     for step in range(total):
         if pos + bs > n:  # new epoch; drop the ragged tail so every batch has bs rows
             perm, pos = torch.randperm(n, device=device, generator=gen), 0
         idx = perm[pos:pos + bs]
         pos += bs
-        xb = augment(to_float(x[idx]), gen)
+        xb = augment(to_float(x[idx]), gen, host=host)
         if xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         yb = y[idx]
@@ -128,7 +132,6 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, lambdas, opt, sc
         sched.step()
         if swa_model is not None and step >= swa_start:
             swa_model.update_parameters(model)
-    return loss.detach()
 
 
 @torch.no_grad()

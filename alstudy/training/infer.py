@@ -7,7 +7,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from alstudy.models.base import ALModel, keep_mask, keep_probability
+from alstudy.models.almodel import ALModel
+from alstudy.models.dropout import keep_mask, keep_probability
 
 ToFloat = Callable[[torch.Tensor], torch.Tensor]
 

@@ -98,6 +98,28 @@ def test_rand_augment_is_seeded_from_gen_and_leaves_global_rng_alone():
     assert (out - x).abs().mean() > 0.05
 
 
+@pytest.mark.parametrize("kind", AUGMENT_KINDS)
+@pytest.mark.parametrize("strength", [1.0, 3.0])
+def test_reads_no_value_back_from_the_device(kind, strength):
+    # Meta tensors have shapes but no values: reading one (.item(), float(), a branch on a
+    # tensor) raises. The batch lives on "meta", the generator on the host, as a CUDA batch
+    # with its CUDA generator and fit's host generator would; anything the step read back
+    # from the device would be a host sync per batch on a GPU.
+    x = _batch(kind).to("meta")
+    channels = x.shape[1] if x.dim() == 4 else 0
+    aug = make_augment(kind, strength, mean=(0.5,) * channels, std=(0.25,) * channels)
+    out = aug(x, _gen(), host=_gen(1))
+    assert out.device.type == "meta" and out.shape == x.shape
+
+
+def test_rand_augment_choices_come_from_the_host_generator():
+    x = _batch("crop_flip")
+    strong = make_augment("crop_flip", 3.0)
+    a = strong(x, _gen(1), host=_gen(5))
+    assert torch.equal(a, strong(x, _gen(1), host=_gen(5)))
+    assert not torch.equal(a, strong(x, _gen(1), host=_gen(6)))
+
+
 def test_picklable_and_bad_input():
     aug = make_augment("signal", 1.5)
     assert pickle.loads(pickle.dumps(aug)) == aug
@@ -110,7 +132,15 @@ def test_picklable_and_bad_input():
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("kind", AUGMENT_KINDS)
-def test_on_cuda_with_a_cuda_generator(kind):
+def test_on_cuda_with_a_cuda_generator_and_no_host_sync(kind):
     x, aug = _batch(kind, "cuda"), make_augment(kind, 2.0)
-    a, b = aug(x, _gen(1, "cuda")), aug(x, _gen(1, "cuda"))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any synchronizing call below raises
+    try:
+        a, b = (aug(x, _gen(1, "cuda"), host=_gen(2)) for _ in range(2))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
     assert a.device.type == "cuda" and torch.equal(a, b) and a.shape == x.shape
+    if kind in ("crop", "crop_flip"):  # RandAugment's ops are drawn in Python: a host generator
+        with pytest.raises(ValueError, match="host"):
+            aug(x, _gen(1, "cuda"))

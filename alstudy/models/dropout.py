@@ -1,7 +1,5 @@
-"""The model contract: a backbone that yields the penultimate embedding, then dropout + linear.
-
-Splitting the network there lets MC dropout sample only the head (T cheap matrix products on
-embeddings computed once) and gives embedding-based strategies their features for free.
+"""Dropout masks: 16-bit slices of random integers against a threshold, for training
+(`Dropout`) and for MC dropout's many head samples (`keep_mask`, used by `alstudy.training.infer`).
 """
 
 from __future__ import annotations
@@ -67,31 +65,3 @@ class Dropout(nn.Dropout):
             return super().forward(x)
         keep, prob = keep_mask(tuple(x.shape), self.p, device=x.device)
         return x * keep * (1.0 / prob) if prob > 0 else torch.zeros_like(x)
-
-
-class ALModel(nn.Module):
-    """`features(x) -> (N, D)`, `head(emb) -> (N, C)` logits; forward = head(features(x))."""
-
-    def __init__(self, backbone: nn.Module, embed_dim: int, num_classes: int, *, dropout: float):
-        super().__init__()
-        self.backbone = backbone
-        self.embed_dim = embed_dim
-        self.dropout = Dropout(dropout)
-        self.classifier = nn.Linear(embed_dim, num_classes)
-
-    @property
-    def dropout_p(self) -> float:
-        return self.dropout.p
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)
-
-    def head(self, emb: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(emb))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-
-def conv_bn(conv: nn.Module, channels: int, bn: type[nn.Module]) -> nn.Sequential:
-    return nn.Sequential(conv, bn(channels), nn.ReLU(inplace=True))

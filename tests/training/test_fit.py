@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from alstudy.config import TrainConfig
+from alstudy.data.augment import make_augment
 from alstudy.errors import UsageError
 from alstudy.models import make_model
 from alstudy.training import evaluate, fit, num_steps
@@ -28,7 +29,7 @@ def test_fit_learns_separable_blobs(train):
     x, y = _blobs()
     torch.manual_seed(0)
     model = make_model("mlp", (8,), 3, dropout=0.1)
-    stats = fit(model, x, y, train=train, to_float=lambda t: t, augment=lambda t, g: t,
+    stats = fit(model, x, y, train=train, to_float=lambda t: t, augment=lambda t, g, **_: t,
                 gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0))
     assert stats.steps == num_steps(200, train)
     acc, _ = evaluate(model, *_blobs(seed=1), to_float=lambda t: t)
@@ -64,7 +65,7 @@ def test_hyperparameters_are_validated():
 
 def _fit_once(x, y, model):
     fit(model, x, y, train=TrainConfig(epochs=3, mixup=0.2), to_float=lambda t: t,
-        augment=lambda t, g: t, gen=torch.Generator().manual_seed(9), mix_rng=np.random.default_rng(9))
+        augment=lambda t, g, **_: t, gen=torch.Generator().manual_seed(9), mix_rng=np.random.default_rng(9))
     return model.state_dict()
 
 
@@ -81,3 +82,23 @@ def test_fit_is_reproducible_and_leaves_global_rng_alone():
     torch.manual_seed(456)  # a different global state must not change the result
     b = _fit_once(x, y, model_b)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fit_with_rand_augment_is_reproducible():
+    # strength 2 runs RandAugment, whose ops fit draws from its host-side generator
+    images = torch.randint(0, 256, (64, 3, 8, 8), generator=torch.Generator().manual_seed(0),
+                           dtype=torch.uint8)
+    y = torch.arange(64) % 3
+    to_float = lambda t: t.float() / 255  # noqa: E731
+
+    def run(strength):
+        torch.manual_seed(2)
+        model = make_model("mlp", (3, 8, 8), 3, dropout=0.0)
+        fit(model, images, y, train=TrainConfig(epochs=2, min_steps=8, batch_size=16),
+            to_float=to_float, augment=make_augment("crop_flip", strength),
+            gen=torch.Generator().manual_seed(3), mix_rng=np.random.default_rng(3))
+        return model.state_dict()
+
+    a, b, weaker = run(2.0), run(2.0), run(1.0)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], weaker[k]) for k in a)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+import torch
 
-from alstudy.campaign import Cycle, run_campaign
+from alstudy.campaign import Cycle, _deterministic, run_campaign
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.strategies import strategy_names
@@ -95,3 +97,45 @@ def test_digits_default_campaign_beats_ninety_percent():
     records = run_campaign(CampaignConfig("digits", "entropy"), 0)
     assert len(records) == 9 and records[-1]["n_labeled"] == 450
     assert records[-1]["test_acc"] > 0.90
+
+
+def _process_state():
+    return dict(os.environ), torch.are_deterministic_algorithms_enabled(), \
+        torch.is_deterministic_algorithms_warn_only_enabled()
+
+
+def _warm_up(device: str = "cpu") -> None:
+    # Libraries imported on first use set variables of their own (KMP_*, TORCHINDUCTOR_*): a
+    # first campaign without deterministic mode imports them, and sets nothing of ours.
+    run_campaign(CampaignConfig("digits", "random", budget=SMALL, train=FAST, deterministic=False),
+                 0, device=device)
+
+
+def test_a_campaign_leaves_the_process_as_it_found_it():
+    _warm_up()
+    before = _process_state()
+    run_campaign(CampaignConfig("digits", "random", budget=SMALL, train=FAST), 0)
+    assert _process_state() == before
+
+
+@pytest.mark.parametrize("preset", [None, ":16:8"])
+def test_deterministic_cuda_settings_are_undone_on_exit(monkeypatch, preset):
+    # Only sets variables and flags, so the CUDA branch runs on any machine.
+    if preset is None:
+        monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", preset)
+    before = _process_state()
+    with _deterministic(True, torch.device("cuda")):
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == (preset or ":4096:8")  # the user's value wins
+        assert torch.are_deterministic_algorithms_enabled()
+    assert _process_state() == before
+
+
+@pytest.mark.gpu
+def test_a_cuda_campaign_leaves_the_environment_as_it_found_it(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    _warm_up("cuda")
+    before = _process_state()
+    run_campaign(CampaignConfig("digits", "random", budget=SMALL, train=FAST), 0, device="cuda")
+    assert _process_state() == before

@@ -1,0 +1,31 @@
+"""Model zoo: every registered model yields embeddings and logits; bad names are clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from alstudy.errors import UsageError
+from alstudy.models import make_model, model_names
+
+SHAPES = {"mlp": (1, 8, 8), "cnn1d": (1, 40), "cnn2d": (1, 28, 28),
+          "resnet18": (3, 32, 32), "wrn28_2": (3, 32, 32)}
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_model_exposes_embedding_and_logits(name):
+    model = make_model(name, SHAPES[name], 7, dropout=0.2).eval()
+    x = torch.randn(3, *SHAPES[name])
+    emb = model.features(x)
+    assert emb.shape == (3, model.embed_dim)
+    assert torch.allclose(model.head(emb), model(x), atol=1e-5)
+    assert model(x).shape == (3, 7)
+
+
+def test_unknown_model_or_option_is_a_clear_error():
+    with pytest.raises(UsageError, match="choices: mlp"):
+        make_model("vgg", (3, 32, 32), 10)
+    with pytest.raises(UsageError, match="no option 'depthh'"):
+        make_model("mlp", (10,), 2, options={"depthh": 3})
+    with pytest.raises(UsageError, match="does not fit"):
+        make_model("cnn2d", (10,), 2)
