@@ -85,7 +85,7 @@ def call_kernel(kernel: str, emb, probs, labeled, k: int, seed: int):
     if kernel == "coreset":
         return strategies.kcenter_greedy(emb, labeled, k)
     if kernel == "badge":
-        return strategies.badge(probs, emb, k, seed)
+        return strategies.badge(emb, probs, k, seed)
     if kernel == "typiclust":
         return strategies.typiclust(emb, labeled, k, seed)
     if kernel == "probcover":
