@@ -22,8 +22,7 @@ from alstudy.config import CampaignConfig, ResolvedBudget
 from alstudy.data import get_dataset
 from alstudy.models import make_model
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
-from alstudy.strategies import make_strategy
-from alstudy.strategies.base import PoolView
+from alstudy.strategies import PoolView, make_strategy
 from alstudy.training import embed, evaluate, fit, infer
 
 Record = dict[str, Any]

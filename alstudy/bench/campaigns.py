@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from time import perf_counter
 
-from alstudy.bench.report import Section
+from alstudy.bench.section import Section
 from alstudy.campaign import run_campaign
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.data import dataset_info, get_dataset

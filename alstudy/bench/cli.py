@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -76,7 +77,9 @@ def _bench(args: argparse.Namespace) -> int:
     mode, names, device = _check(args)
     import torch
 
-    from alstudy.bench import hardware, report
+    from alstudy.bench import hardware
+    from alstudy.bench.section import print_section
+    from alstudy.study.store import dumps, write_atomic
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -92,7 +95,7 @@ def _bench(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         section = importlib.import_module(SECTIONS[name]).run(mode, device=device)
         section.seconds = time.perf_counter() - t0
-        report.print_section(section, out)
+        print_section(section, out)
         sections[name] = section.to_dict()
     hw["load_average_end"] = hardware.load_average()
     targets = [dict(t, section=n) for n, s in sections.items() for t in s["targets"]]
@@ -107,6 +110,7 @@ def _bench(args: argparse.Namespace) -> int:
     for warning in warnings:
         out.write(f"warning: {warning}\n")
     if args.json:
-        report.write_json(args.json, payload)
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        write_atomic(args.json, dumps(payload) + "\n")
         out.write(f"results written to {args.json}\n")
     return 0

@@ -16,7 +16,7 @@ from time import perf_counter
 import torch
 
 from alstudy.bench import kernels, scoring, training
-from alstudy.bench.report import Section, target
+from alstudy.bench.section import Section, target
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 
 SIZES = {

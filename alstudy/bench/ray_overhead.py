@@ -1,192 +1,125 @@
-"""The study runner's overhead: the same campaigns through Ray Tune and in a plain loop, and
-the speedup of running trials concurrently.
+"""The study runner's overhead: one small study run in this process and through Ray Tune.
 
-Each Tune trial calls `run_campaign`, reports once per cycle with a small checkpoint (as the
-study runner does) and sets torch's threads to its CPU share, so concurrent trials do not
-oversubscribe the cores. Ray runs locally, sized to the machine, dashboard off.
+`alstudy run` itself (`run_study`) runs a study file the bench writes: in-process
+(`local=True`), then on Ray with 1 and with 2 trials at a time. Ray starts before the first
+timed run (`ray_init_s`, not counted) and each run's campaign seconds are read back from its
+`results.parquet`, so the rows split wall time into the campaigns' own time and the runner's.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
 import os
 import tempfile
-import time
 from time import perf_counter
 
 import torch
 
 from alstudy.bench.hardware import usable_cores
-from alstudy.bench.report import Section, target
-from alstudy.config import Budget, CampaignConfig, TrainConfig
+from alstudy.bench.section import Section, target
 
-# Per mode: (datasets, strategies, budget, recipe); every dataset x strategy is one campaign,
-# ordered so that neighbours (which run side by side) cost about the same.
+# Per mode: (budget lines, train lines) of a digits study of 2 strategies x (1 tuning trial
+# + 1 evaluation seed) = 4 campaigns: two waves of two equal campaigns.
 PLANS = {
-    "smoke": (("digits",), ("random", "entropy"), Budget(20, 20, 1), TrainConfig(epochs=2, min_steps=10)),
-    "quick": (("digits",), ("random", "entropy", "margin", "bald"), Budget(50, 50, 8), TrainConfig()),
-    "full": (("digits", "mnist1d"), ("random", "entropy", "margin", "bald", "coreset", "badge"),
-             Budget(50, 50, 8), TrainConfig()),
+    "smoke": ("initial = 20\nper_cycle = 20\ncycles = 1\nvalidation = 20", "epochs = 2\nmin_steps = 10"),
+    "quick": ("initial = 50\nper_cycle = 50\ncycles = 8\nvalidation = 50", "epochs = 50\nmin_steps = 100"),
+    "full": ("initial = 50\nper_cycle = 50\ncycles = 8\nvalidation = 50", "epochs = 50\nmin_steps = 100"),
 }
+STUDY = """name = "{name}"
+datasets = ["digits"]
+strategies = ["random", "entropy"]
+[budget]
+{budget}
+[train]
+{train}
+[tuning]
+trials = 1
+seeds = [0]
+startup_trials = 1
+[tuning.space]
+lr = {{ low = 0.04, high = 0.05 }}
+[evaluation]
+seeds = [100]
+[resources]
+cpu = {cpu}
+gpu = 0
+"""
+STAGES = ("seconds_train", "seconds_eval", "seconds_score", "seconds_select")
 OVERHEAD_GOAL_PCT = 15.0
 SPEEDUP_GOAL = 1.7
 
 
-def campaigns(mode: str) -> list[CampaignConfig]:
-    datasets, strategies, budget, train = PLANS[mode]
-    return [CampaignConfig(d, s, budget=budget, train=train) for d in datasets for s in strategies]
+def time_study(folder: str, name: str, *, mode: str, cpu: int, local: bool, concurrent: int) -> dict:
+    """Write a study file into `folder`, run it with `run_study`; wall and campaign seconds."""
+    import pandas as pd
 
+    from alstudy.study.runner import RunOptions, run_study
 
-def campaign_trial(config: dict, *, campaigns: list[CampaignConfig]) -> None:
-    """A Tune trainable: one campaign, one report (with a checkpoint) per cycle."""
-    start = time.time()
-    from ray import tune
-
-    from alstudy.campaign import run_campaign
-    from alstudy.data import get_dataset
-
-    if config["threads"]:
-        torch.set_num_threads(config["threads"])
-    campaign = campaigns[config["index"]]
-    get_dataset(campaign.dataset)  # once per worker process (cached), as in a study
-    load_s = time.time() - start
+    budget, train = PLANS[mode]
+    path = os.path.join(folder, f"{name}.toml")
+    with open(path, "w") as f:
+        f.write(STUDY.format(name=name, budget=budget, train=train, cpu=cpu))
+    options = RunOptions(out=os.path.join(folder, "out"), storage=os.path.join(folder, "tune"),
+                         local=local, max_concurrent=concurrent, live=False)
+    log = io.StringIO()
     t0 = perf_counter()
-    reporting = [0.0]  # seconds spent in tune.report (checkpoint included), before this report
-
-    def report(record: dict, state) -> None:
-        r0 = perf_counter()
-        with tempfile.TemporaryDirectory() as folder:
-            with open(os.path.join(folder, "state.json"), "w") as f:
-                json.dump(state.to_dict(), f)
-            tune.report({"cycle": record["cycle"], "test_acc": record["test_acc"], "start": start,
-                         "end": time.time(), "load_s": load_s, "pid": os.getpid(),
-                         "campaign_s": perf_counter() - t0, "report_s": reporting[0]},
-                        checkpoint=tune.Checkpoint.from_directory(folder))
-        reporting[0] += perf_counter() - r0
-
-    run_campaign(campaign, 0, on_cycle=report)
-
-
-def run_tune(configs: list[CampaignConfig], *, concurrent: int, threads: int | None,
-             storage: str) -> dict:
-    """Wall time of one Tuner.fit over `configs` with `concurrent` trials of cores/concurrent
-    CPUs each. Split out: Tune's startup (before the first trial, after the last) and the
-    workers' one-time loading (imports, data; the slowest worker's, as workers load in parallel)."""
-    from ray import tune
-
-    cpus = max(1, usable_cores() // concurrent)
-    trainable = tune.with_resources(tune.with_parameters(campaign_trial, campaigns=configs), {"cpu": cpus})
-    tuner = tune.Tuner(
-        trainable,
-        param_space={"index": tune.grid_search(list(range(len(configs)))), "threads": threads or 0},
-        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),
-        run_config=tune.RunConfig(name=f"bench-{concurrent}-{threads}", storage_path=storage, verbose=0),
-    )
-    start = time.time()
-    with contextlib.redirect_stdout(io.StringIO()):  # Tune prints its banners whatever `verbose` says
-        results = tuner.fit()
-    end = time.time()
-    frames = [r.metrics for r in results]
-    errors = [str(r.error) for r in results if r.error]
-    if errors:
-        raise RuntimeError(f"a Tune trial failed: {errors[0]}")
-    first = min(m["start"] for m in frames)
-    last = max(m["end"] for m in frames)
-    loads: dict[int, float] = {}
-    for m in frames:
-        loads[m["pid"]] = loads.get(m["pid"], 0.0) + m["load_s"]
-    return {"seconds": end - start, "startup_s": (first - start) + (end - last),
-            "load_s": max(loads.values()), "workers": len(loads),
-            "campaign_s": sum(m["campaign_s"] for m in frames),
-            "report_s": sum(m["report_s"] for m in frames), "trials": len(frames)}
-
-
-def in_process(configs: list[CampaignConfig], *, threads: int) -> float:
-    """Seconds of a plain loop over `configs` with `threads` torch threads (restored after)."""
-    from alstudy.campaign import run_campaign
-    from alstudy.data import get_dataset
-
-    for config in configs:
-        get_dataset(config.dataset)  # a Ray worker loads its data too; load_s splits that out
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        t0 = perf_counter()
-        for config in configs:
-            run_campaign(config, 0)
-        return perf_counter() - t0
-    finally:
-        torch.set_num_threads(before)
+    code = run_study(path, options, stream=log)
+    seconds = perf_counter() - t0
+    if code != 0:
+        raise RuntimeError(f"bench study {name} exited with {code}: {log.getvalue()[-500:]}")
+    frame = pd.read_parquet(os.path.join(folder, "out", name, "results.parquet"))
+    campaign_s = float(frame[list(STAGES)].to_numpy().sum())
+    return {"runner": "in-process loop" if local else "ray tune", "concurrent": concurrent,
+            "threads": cpu, "campaigns": int(frame["trial"].nunique()), "seconds": seconds,
+            "campaign_s": campaign_s, "outside_s": seconds - campaign_s / concurrent}
 
 
 def run(mode: str, *, device: str) -> Section:
-    section = Section("ray", "Study runner: Ray Tune against an in-process loop")
-    if torch.device(device).type != "cpu":
-        section.notes.append("measured on CPU (trials here request CPUs only)")
     import ray
 
-    configs = campaigns(mode)
+    section = Section("ray", "Study runner: Ray Tune against an in-process run (alstudy run)")
+    if torch.device(device).type != "cpu":
+        section.notes.append("measured on CPU (the study's trials request CPUs only)")
     cores = usable_cores()
     cap = torch.get_num_threads()  # `alstudy bench --threads N` caps every trial's threads too
+    threads = min(cores, cap)
     started_here = not ray.is_initialized()
     t0 = perf_counter()
     if started_here:
-        ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR")
+        ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     section.summary["ray_init_s"] = perf_counter() - t0
+    runs = [("local", True, 1, threads), ("ray1", False, 1, threads)]
+    if cores >= 2:
+        runs.append(("ray2", False, 2, min(cores // 2, cap)))
     try:
-        base = in_process(configs, threads=min(cores, cap))  # as one trial on every core
-        section.rows.append({"runner": "in-process loop", "concurrent": 1,
-                             "threads": min(cores, cap), "seconds": base, "startup_s": 0.0,
-                             "load_s": 0.0, "workers": 1, "campaign_s": base, "report_s": 0.0})
-        runs = [(1, min(cores, cap))] + ([(2, min(max(1, cores // 2), cap))] if cores >= 2 else [])
-        if mode == "full" and cores >= 2:
-            runs.append((2, None))  # threads left at torch's default: oversubscribed
-        with tempfile.TemporaryDirectory(prefix="alstudy-bench-ray-") as storage:
-            for concurrent, threads in runs:
-                out = run_tune(configs, concurrent=concurrent, threads=threads, storage=storage)
-                section.rows.append({"runner": "ray tune", "concurrent": concurrent,
-                                     "threads": threads if threads else "default",
-                                     "seconds": out["seconds"], "startup_s": out["startup_s"],
-                                     "load_s": out["load_s"], "workers": out["workers"],
-                                     "campaign_s": out["campaign_s"], "report_s": out["report_s"]})
+        with tempfile.TemporaryDirectory(prefix="alstudy-bench-ray-") as folder:
+            section.rows = [time_study(folder, f"bench-{name}", mode=mode, cpu=cpu, local=local,
+                                       concurrent=n) for name, local, n, cpu in runs]
     finally:
         if started_here:
             ray.shutdown()
-    _summarize(section, base, cores)
+    base, tune1 = section.rows[0], section.rows[1]
+    section.summary.update(overhead_pct=100.0 * (tune1["seconds"] / base["seconds"] - 1.0),
+                           overhead_steady_pct=100.0 * (tune1["campaign_s"] / base["campaign_s"] - 1.0))
+    pair = section.rows[2] if len(section.rows) > 2 else None
+    if pair is None:
+        section.notes.append(f"2 concurrent trials not measured: {cores} core(s)")
+    section.summary.update(
+        speedup_2_over_1=tune1["seconds"] / pair["seconds"] if pair else None,
+        speedup_2_over_1_steady=2.0 * tune1["campaign_s"] / pair["campaign_s"] if pair else None)
+    section.targets += [
+        target("Ray overhead over in-process, steady state (%)", section.summary["overhead_steady_pct"],
+               at_most=OVERHEAD_GOAL_PCT, unit=" %"),
+        target("2 concurrent trials over 1, steady state", section.summary["speedup_2_over_1_steady"],
+               at_least=SPEEDUP_GOAL, unit="x")]
     section.notes += [
-        f"{len(configs)} campaigns ({', '.join(PLANS[mode][0])} x {', '.join(PLANS[mode][1])}), "
-        f"{cores} cores; Ray started locally before timing (ray_init_s, not counted); torch "
-        f"threads per trial = its CPU share, capped at {cap} (the bench process's threads)",
-        "startup_s: Tune's time before the first trial starts and after the last one ends (once per "
-        "Tuner.fit); load_s: a worker's imports and data loading (once per worker process); "
-        "steady-state figures leave both out, as a study runs many campaigns per fit and worker",
-        "campaign_s: the campaigns' time inside the Ray workers, summed over trials; report_s: "
-        "the part of it spent in tune.report with its checkpoint (all but each trial's last report)",
+        f"{base['campaigns']} digits campaigns (random and entropy, one tuning trial and one "
+        f"evaluation seed each) per run, {cores} cores; threads = the trial's CPUs (resources.cpu), "
+        f"capped at {cap} (the bench process's threads); Ray started before timing (ray_init_s)",
+        "campaign_s: the campaigns' stage seconds (train, eval, score, select) from results.parquet; "
+        "outside_s = seconds - campaign_s / concurrent: the runner's own time (Tune startup, worker "
+        "imports and data loading, reports, the results store)",
+        "steady state compares campaign seconds only: overhead_steady_pct = Ray's campaign_s over "
+        "the in-process campaign_s; speedup_2_over_1_steady = 2 x campaign_s at 1 over campaign_s at 2",
     ]
     return section
-
-
-def _summarize(section: Section, base: float, cores: int) -> None:
-    def steady_s(row: dict) -> float:
-        return row["seconds"] - row["startup_s"] - row["load_s"]
-
-    tune1 = next(r for r in section.rows if r["runner"] == "ray tune" and r["concurrent"] == 1)
-    overhead = 100.0 * (tune1["seconds"] / base - 1.0)
-    steady = 100.0 * (steady_s(tune1) / base - 1.0)
-    section.summary.update(overhead_pct=overhead, overhead_steady_pct=steady)
-    section.targets.append(target("Ray overhead over in-process, steady state (%)", steady,
-                                  at_most=OVERHEAD_GOAL_PCT, unit=" %"))
-    pair = next((r for r in section.rows if r["runner"] == "ray tune" and r["concurrent"] == 2
-                 and r["threads"] != "default"), None)
-    speedup = steady_speedup = None
-    if pair is not None:
-        speedup = tune1["seconds"] / pair["seconds"]
-        steady_speedup = steady_s(tune1) / steady_s(pair)
-    else:
-        section.notes.append(f"2 concurrent trials not measured: {cores} core(s)")
-    section.summary.update(speedup_2_over_1=speedup, speedup_2_over_1_steady=steady_speedup)
-    section.targets.append(target("2 concurrent trials over 1, steady state", steady_speedup,
-                                  at_least=SPEEDUP_GOAL, unit="x"))

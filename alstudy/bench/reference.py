@@ -12,10 +12,11 @@ optimizer settings, same selection rules), but with the usual pipeline:
 * float32 everywhere; torch's stock optimizer (the per-tensor loop on the CPU) and
   `nn.Dropout`;
 * MC dropout as T full forward passes of the whole network with dropout switched on;
-* naive selection kernels: core-set on the full (N + L) x (N + L) distance matrix, BADGE on
-  the materialized N x (C * D) gradient embeddings.
+* the dense selection kernels of `alstudy.strategies.naive` (core-set on the full distance
+  matrix, BADGE on materialized gradient embeddings); every other strategy is the product's.
 
-Only what the chosen comparisons need is supported: image crop/flip augmentation (per sample,
+Model construction, the initial split and the selection rules (the strategy's needs, its
+generator, its picks given the same outputs) come from the product. Only what the chosen comparisons need is supported: image crop/flip augmentation (per sample,
 as transforms do it), no mixup, SWA or warm start.
 """
 
@@ -31,17 +32,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
-from alstudy.campaign import initial_split
+from alstudy.campaign import _new_model, initial_split
 from alstudy.config import CampaignConfig
 from alstudy.data import get_dataset
-from alstudy.models import make_model
 from alstudy.rng import derive_seed, torch_generator
+from alstudy.strategies import Needs, PoolView
+from alstudy.strategies.naive import make_dense
 from alstudy.training.fit import lr_factor, make_optimizer, num_steps
 
-MC_SAMPLES = 20
 EVAL_BATCH = 256
 PIPELINES = ("pil", "tensor")
-STRATEGIES = ("random", "entropy", "margin", "least_confidence", "bald", "coreset", "badge")
 
 
 class SampleDataset(torch.utils.data.Dataset):
@@ -154,82 +154,19 @@ def predict(model, ds: SampleDataset, rows, *, device, dropout: bool = False) ->
     return torch.cat(probs), torch.cat(embs)
 
 
-def naive_kcenter(pool: torch.Tensor, labeled: torch.Tensor, k: int) -> list[int]:
-    """Core-set greedy on the full distance matrix of pool and labeled points; with no labeled
-    points the first pick is the pool point nearest the pool's mean."""
-    everything = torch.cat([pool, labeled]).double()
-    dist = torch.cdist(everything, everything)  # (N + L, N + L)
-    n = pool.shape[0]
-    picks: list[int] = []
-    if labeled.shape[0]:
-        min_dist = dist[:n, n:].min(dim=1).values
-    else:
-        first = int(torch.argmin(((everything - everything.mean(0)) ** 2).sum(1)))
-        picks.append(first)
-        min_dist = dist[:n, first].clone()
-        min_dist[first] = -1.0
-    while len(picks) < min(k, n):
-        i = int(torch.argmax(min_dist))
-        picks.append(i)
-        min_dist = torch.minimum(min_dist, dist[:n, i])
-        min_dist[i] = -1.0
-    return picks
-
-
-def gradient_embeddings(probs: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-    """(N, C * D): the last layer's loss gradient at the predicted label, for every sample."""
-    scale = -probs.clone()
-    scale[torch.arange(len(probs)), probs.argmax(1)] += 1.0
-    return (scale.unsqueeze(2) * emb.unsqueeze(1)).reshape(len(probs), -1)
-
-
-def naive_badge(probs: torch.Tensor, emb: torch.Tensor, k: int, gen: torch.Generator) -> list[int]:
-    """k-means++ seeding on materialized gradient embeddings; D^2 draws by inverse CDF with one
-    uniform from `gen` each (the rule `alstudy.strategies.badge` documents)."""
-    g = gradient_embeddings(probs.double(), emb.double())
-    first = int(torch.argmax((g * g).sum(1)))
-    picks = [first]
-    min_d = ((g - g[first]) ** 2).sum(1)
-    min_d[first] = 0.0
-    for _ in range(1, min(k, len(g))):
-        cdf = min_d.clamp_min(0.0).cumsum(0)
-        u = torch.rand((), generator=gen, dtype=torch.float64) * cdf[-1]
-        i = int(torch.searchsorted(cdf, u.reshape(1), right=True)[0].clamp_max(len(g) - 1))
-        if float(cdf[-1]) <= 0:
-            i = next(j for j in range(len(g)) if j not in picks)
-        picks.append(i)
-        min_d = torch.minimum(min_d, ((g - g[i]) ** 2).sum(1))
-        min_d[picks] = 0.0
-    return picks
-
-
-def select(strategy: str, model, ds: SampleDataset, pool: np.ndarray, labeled: list[int], k: int, *,
-           device, gen: torch.Generator) -> list[int]:
-    """Pool positions of the k new labels."""
-    if strategy == "random":
-        return torch.randperm(len(pool), generator=gen)[:k].tolist()
-    if strategy == "bald":
-        mc = torch.stack([predict(model, ds, pool, device=device, dropout=True)[0]
-                          for _ in range(MC_SAMPLES)])  # (T, N, C)
-        mean = mc.mean(0)
-        scores = (-(mean * mean.clamp_min(1e-12).log()).sum(1)
-                  + (mc * mc.clamp_min(1e-12).log()).sum(2).mean(0))
-        return torch.argsort(scores, descending=True)[:k].tolist()
-    probs, emb = predict(model, ds, pool, device=device)
-    if strategy == "coreset":
-        return naive_kcenter(emb, predict(model, ds, labeled, device=device)[1], k)
-    if strategy == "badge":
-        return naive_badge(probs, emb, k, gen)
-    top = probs.topk(2, dim=1).values
-    scores = {"entropy": -(probs * probs.clamp_min(1e-12).log()).sum(1),
-              "margin": 1.0 - (top[:, 0] - top[:, 1]), "least_confidence": 1.0 - top[:, 0]}[strategy]
-    return torch.argsort(scores, descending=True)[:k].tolist()
+@torch.no_grad()
+def pool_view(model, ds: SampleDataset, pool: np.ndarray, labeled: list[int], needs: Needs, *,
+              device) -> PoolView:
+    """What the strategy needs, computed the usual way: MC dropout as T full passes."""
+    probs, emb = predict(model, ds, pool, device=device) if needs.probs or needs.embedding else (None, None)
+    mc = (torch.stack([predict(model, ds, pool, device=device, dropout=True)[0]
+                       for _ in range(needs.mc_samples)]) if needs.mc_samples else None)  # (T, N, C)
+    lab = predict(model, ds, labeled, device=device)[1] if needs.labeled_embedding else None
+    return PoolView(n=len(pool), probs=probs, mc_probs=mc, embedding=emb, labeled_embedding=lab)
 
 
 def check_supported(config: CampaignConfig, augmentation: str) -> None:
     recipe = config.train
-    if config.strategy not in STRATEGIES:
-        raise ValueError(f"reference: strategy {config.strategy!r} not implemented; {STRATEGIES}")
     if recipe.augment and (augmentation not in ("crop", "crop_flip") or recipe.augment > 1):
         raise ValueError(f"reference: {augmentation} augmentation at {recipe.augment} not implemented")
     if recipe.mixup or recipe.swa or recipe.warm_start:
@@ -254,14 +191,12 @@ def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu",
         pad = min(math.ceil(strength * h / 8), h // 2, w // 2)
     val_idx, initial = initial_split(data.n_train, budget, seed)
     labeled = initial.tolist()
-    name = config.model or data.default_model
+    strategy = make_dense(config.strategy, **dict(config.strategy_options))
     records = []
     for cycle in range(budget.cycles + 1):
         t0 = perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(derive_seed(seed, "init", cycle))
-            model = make_model(name, data.input_shape, data.num_classes, dropout=config.train.dropout,
-                               options=dict(config.model_options)).to(device)
+        model = _new_model(config.model or data.default_model, data, config, seed, cycle,
+                           torch.device(device))
         train_set = SampleDataset(x_train, y_train, data.mean, data.std, pad=pad,
                                   flip=bool(strength) and data.augmentation == "crop_flip",
                                   gen=torch_generator(seed, "augment", cycle), pipeline=pipeline)
@@ -279,9 +214,9 @@ def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu",
             t2 = perf_counter()
             taken = set(labeled) | set(val_idx.tolist())
             pool = np.array([i for i in range(data.n_train) if i not in taken])
-            positions = select(config.strategy, model, pool_set, pool, labeled, budget.per_cycle,
-                               device=device, gen=torch_generator(seed, "select", cycle))
-            labeled = labeled + pool[positions].tolist()
+            view = pool_view(model, pool_set, pool, labeled, strategy.needs(), device=device)
+            positions = strategy.select(view, budget.per_cycle, torch_generator(seed, "select", cycle))
+            labeled = labeled + pool[positions.cpu().numpy()].tolist()
             record["seconds_query"] = perf_counter() - t2
         records.append(record)
     return records

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from alstudy.bench import synthetic
-from alstudy.bench.report import Section, target
+from alstudy.bench.section import Section, target
 from alstudy.bench.timing import seconds
 from alstudy.models import make_model
 from alstudy.rng import torch_generator

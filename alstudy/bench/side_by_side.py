@@ -14,7 +14,7 @@ from time import perf_counter
 import torch
 
 from alstudy.bench.reference import run_reference
-from alstudy.bench.report import Section, target
+from alstudy.bench.section import Section, target
 from alstudy.campaign import run_campaign
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.data import get_dataset
@@ -113,8 +113,9 @@ def run(mode: str, *, device: str) -> Section:
         f"seed {SEED}; same splits, initial weights, step counts, recipe and selection rules on both sides",
         "reference: per-sample Dataset + DataLoader (num_workers=0) with torchvision's PIL "
         "transforms for images, fp32, torch's stock optimizer and dropout, MC dropout as "
-        "T = 20 full forward passes, core-set on the full distance matrix, BADGE on "
-        "materialized N x (C*D) gradient embeddings",
+        "T full forward passes, core-set on the full distance matrix, BADGE on "
+        "materialized N x (C*D) gradient embeddings (alstudy.strategies.naive); every other "
+        "strategy, the model, the splits and the selection generator are the product's",
         "speedup_tensor: against the same reference with per-sample tensor ops instead of PIL "
         "(images only); the gap between the two speedups is the PIL pipeline's share",
         f"accuracy target allows {ACCURACY_SLACK} for seed noise: the two sides shuffle "

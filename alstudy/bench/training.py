@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from alstudy.bench import synthetic
-from alstudy.bench.report import Section
+from alstudy.bench.section import Section
 from alstudy.bench.timing import scaled_count, seconds, sync
 from alstudy.config import TrainConfig
 from alstudy.models import make_model

@@ -12,9 +12,9 @@ import torch
 
 from alstudy.errors import UsageError
 from alstudy.strategies import scores
-from alstudy.strategies.arrays import permutation
 from alstudy.strategies.badge import badge
-from alstudy.strategies.base import Needs, PoolView, Strategy
+from alstudy.strategies.contract import Needs, PoolView, Strategy
+from alstudy.strategies.draws import permutation
 from alstudy.strategies.kcenter import kcenter_greedy
 from alstudy.strategies.probcover import probcover
 from alstudy.strategies.typiclust import typiclust
@@ -49,8 +49,8 @@ class RandomSampling(Strategy):
 
     name = "random"
 
-    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
-        return torch.randperm(view.n, generator=gen)[: min(k, view.n)]
+    def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.randperm(view.n, generator=gen)[:k]
 
 
 class _ScoreStrategy(Strategy):
@@ -59,8 +59,8 @@ class _ScoreStrategy(Strategy):
     def keys(self, view: PoolView) -> list[torch.Tensor]:
         raise NotImplementedError
 
-    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
-        return top_k(self.keys(view), min(k, view.n), gen)
+    def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return top_k(self.keys(view), k, gen)
 
 
 class _ProbsScore(_ScoreStrategy):
@@ -133,10 +133,8 @@ class Coreset(Strategy):
     def needs(self) -> Needs:
         return Needs(embedding=True, labeled_embedding=True)
 
-    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
-        lab = view.labeled_embedding
-        lab = view.embedding[:0] if lab is None else lab
-        return kcenter_greedy(view.embedding, lab, k, rng=gen)
+    def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return kcenter_greedy(view.embedding, view.labeled(), k, gen)
 
 
 class Badge(Strategy):
@@ -147,8 +145,8 @@ class Badge(Strategy):
     def needs(self) -> Needs:
         return Needs(probs=True, embedding=True)
 
-    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
-        return badge(view.probs, view.embedding, k, gen)
+    def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return badge(view.embedding, view.probs, k, gen)
 
 
 class TypiClust(Strategy):
@@ -164,10 +162,8 @@ class TypiClust(Strategy):
     def needs(self) -> Needs:
         return Needs(embedding=True, labeled_embedding=True)
 
-    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
-        lab = view.labeled_embedding
-        lab = view.embedding[:0] if lab is None else lab
-        return typiclust(view.embedding, lab, k, gen, max_clusters=self.max_clusters,
+    def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        return typiclust(view.embedding, view.labeled(), k, gen, max_clusters=self.max_clusters,
                          min_cluster_size=self.min_cluster_size, knn=self.knn)
 
 
@@ -190,9 +186,7 @@ class ProbCover(Strategy):
     def needs(self) -> Needs:
         return Needs(embedding=True, labeled_embedding=True, probs=self.n_clusters is None)
 
-    def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
-        lab = view.labeled_embedding
-        lab = view.embedding[:0] if lab is None else lab
+    def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
         n_clusters = self.n_clusters if self.n_clusters is not None else int(view.probs.shape[1])
-        return probcover(view.embedding, lab, k, gen, delta=self.delta, purity=self.purity,
+        return probcover(view.embedding, view.labeled(), k, gen, delta=self.delta, purity=self.purity,
                          n_clusters=n_clusters, normalize=self.normalize, max_degree=self.max_degree)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from alstudy.strategies.arrays import uniform
+from alstudy.strategies.draws import uniform
 from alstudy.strategies.distances import sq_norms
 
 # Bound on |fp16 dot - exact dot| / (||x|| ||y||) for rows scaled into [-1, 1]: float16

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from alstudy.strategies.arrays import permutation
+from alstudy.strategies.draws import index, permutation
 from alstudy.strategies.distances import nearest, row_chunks
 from alstudy.strategies.greedy import EuclideanSpace, traverse
 
@@ -23,7 +23,7 @@ def kmeans(x: torch.Tensor, n_clusters: int, gen: torch.Generator, *, iters: int
     x = x - mean  # distances unchanged; less cancellation (see greedy.py)
     seed_rows = max(3 * k, 4096)
     sub = x[permutation(n, gen, x.device)[:seed_rows]] if n > seed_rows else x
-    first = torch.randint(sub.shape[0], (), generator=gen, device=gen.device).to(x.device)
+    first = index(sub.shape[0], gen, x.device)
     min_d = torch.full((sub.shape[0],), float("inf"), dtype=x.dtype, device=x.device)
     centers = sub[traverse(EuclideanSpace(sub), min_d, k, gen=gen, first=first)]
     del sub

@@ -7,13 +7,10 @@ at most `max_degree` nearest members.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from alstudy.strategies.arrays import (Rng, as_generator, give_back, permutation, split_labeled,
-                                       to_rows)
 from alstudy.strategies.distances import nearest, row_chunks, sq_dists, sq_norms
+from alstudy.strategies.draws import permutation
 from alstudy.strategies.kmeans import kmeans
 
 
@@ -73,32 +70,25 @@ def _segments(ptr: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
     return offsets + torch.arange(total, device=ptr.device)
 
 
-def probcover(emb: Any, labeled: Any, k: int, rng: Rng, *, delta: float | None = None,
-              purity: float = 0.95, n_clusters: int = 10, normalize: bool = True,
-              max_degree: int = 100, sample: int = 2000) -> Any:
-    """min(k, N) distinct unlabeled row indices of emb, in pick order.
+def probcover(pool: torch.Tensor, labeled: torch.Tensor, k: int, gen: torch.Generator, *,
+              delta: float | None = None, purity: float = 0.95, n_clusters: int = 10,
+              normalize: bool = True, max_degree: int = 100, sample: int = 2000) -> torch.Tensor:
+    """k distinct row indices (int64, 1 <= k <= N) into pool (N, D), in pick order.
 
-    `labeled` is a boolean mask over emb's rows or the labeled embeddings (L, D). Embeddings
-    are L2-normalized first when `normalize`. Points within delta of a labeled point start
+    labeled (L, D) are the labeled embeddings. Embeddings are L2-normalized first when
+    `normalize`. Points within delta of a labeled point start
     covered; each pick is the point whose ball holds the most uncovered points (ties to the
-    lowest row); once everything is covered the rest are drawn uniformly from rng. delta None:
-    the purity rule of `probcover_delta` on all points. Returns numpy if emb is numpy, else a
-    tensor on emb's device.
+    lowest row); once everything is covered the rest are drawn uniformly from gen. delta None:
+    the purity rule of `probcover_delta` on all points.
     """
-    pool, lab, rows, from_numpy = split_labeled(emb, labeled)
-    n = pool.shape[0]
-    k = min(int(k), n)
-    if k <= 0:
-        return give_back(torch.empty(0, dtype=torch.long, device=pool.device), from_numpy)
+    lab = labeled
     if normalize:
         pool = torch.nn.functional.normalize(pool, dim=1)
         lab = torch.nn.functional.normalize(lab, dim=1)
-    gen = as_generator(rng)
     if delta is None:
         delta = probcover_delta(torch.cat([pool, lab]), gen, purity=purity,
                                 n_clusters=n_clusters, sample=sample)
-    picks = _greedy_cover(pool, lab, k, float(delta), gen, max_degree=max_degree)
-    return give_back(to_rows(picks, rows), from_numpy)
+    return _greedy_cover(pool, lab, k, float(delta), gen, max_degree=max_degree)
 
 
 def _greedy_cover(pool: torch.Tensor, lab: torch.Tensor, k: int, delta: float,

@@ -7,7 +7,7 @@ from typing import Any
 
 from alstudy.errors import UsageError
 from alstudy.strategies import builtin
-from alstudy.strategies.base import Strategy
+from alstudy.strategies.contract import Strategy
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
     builtin.RandomSampling, builtin.LeastConfidence, builtin.Margin, builtin.Entropy,

@@ -1,70 +1,47 @@
 """Uncertainty scores: one number per pool row, higher = more informative.
 
-Each takes probabilities as a numpy array or torch tensor and returns the same kind (torch
-results stay on the input's device). Rows are assumed to sum to 1.
+Torch in, torch out on the input's device; rows of probabilities are assumed to sum to 1.
+`alstudy.strategies` exports array-like fronts of these (numpy in, numpy out).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from alstudy.strategies.arrays import as_float, give_back
 
-
-def _probs(p: Any, ndim: int, name: str) -> tuple[torch.Tensor, bool]:
-    t, from_numpy = as_float(p, name=name)
-    if t.ndim != ndim:
-        shape = "(N, C)" if ndim == 2 else "(T, N, C)"
-        raise ValueError(f"{name}: expected shape {shape}, got {tuple(t.shape)}")
-    return t, from_numpy
-
-
-def _entropy(p: torch.Tensor) -> torch.Tensor:
-    # xlogy makes 0 * log 0 = 0, so one-hot rows score exactly 0.
-    return -torch.special.xlogy(p, p).sum(-1)
-
-
-def entropy(probs: Any) -> Any:
+def entropy(probs: torch.Tensor) -> torch.Tensor:
     """Predictive entropy -sum_c p_c log p_c (nats) of each row of probs (N, C)."""
-    p, from_numpy = _probs(probs, 2, "probs")
-    return give_back(_entropy(p), from_numpy)
+    # xlogy makes 0 * log 0 = 0, so one-hot rows score exactly 0.
+    return -torch.special.xlogy(probs, probs).sum(-1)
 
 
-def least_confidence(probs: Any) -> Any:
+def least_confidence(probs: torch.Tensor) -> torch.Tensor:
     """1 - max_c p_c for each row of probs (N, C)."""
-    p, from_numpy = _probs(probs, 2, "probs")
-    return give_back(1.0 - p.amax(-1), from_numpy)
+    return 1.0 - probs.amax(-1)
 
 
-def margin(probs: Any) -> Any:
+def margin(probs: torch.Tensor) -> torch.Tensor:
     """1 - (p_top1 - p_top2) for each row of probs (N, C): in [0, 1], 1 when the two most
     likely classes tie. With a single class the margin is p_top1."""
-    p, from_numpy = _probs(probs, 2, "probs")
-    top = p.topk(min(2, p.shape[-1]), dim=-1).values
+    top = probs.topk(min(2, probs.shape[-1]), dim=-1).values
     gap = top[:, 0] - top[:, 1] if top.shape[-1] == 2 else top[:, 0]
-    return give_back(1.0 - gap, from_numpy)
+    return 1.0 - gap
 
 
-def bald(mc_probs: Any) -> Any:
+def bald(mc_probs: torch.Tensor) -> torch.Tensor:
     """Mutual information between prediction and weights from MC samples mc_probs (T, N, C):
     H(mean_t p_t) - mean_t H(p_t), clamped at 0 against rounding."""
-    p, from_numpy = _probs(mc_probs, 3, "mc_probs")
-    mi = _entropy(p.mean(0)) - _entropy(p).mean(0)
-    return give_back(mi.clamp_min(0.0), from_numpy)
+    return (entropy(mc_probs.mean(0)) - entropy(mc_probs).mean(0)).clamp_min(0.0)
 
 
-def variation_ratio(mc_probs: Any) -> Any:
+def variation_ratio(mc_probs: torch.Tensor) -> torch.Tensor:
     """1 - (votes of the modal class) / T over the T argmax predictions in mc_probs (T, N, C)."""
-    p, from_numpy = _probs(mc_probs, 3, "mc_probs")
-    t, n, c = p.shape
-    votes = torch.zeros(n, c, device=p.device, dtype=p.dtype)
-    votes.scatter_add_(1, p.argmax(-1).T, torch.ones(n, t, device=p.device, dtype=p.dtype))
-    return give_back(1.0 - votes.amax(-1) / t, from_numpy)
+    t, n, c = mc_probs.shape
+    votes = torch.zeros(n, c, device=mc_probs.device, dtype=mc_probs.dtype)
+    votes.scatter_add_(1, mc_probs.argmax(-1).T, torch.ones_like(votes[:, :1]).expand(n, t))
+    return 1.0 - votes.amax(-1) / t
 
 
-def mean_entropy(mc_probs: Any) -> Any:
+def mean_entropy(mc_probs: torch.Tensor) -> torch.Tensor:
     """Entropy of the MC-averaged prediction, mc_probs (T, N, C) -> (N,)."""
-    p, from_numpy = _probs(mc_probs, 3, "mc_probs")
-    return give_back(_entropy(p.mean(0)), from_numpy)
+    return entropy(mc_probs.mean(0))

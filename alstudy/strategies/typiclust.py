@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
-from alstudy.strategies.arrays import Rng, as_generator, give_back, split_labeled, to_rows
 from alstudy.strategies.distances import knn_mean_dist
 from alstudy.strategies.kmeans import kmeans
 
 
-def typiclust(emb: Any, labeled: Any, k: int, rng: Rng, *, max_clusters: int = 500,
-              min_cluster_size: int = 5, knn: int = 20, iters: int = 10) -> Any:
-    """min(k, N) distinct unlabeled row indices of emb, in pick order.
+def typiclust(pool: torch.Tensor, labeled: torch.Tensor, k: int, gen: torch.Generator, *,
+              max_clusters: int = 500, min_cluster_size: int = 5, knn: int = 20,
+              iters: int = 10) -> torch.Tensor:
+    """k distinct row indices (int64, 1 <= k <= N) into pool (N, D), in pick order.
 
-    `labeled` is a boolean mask over emb's rows, or the labeled embeddings (L, D) when emb
-    holds only the pool. All points are clustered by k-means (seeded from rng) into
+    Pool and labeled (L, D) points are clustered by k-means (seeded from gen) into
     min(L + k, max_clusters) clusters; each pick takes the cluster with the fewest labeled
     (or picked) points, ties to the larger cluster, then the lower cluster id, among clusters of
     at least `min_cluster_size` points while any has unlabeled points left. Within it the pick
     is the most typical unlabeled point: typicality = 1 / mean distance to its min(knn, m-1)
     nearest neighbours in its cluster of m points (ties to the lowest row). The defaults
-    (500, 5, 20) are those of the authors' reference implementation. Returns numpy if emb is
-    numpy, else a tensor on emb's device.
+    (500, 5, 20) are those of the authors' reference implementation.
     """
-    pool, lab, rows, from_numpy = split_labeled(emb, labeled)
-    n, n_lab = pool.shape[0], lab.shape[0]
-    k = min(int(k), n)
-    if k <= 0:
-        return give_back(torch.empty(0, dtype=torch.long, device=pool.device), from_numpy)
-    points = torch.cat([pool, lab])  # pool rows first: position p < n is pool position p
-    labels, _ = kmeans(points, min(n_lab + k, max_clusters), as_generator(rng), iters=iters)
+    n, n_lab = pool.shape[0], labeled.shape[0]
+    points = torch.cat([pool, labeled])  # pool rows first: position p < n is pool position p
+    labels, _ = kmeans(points, min(n_lab + k, max_clusters), gen, iters=iters)
     labels = labels.cpu().numpy()
     n_clusters = int(labels.max()) + 1
     size = np.bincount(labels, minlength=n_clusters)
@@ -56,8 +48,7 @@ def typiclust(emb: Any, labeled: Any, k: int, rng: Rng, *, max_clusters: int = 5
         taken[c] += 1
         covered[c] += 1
         left[c] -= 1
-    out = to_rows(torch.from_numpy(picks).to(pool.device), rows)
-    return give_back(out, from_numpy)
+    return torch.from_numpy(picks).to(pool.device)
 
 
 def _rank_by_typicality(points: torch.Tensor, members: np.ndarray, n_pool: int, knn: int) -> np.ndarray:

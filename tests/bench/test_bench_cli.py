@@ -24,7 +24,7 @@ ROWS = {
     "reference": (("dataset", "strategy", "alstudy_s", "reference_s", "speedup", "alstudy_acc",
                    "reference_acc", "reference_tensor_s", "speedup_tensor"),
                   ("alstudy_s", "reference_s", "speedup", "reference_tensor_s", "speedup_tensor")),
-    "ray": (("runner", "concurrent", "threads", "seconds", "startup_s", "load_s", "campaign_s"),
+    "ray": (("runner", "concurrent", "threads", "seconds", "outside_s", "campaign_s"),
             ("seconds",)),
 }
 SUMMARY = {"reference": ("speedup", "speedup_tensor", "alstudy_acc", "reference_acc"),

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import torch
 
-from alstudy.bench.reference import gradient_embeddings, naive_badge, naive_kcenter, run_reference
+from alstudy.bench.reference import run_reference
 from alstudy.bench.synthetic import pool_outputs
 from alstudy.campaign import initial_split, run_campaign
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.strategies import badge, kcenter_greedy
 from alstudy.strategies.badge import gradient_factors
 from alstudy.strategies.greedy import GradientSpace
+from alstudy.strategies.naive import farthest_first, gradient_embeddings, kmeans_pp
 
 
 def test_naive_coreset_picks_what_kcenter_greedy_picks():
     emb, _ = pool_outputs(700, 24, 10, seed=1)
     pool, labeled = emb[:600], emb[600:]
-    assert naive_kcenter(pool, labeled, 60) == kcenter_greedy(pool, labeled, 60).tolist()
-    assert naive_kcenter(pool, labeled[:0], 30) == kcenter_greedy(pool, labeled[:0], 30).tolist()
+    assert farthest_first(pool, labeled, 60) == kcenter_greedy(pool, labeled, 60).tolist()
+    assert farthest_first(pool, labeled[:0], 30) == kcenter_greedy(pool, labeled[:0], 30).tolist()
 
 
 def test_materialized_gradient_distances_equal_the_factorized_ones():
@@ -37,8 +38,8 @@ def test_materialized_gradient_distances_equal_the_factorized_ones():
 def test_naive_badge_picks_what_badge_picks_from_the_same_generator():
     emb, probs = pool_outputs(400, 16, 10, seed=3)
     e, p = emb.double(), probs.double()
-    ours = badge(p, e, 40, torch.Generator().manual_seed(7)).tolist()
-    theirs = naive_badge(p, e, 40, torch.Generator().manual_seed(7))
+    ours = badge(e, p, 40, torch.Generator().manual_seed(7)).tolist()
+    theirs = kmeans_pp(gradient_embeddings(p, e), 40, torch.Generator().manual_seed(7))
     assert theirs == ours and len(set(ours)) == 40
 
 

@@ -47,8 +47,10 @@ def test_typiclust_takes_the_most_typical_point_of_each_uncovered_cluster():
     x, y = separated_blobs([60, 50, 40, 30])
     labeled = np.zeros(len(y), bool)
     labeled[np.flatnonzero(y == 0)[:3]] = True  # blob 0 is covered
-    picks = typiclust(x, torch.from_numpy(labeled), 3, 0, knn=10)
+    rows = np.flatnonzero(~labeled)  # the pool: every unlabeled row of x
+    picks = typiclust(x[rows], x[labeled], 3, 0, knn=10)
     assert isinstance(picks, np.ndarray)
+    picks = rows[picks]
     # largest uncovered first: blobs 1, 2, 3; each pick the naive typicality argmax of its blob
     assert y[picks].tolist() == [1, 2, 3]
     for blob, pick in zip((1, 2, 3), picks):

@@ -1,4 +1,4 @@
-"""k-center greedy and BADGE against dense reference implementations."""
+"""k-center greedy and BADGE against the dense reference implementations (`naive`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 from alstudy.strategies import badge, kcenter_greedy, probcover, typiclust
 from alstudy.strategies.badge import gradient_factors
 from alstudy.strategies.greedy import EuclideanSpace, GradientSpace, traverse
+from alstudy.strategies.naive import farthest_first, gradient_embeddings, kmeans_pp
 
 
 def blobs(n, d, seed, *, classes=6):
@@ -19,20 +20,10 @@ def blobs(n, d, seed, *, classes=6):
 
 
 def naive_farthest_first(pool, labeled, k, first=None):
-    """Dense float64 farthest-first traversal."""
-    pool = np.asarray(pool, np.float64)
-    centers = [np.asarray(c, np.float64) for c in labeled]
-    picks = []
-    if first is not None:
-        picks.append(first)
-        centers.append(pool[first])
-    while len(picks) < k:
-        d = np.array([[np.sum((p - c) ** 2) for c in centers] for p in pool]).min(1)
-        d[picks] = -1
-        i = int(np.argmax(d))
-        picks.append(i)
-        centers.append(pool[i])
-    return picks
+    """Dense float64 farthest-first traversal (numpy in)."""
+    labeled = np.asarray(labeled, np.float64).reshape(-1, np.shape(pool)[1])
+    return farthest_first(torch.from_numpy(np.asarray(pool, np.float64)), torch.from_numpy(labeled),
+                          k, first=first)
 
 
 @pytest.mark.parametrize("dim,dtype", [(5, np.float64), (48, np.float32)])  # 48-d float32 screens
@@ -50,9 +41,9 @@ def test_kcenter_without_labeled_points_starts_at_the_mean_or_a_drawn_point():
     got = kcenter_greedy(torch.from_numpy(x), torch.empty(0, 6, dtype=torch.float64), 10)
     assert isinstance(got, torch.Tensor)
     assert got.tolist() == naive_farthest_first(x, [], 10, first=mean_start)
-    drawn = kcenter_greedy(x, np.empty((0, 6)), 10, rng=7)
+    drawn = kcenter_greedy(x, np.empty((0, 6)), 10, 7)
     assert drawn.tolist() == naive_farthest_first(x, [], 10, first=int(drawn[0]))
-    assert drawn.tolist() == kcenter_greedy(x, np.empty((0, 6)), 10, rng=7).tolist()
+    assert drawn.tolist() == kcenter_greedy(x, np.empty((0, 6)), 10, 7).tolist()
 
 
 def test_kcenter_takes_the_whole_pool_when_points_repeat():
@@ -80,16 +71,10 @@ def test_half_precision_screening_gives_the_exact_result(space):
     torch.testing.assert_close(d_fast, d_slow)
 
 
-def gradient_embeddings(p, e):
-    """Explicit g_i = (onehot(argmax p_i) - p_i) (x) e_i, (N, C * D): the thing BADGE avoids."""
-    a = np.eye(p.shape[1])[p.argmax(1)] - p
-    return (a[:, :, None] * e[:, None, :]).reshape(len(p), -1)
-
-
 def test_factorized_distances_equal_explicit_gradient_distances():
     rng = np.random.default_rng(0)
     p, e = rng.dirichlet(np.ones(4), size=30), rng.normal(size=(30, 6))
-    g = gradient_embeddings(p, e)
+    g = gradient_embeddings(torch.from_numpy(p), torch.from_numpy(e)).numpy()
     sp = GradientSpace(gradient_factors(torch.from_numpy(p)), torch.from_numpy(e))
     for i in (0, 7, 29):
         min_d = torch.full((30,), float("inf"), dtype=torch.float64)
@@ -97,37 +82,22 @@ def test_factorized_distances_equal_explicit_gradient_distances():
         np.testing.assert_allclose(min_d.numpy(), ((g - g[i]) ** 2).sum(1), atol=1e-12)
 
 
-def naive_kmeans_pp(g, k, gen):
-    """k-means++ on explicit embeddings: first the largest norm, then D^2 draws, one uniform
-    each from gen (the same draws badge makes)."""
-    picks = [int(np.argmax((g ** 2).sum(1)))]
-    d = ((g - g[picks[0]]) ** 2).sum(1)
-    d[picks[0]] = 0
-    while len(picks) < k:
-        u = torch.rand((), generator=gen, dtype=torch.float64).item()
-        cdf = np.cumsum(d)
-        i = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
-        picks.append(i)
-        d = np.minimum(d, ((g - g[i]) ** 2).sum(1))
-        d[picks] = 0
-    return picks
-
-
 def test_badge_picks_equal_kmeans_pp_on_explicit_gradient_embeddings():
     rng = np.random.default_rng(1)
     p, e = rng.dirichlet(np.full(5, 0.4), size=120), blobs(120, 9, seed=3)
-    want = naive_kmeans_pp(gradient_embeddings(p, e), 30, torch.Generator().manual_seed(21))
-    got = badge(p, e, 30, torch.Generator().manual_seed(21))
+    g = gradient_embeddings(torch.from_numpy(p), torch.from_numpy(e))
+    want = kmeans_pp(g, 30, torch.Generator().manual_seed(21))
+    got = badge(e, p, 30, torch.Generator().manual_seed(21))
     assert got.tolist() == want
-    assert badge(p, e, 30, 21).tolist() == want  # an int seed means the same generator
-    assert badge(torch.from_numpy(p), torch.from_numpy(e), 30, np.random.default_rng(0)).dtype == torch.int64
+    assert badge(e, p, 30, 21).tolist() == want  # an int seed means the same generator
+    assert badge(torch.from_numpy(e), torch.from_numpy(p), 30, np.random.default_rng(0)).dtype == torch.int64
 
 
 def test_badge_returns_distinct_rows_even_when_gradients_repeat():
     p = np.tile([[0.9, 0.1]], (12, 1))
     e = np.ones((12, 3))  # every gradient embedding is identical: all D^2 weights vanish
-    assert sorted(badge(p, e, 12, 0).tolist()) == list(range(12))
-    assert len(set(badge(p, e, 5, 0).tolist())) == 5
+    assert sorted(badge(e, p, 12, 0).tolist()) == list(range(12))
+    assert len(set(badge(e, p, 5, 0).tolist())) == 5
 
 
 @pytest.mark.gpu
@@ -137,7 +107,22 @@ def test_kernels_on_cuda_match_cpu():
     cpu = kcenter_greedy(x[:450], x[450:], 40)
     gpu = kcenter_greedy(x[:450].cuda(), x[450:].cuda(), 40)
     assert gpu.device.type == "cuda" and torch.equal(gpu.cpu(), cpu)
-    assert torch.equal(badge(p.cuda(), x.cuda(), 40, 5).cpu(), badge(p, x, 40, 5))
+    assert torch.equal(badge(x.cuda(), p.cuda(), 40, 5).cpu(), badge(x, p, 40, 5))
     for kernel in (typiclust, probcover):
         picks = kernel(x[:450].cuda(), x[450:].cuda(), 40, 5)
         assert picks.device.type == "cuda" and len(set(picks.tolist())) == 40
+
+
+@pytest.mark.parametrize("name", ["coreset", "badge"])
+@pytest.mark.parametrize("n_labeled", [0, 15])
+def test_dense_strategies_pick_what_the_product_picks(name, n_labeled):
+    from alstudy.strategies import PoolView, make_strategy
+    from alstudy.strategies.naive import make_dense
+
+    x = torch.from_numpy(blobs(215, 12, seed=6))
+    p = torch.softmax(torch.randn(200, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 2, 1)
+    view = PoolView(n=200, probs=p, embedding=x[:200], labeled_embedding=x[200:200 + n_labeled])
+    dense, product = make_dense(name), make_strategy(name)
+    assert type(dense) is not type(product) and dense.needs() == product.needs()
+    picks = [s.select(view, 30, torch.Generator().manual_seed(9)).tolist() for s in (dense, product)]
+    assert picks[0] == picks[1] and len(set(picks[0])) == 30

@@ -1,11 +1,8 @@
-"""Bench results: one `Section` record per measured concept, a text table, an atomic JSON file."""
+"""One `Section` record per measured concept, its goals (`target`) and its text table."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -42,10 +39,6 @@ def target(name: str, value: float | None, *, at_most: float | None = None,
     if value is not None and math.isfinite(value):
         met = bool(value <= bound) if at_most is not None else bool(value >= bound)
     return {"name": name, "value": value, "goal": f"{op} {bound:g}{unit}", "met": met}
-
-
-def skipped(name: str, title: str, reason: str) -> Section:
-    return Section(name, title, skipped=reason)
 
 
 def _cell(value: Any) -> str:
@@ -94,29 +87,3 @@ def print_section(section: Section, out: TextIO) -> None:
         out.write(f"note: {note}\n")
     out.write(f"({section.seconds:.1f} s)\n")
     out.flush()
-
-
-def write_json(path: str, payload: dict[str, Any]) -> None:
-    """Write `payload` to `path` atomically: a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".bench-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1, default=_jsonable)
-            f.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's mode
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy / torch scalars
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")

@@ -27,10 +27,14 @@ class PoolView:
     embedding: torch.Tensor | None = None
     labeled_embedding: torch.Tensor | None = None
 
+    def labeled(self) -> torch.Tensor:
+        """The labeled embeddings, (0, D) when none were given."""
+        return self.embedding[:0] if self.labeled_embedding is None else self.labeled_embedding
+
 
 class Strategy:
     """Base class. Subclasses set `name`, keep their options as plain attributes (picklable),
-    report `needs()` and implement `select`."""
+    report `needs()` and implement `pick`."""
 
     name: str = ""
 
@@ -40,6 +44,13 @@ class Strategy:
     def select(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
         """min(k, view.n) distinct pool positions (int64, on any device), in pick order.
         All randomness comes from `gen` (a CPU torch.Generator)."""
+        k = min(int(k), view.n)
+        if k <= 0:
+            return torch.empty(0, dtype=torch.long)
+        return self.pick(view, k, gen)
+
+    def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        """`select` for 1 <= k <= view.n: the one place a subclass implements."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
