@@ -115,8 +115,11 @@ def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign
         return run_local(scheduler, store, run=run, progress=progress, device=options.device,
                          campaign=campaign)
     if not (options.address or os.environ.get("RAY_ADDRESS")):
-        # A private single-node Ray: every Ray port binds to 127.0.0.1 (read when ray is
-        # first imported; on Linux Ray otherwise listens on the machine's address).
+        # A private single-node Ray keeps every port on 127.0.0.1. Ray's own switch for that is
+        # its "no multi-node cluster" mode (what it uses on macOS and Windows); the documented
+        # `--node-ip-address` / `_node_ip_address = "127.0.0.1"` does not do it on Linux: Ray
+        # resolves a loopback address to the machine's routable one (resolve_ip_for_localhost).
+        # Read when ray is first imported, hence before ray_runner is.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     from alstudy.study.ray_runner import run_with_ray
 
