@@ -77,6 +77,8 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     run, code, other_codes = begin_run(store, runner="local" if options.local else "ray",
                                        extra={"options": dataclasses.asdict(options)})
     scheduler = Scheduler.from_store(study, store, retries=options.max_failures)
+    for note in store.notes:
+        print(f"warning: {note}", file=stream, flush=True)
     live = stream.isatty() if options.live is None else options.live
     progress = Progress(scheduler, stream=stream, live=live)
     print(f"study {study.name}: results in {store.root}", file=stream, flush=True)

@@ -16,15 +16,18 @@ the best of the full budget.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from alstudy.errors import UsageError
 from alstudy.metrics import objective, records_aubc
 from alstudy.rng import derive_seed
 from alstudy.study import plan
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
+from alstudy.study.store import set_aside
 
 
 @dataclass
@@ -40,6 +43,32 @@ class _Cell:
 def cell_name(dataset: str, strategy: str) -> str:
     """The name of a cell's Optuna study in the storage."""
     return f"{dataset}/{strategy}"
+
+
+def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
+    """Refill an empty Optuna storage from the campaign logs: every Optuna trial that started a
+    campaign, with its params, in number order; told when all its tuning seeds finished."""
+    import optuna
+
+    dists = {p.name: p.distribution() for p in study.tuning.space}
+    for dataset, strategy in plan.cells(study):
+        tuned = [log for log in logs.values() if log.spec.phase == "tune"
+                 and log.spec.cell == (dataset, strategy)]
+        ostudy = optuna.create_study(storage=storage, study_name=cell_name(dataset, strategy),
+                                     direction="maximize", load_if_exists=True)
+        for number in range(1 + max((log.spec.number for log in tuned), default=-1)):
+            runs = [log for log in tuned if log.spec.number == number]
+            if not runs:
+                raise UsageError(f"cannot rebuild the tuning of {dataset}/{strategy}: Optuna trial {number} "
+                                 "left no campaign log; move the results folder away to start over")
+            params = dict(runs[0].spec.params)
+            if len(runs) == len(study.tuning.seeds) and all(log.done for log in runs):
+                ostudy.add_trial(optuna.trial.create_trial(
+                    params=params, distributions=dists,
+                    value=objective(records_aubc(log.records) for log in runs)))
+            else:
+                ostudy.enqueue_trial(params)
+                ostudy.ask(dists)
 
 
 class Scheduler:
@@ -74,8 +103,18 @@ class Scheduler:
     def from_store(cls, study: Study, store, *, retries: int = 0) -> "Scheduler":
         """The scheduler of a study's results store: finished campaigns from their logs, the
         tuning from the store's Optuna storage."""
-        finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in store.logs().items() if log.done}
-        return cls(study, store.tuning_url, finished, retries=retries)
+        import sqlalchemy.exc
+
+        logs = store.logs()
+        finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
+        try:
+            return cls(study, store.tuning_url, finished, retries=retries)
+        except sqlalchemy.exc.DatabaseError as err:   # not a database any more (cut short, overwritten)
+            moved = set_aside(store.path("tuning.db"))
+            rebuild_tuning(study, store.tuning_url, logs)
+            store.notes.append(f"{store.path('tuning.db')} was damaged ({type(err).__name__}); set aside as "
+                               f"{os.path.basename(moved)} and rebuilt from the campaign logs")
+            return cls(study, store.tuning_url, finished, retries=retries)
 
     # -- the protocol ---------------------------------------------------------------------
     def next(self) -> CampaignSpec | None:

@@ -16,6 +16,7 @@ a torn file behind that a rerun would trust.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -27,21 +28,45 @@ from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
 
 
+@contextlib.contextmanager
+def writing(path: str) -> Iterator[None]:
+    """A full disk, a read-only folder or a missing permission while writing `path` becomes one
+    UsageError line naming the path (what was written before stays valid: rerun to resume)."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise UsageError(f"cannot write {path}: {os.strerror(err.errno).lower()}; make room or "
+                             "fix the folder, then rerun the same command to resume") from None
+        raise
+
+
 def write_atomic(path: str, data: bytes | str) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
     data = data.encode() if isinstance(data, str) else data
     folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with writing(path):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def set_aside(path: str) -> str:
+    """Rename a damaged file to `<path>.damaged[-N]` (never overwriting one); the new name."""
+    target, n = f"{path}.damaged", 1
+    while os.path.exists(target):
+        n += 1
+        target = f"{path}.damaged-{n}"
+    os.replace(path, target)
+    return target
 
 
 def dumps(obj: Any, *, indent: int | None = None) -> str:
@@ -83,11 +108,17 @@ class TrialLog:
         return [Cycle(line["record"], line["chosen"]) for line in self.lines]
 
 
+def _is_header(line: Any, trial: str) -> bool:
+    return (isinstance(line, dict) and isinstance(line.get("spec"), dict)
+            and line["spec"].get("trial") == trial and isinstance(line.get("cycles_total"), int))
+
+
 class Store:
     """Files of one study. Open with `Store.open`; all paths live under `root`."""
 
     def __init__(self, root: str, fingerprint: str = ""):
         self.root, self.fingerprint = root, fingerprint
+        self.notes: list[str] = []      # what the store repaired or set aside, for the user
 
     @classmethod
     def open(cls, out: str, study: Study, source_text: str) -> "Store":
@@ -131,10 +162,18 @@ class Store:
         return os.path.join(self.root, *parts)
 
     def read_json(self, *parts: str) -> Any:
+        """The JSON file at `parts`, or None when absent. A damaged file (cut short by a full
+        disk or an interrupted copy) is set aside with a note, and read as absent."""
+        path = self.path(*parts)
         try:
-            with open(self.path(*parts)) as f:
+            with open(path, encoding="utf-8") as f:
                 return json.load(f)
         except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            moved = set_aside(path)
+            self.notes.append(f"{path} was damaged ({type(err).__name__}: {err}); set aside as "
+                              f"{os.path.basename(moved)} and started anew")
             return None
 
     def write_json(self, data: Any, *parts: str, indent: int | None = None) -> None:
@@ -156,7 +195,7 @@ class Store:
         if not os.path.exists(path):
             header = {"spec": spec.to_dict(), "cycles_total": cycles_total, "study": self.fingerprint}
             write_atomic(path, dumps(header) + "\n")
-        with open(path, "a", encoding="utf-8") as f:
+        with writing(path), open(path, "a", encoding="utf-8") as f:
             f.write(dumps(line) + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -194,13 +233,55 @@ class Store:
             write_atomic(self._log_path(trial), "".join(dumps(x) + "\n" for x in lines))
 
     def log(self, trial: str) -> TrialLog | None:
-        """The log of `trial`, or None when it never started."""
+        """The log of `trial`, or None when it never started.
+
+        A log that belongs to another study (copied in) is refused by name. A damaged log (a
+        line cut short or garbled) is set aside whole, and its good lines up to the damage are
+        kept as the campaign's log, from which it resumes; a note says so."""
+        path = self._log_path(trial)
         try:
-            with open(self._log_path(trial), encoding="utf-8") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                raw = f.read().split(b"\n")
         except FileNotFoundError:
             return None
-        header, *lines = [json.loads(x) for x in text.splitlines() if x.strip()]
+        parsed, damage = [], None
+        for number, text in enumerate(raw[:-1] if raw[-1] == b"" else raw, 1):
+            try:
+                parsed.append(json.loads(text))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                damage = f"line {number} is cut short or garbled"
+                break
+        if parsed and not damage:
+            damage = self._check_log(trial, parsed, path)
+        if damage is None:
+            return self._as_log(parsed)
+        moved = set_aside(path)
+        good = parsed if parsed and _is_header(parsed[0], trial) else []
+        kept = [x for x in good[1:] if "record" in x]
+        if good:
+            write_atomic(path, "".join(dumps(x) + "\n" for x in good))
+        self.notes.append(f"{path}: {damage}; set aside as {os.path.basename(moved)}, the campaign "
+                          f"resumes after the {len(kept)} good cycle(s) before it")
+        return self._as_log(good) if good else None
+
+    def _check_log(self, trial: str, parsed: list[dict[str, Any]], path: str) -> str | None:
+        """What is wrong with a parsed log (None: nothing); UsageError for a foreign one."""
+        header = parsed[0]
+        if not _is_header(header, trial):
+            return "its first line is not the header of this campaign"
+        if header.get("study") != self.fingerprint:
+            raise UsageError(f"{path} belongs to another study (or another version of this one): "
+                             f"move it out of {os.path.dirname(path)}; results are never mixed")
+        cycles = [x["record"].get("cycle") for x in parsed[1:] if isinstance(x.get("record"), dict)]
+        if cycles != list(range(len(cycles))) or len(cycles) > header["cycles_total"]:
+            return f"its cycles are {cycles[:8]}, not 0, 1, 2 ... in order"
+        if any(not (isinstance(x.get("meta"), dict) and ("record" in x or "failed" in x)) for x in parsed[1:]):
+            return "a line is neither a cycle nor a failure"
+        return None
+
+    @staticmethod
+    def _as_log(parsed: list[dict[str, Any]]) -> TrialLog:
+        header, *lines = parsed
         log = TrialLog(CampaignSpec.from_dict(header["spec"]), int(header["cycles_total"]))
         for line in lines:
             (log.lines if "record" in line else log.failures).append(line)

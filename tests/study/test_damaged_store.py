@@ -1,0 +1,134 @@
+"""A damaged or foreign results store: each case is named in one line, and the rerun recovers
+what it can and ends with the results of a clean run (timings aside), never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from alstudy.cli import main
+
+VOLATILE = ["seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run"]
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """One finished local study: (study file, results folder)."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from conftest import tiny_study
+
+    folder = tmp_path_factory.mktemp("clean")
+    path = tiny_study(str(folder), name="dmg", strategies=("random", "margin"), trials=2, eval_seeds=(100,))
+    assert main(["run", path, "--out", str(folder / "out"), "--local", "--plain"]) == 0
+    return path, folder / "out" / "dmg"
+
+
+def copy_of(clean, tmp_path):
+    path, root = clean
+    shutil.copytree(root, tmp_path / "out" / "dmg")
+    return path, tmp_path / "out" / "dmg"
+
+
+def rerun(path, root, capsys) -> tuple[int, str, str]:
+    code = main(["run", path, "--out", str(root.parent), "--local", "--plain"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def same_results(a, b) -> None:
+    fa, fb = (pd.read_parquet(r / "results.parquet") for r in (a, b))
+    keep = [c for c in fa.columns if c not in VOLATILE]
+    pd.testing.assert_frame_equal(fa[keep], fb[keep])
+    assert not fb.duplicated(["trial", "cycle"]).any()
+
+
+def test_a_log_cut_short_is_set_aside_and_its_campaign_resumes(clean, tmp_path, capsys):
+    path, root = copy_of(clean, tmp_path)
+    log = root / "trials" / "eval-wine-margin-s100.jsonl"
+    data = log.read_bytes()
+    log.write_bytes(data[: len(data) - 40])          # the last cycle's line, cut mid-write
+    os.unlink(root / "results.parquet")
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warning = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "eval-wine-margin-s100.jsonl: line 4 is cut short" in warning[0]
+    assert (root / "trials" / "eval-wine-margin-s100.jsonl.damaged").exists()
+    same_results(clean[1], root)
+    rows = pd.read_parquet(root / "results.parquet")
+    assert set(rows.loc[rows.trial == "eval-wine-margin-s100", "attempt"]) == {0, 1}  # only cycle 2 reran
+
+
+def test_a_log_from_another_study_is_refused_by_name(clean, tmp_path, capsys):
+    path, root = copy_of(clean, tmp_path)
+    log = root / "trials" / "tune-wine-random-t000-s0.jsonl"
+    lines = log.read_text().splitlines()
+    header = json.loads(lines[0]) | {"study": "0123456789abcdef"}
+    log.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    code, out, err = rerun(path, root, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "tune-wine-random-t000-s0.jsonl belongs to another study" in err and "Traceback" not in err
+
+
+def test_a_damaged_manifest_and_tuning_storage_are_rebuilt(clean, tmp_path, capsys):
+    path, root = copy_of(clean, tmp_path)
+    manifest = root / "manifest.json"
+    manifest.write_text(manifest.read_text()[:50])
+    (root / "tuning.db").write_bytes(b"this is not a database" * 100)
+    os.unlink(root / "trials" / "eval-wine-random-s100.jsonl")   # and one campaign to run again
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert any("manifest.json was damaged" in w for w in warnings)
+    assert any("tuning.db was damaged" in w and "rebuilt from the campaign logs" in w for w in warnings)
+    same_results(clean[1], root)
+    # the rebuilt tuning holds the same trials and values as the clean one
+    import optuna
+
+    for cell in ("wine/random", "wine/margin"):
+        a, b = (optuna.load_study(study_name=cell, storage=f"sqlite:///{r}/tuning.db").get_trials()
+                for r in (clean[1], root))
+        assert [(t.params, t.value) for t in a] == [(t.params, t.value) for t in b]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs mounted for the test (root on Linux), unmounted whatever happens."""
+    import subprocess
+
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root on Linux)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_full_disk_while_logging_is_one_line_naming_the_file(clean, small_disk, capsys):
+    path, root = copy_of(clean, small_disk)
+    log = root / "trials" / "eval-wine-margin-s100.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:2]) + "\n")      # cycle 0 done; cycle 1 must be logged
+    os.unlink(root / "results.parquet")
+    filler = small_disk / "filler"
+    with open(filler, "wb", buffering=0) as f:         # fill the disk to the last byte
+        try:
+            while True:
+                f.write(b"\0" * 512)
+        except OSError:
+            pass
+    code, out, err = rerun(path, root, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, out + err
+    assert "no space left on device" in err and str(root) in err and "Traceback" not in err
+    os.unlink(filler)                                  # space again: the rerun completes
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    same_results(clean[1], root)
