@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 
+from alstudy.cli import checks
 from alstudy.errors import UsageError
 
 
@@ -65,7 +66,9 @@ def _campaign(args: argparse.Namespace) -> int:
                          key="--strategy", value=args.strategy)
     if args.threads < 1:
         raise UsageError("must be >= 1", key="--threads", value=args.threads)
-    device = _check_device(args.device)
+    device = checks.device(args.device)
+    if args.out:
+        checks.output_file(args.out)
     config = CampaignConfig(
         dataset=args.dataset, strategy=args.strategy, model=args.model,
         budget=Budget(args.initial, args.per_cycle, args.cycles, args.validation),
@@ -80,7 +83,8 @@ def _campaign(args: argparse.Namespace) -> int:
 
     print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'train_s':>8} {'select_s':>8}")
 
-    def show(record: dict, _state) -> None:
+    def show(cycle, _weights) -> None:
+        record = cycle.record
         print(f"{record['cycle']:>5} {record['n_labeled']:>6} {record['val_acc']:>8.4f} "
               f"{record['test_acc']:>8.4f} {record['seconds_train']:>8.2f} "
               f"{record['seconds_score'] + record['seconds_select']:>8.2f}", flush=True)
@@ -92,27 +96,13 @@ def _campaign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_device(device: str) -> str:
-    if device == "cpu":
-        return device
-    import torch
-
-    if not device.startswith("cuda"):
-        raise UsageError("allowed: cpu, cuda, cuda:N", key="--device", value=device)
-    if not torch.cuda.is_available():
-        raise UsageError("no CUDA device is available here; use --device cpu", key="--device", value=device)
-    return device
-
-
 def _write(records: list[dict], path: str) -> None:
-    import os
+    import io
 
     import pandas as pd
 
-    frame = pd.DataFrame.from_records(records)
-    tmp = f"{path}.tmp"
-    if path.endswith(".csv"):
-        frame.to_csv(tmp, index=False)
-    else:
-        frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    from alstudy.study.store import write_atomic
+
+    frame, buffer = pd.DataFrame.from_records(records), io.BytesIO()
+    frame.to_csv(buffer, index=False) if path.endswith(".csv") else frame.to_parquet(buffer, index=False)
+    write_atomic(path, buffer.getvalue())

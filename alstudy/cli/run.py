@@ -28,7 +28,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+
+    from alstudy.cli import checks
     from alstudy.study.runner import RunOptions, run_study
+
+    checks.output_folder(args.out)
+    if args.local:
+        checks.device(args.device)
+    elif args.address or os.environ.get("RAY_ADDRESS"):
+        checks.ray_address(args.address or os.environ["RAY_ADDRESS"],
+                           flag="--address" if args.address else "RAY_ADDRESS")
 
     options = RunOptions(out=args.out, address=args.address, storage=args.storage,
                          max_concurrent=args.max_concurrent, max_failures=args.max_failures,

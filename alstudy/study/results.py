@@ -48,15 +48,17 @@ def rows(study_name: str, logs: dict[str, TrialLog]) -> list[dict[str, Any]]:
 
 
 def write_results(store: Store, study_name: str) -> tuple[str, int]:
-    """Write `results.parquet` from the finished trial files; return its path and row count."""
+    """Write `results.parquet` from the finished campaign logs; return its path and row count.
+    Without a finished campaign nothing is written (an empty table would say nothing)."""
     import pandas as pd
 
+    path = store.path("results.parquet")
     frame = pd.DataFrame(rows(study_name, store.logs()))
-    if len(frame):
-        first = [c for c in _FIRST if c in frame.columns]
-        frame = frame[first + [c for c in frame.columns if c not in first]]
+    if not len(frame):
+        return path, 0
+    first = [c for c in _FIRST if c in frame.columns]
+    frame = frame[first + [c for c in frame.columns if c not in first]]
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
-    path = store.path("results.parquet")
     write_atomic(path, buffer.getvalue())
     return path, len(frame)

@@ -68,10 +68,11 @@ def _check_machine(study, *, source: str) -> None:
 
 
 def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable | None) -> int:
+    from alstudy.study.closing import eval_table, render
+    from alstudy.study.interrupt import shielded, sigterm_as_sigint
     from alstudy.study.manifest import begin_run, end_run
     from alstudy.study.progress import Progress
     from alstudy.study.results import write_results
-    from alstudy.study.closing import eval_table, render
     from alstudy.study.scheduler import Scheduler
 
     run, code, other_codes = begin_run(store, runner="local" if options.local else "ray",
@@ -87,20 +88,26 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
               f"{code}. Every row keeps the code that produced it (column `code` of results.parquet), "
               "and `alstudy report` notes the mix", file=stream, flush=True)
     status, facts = "interrupted", {}
+    sigterm_as_sigint()
     try:
         facts = _execute(scheduler, store, run, progress, options, campaign)
         status = "failed" if scheduler.failed else "complete" if scheduler.all_done() else "interrupted"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
-        progress.close()
-        results, n_rows = write_results(store, study.name)
-        end_run(store, run, status=status, extra=facts)
-    print(f"results: {results} ({n_rows} rows)", file=stream)
+        with shielded():
+            progress.close()
+            results, n_rows = write_results(store, study.name)
+            end_run(store, run, status=status, extra=facts)
     if n_rows:
+        print(f"results: {results} ({n_rows} rows)", file=stream)
         print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)}), file=stream)
+    else:
+        print(f"no campaign has finished yet ({len(scheduler.failed)} failed): no results.parquet written",
+              file=stream)
     if status == "failed":
-        print(f"{len(scheduler.failed)} campaigns failed: {', '.join(sorted(scheduler.failed))}; "
+        print(f"{len(scheduler.failed)} campaigns failed: {', '.join(sorted(scheduler.failed))}; each one's "
+              f"error is the last \"failed\" line of its log, {store.path('trials', '<campaign>.jsonl')}; "
               "rerun the same command to retry them", file=stream)
         return 1
     if status == "interrupted":
