@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
-from alstudy.campaign import _new_model, initial_split
+from alstudy.campaign import new_model, initial_split
 from alstudy.config import CampaignConfig
 from alstudy.data import get_dataset
 from alstudy.rng import derive_seed, torch_generator
@@ -195,7 +195,7 @@ def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu",
     records = []
     for cycle in range(budget.cycles + 1):
         t0 = perf_counter()
-        model = _new_model(config.model or data.default_model, data, config, seed, cycle,
+        model = new_model(config.model or data.default_model, data, config, seed, cycle,
                            torch.device(device))
         train_set = SampleDataset(x_train, y_train, data.mean, data.std, pad=pad,
                                   flip=bool(strength) and data.augmentation == "crop_flip",
