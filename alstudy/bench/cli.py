@@ -18,7 +18,7 @@ SECTIONS = {
     "kernels": "alstudy.bench.kernels",
     "campaigns": "alstudy.bench.campaigns",
     "ray": "alstudy.bench.ray_overhead",
-    "reference": "alstudy.bench.side_by_side",
+    "reference": "alstudy.bench.reference",
     "gpu": "alstudy.bench.gpu",
 }
 SCHEMA_VERSION = 1
