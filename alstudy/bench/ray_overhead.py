@@ -21,30 +21,18 @@ import torch
 from alstudy.bench.hardware import usable_cores
 from alstudy.bench.section import Section, target
 
-# Per mode: the [budget] and [train] lines of the study.
-PLANS = {
-    "smoke": ("initial = 20\nper_cycle = 20\ncycles = 1\nvalidation = 20", "epochs = 2\nmin_steps = 10"),
-    "quick": ("initial = 50\nper_cycle = 50\ncycles = 8\nvalidation = 50", "epochs = 50\nmin_steps = 100"),
-}
+# Per mode: the study's budget and train tables (TOML inline tables).
+PLANS = {"smoke": ("initial = 20, per_cycle = 20, cycles = 1, validation = 20", "epochs = 2, min_steps = 10"),
+         "quick": ("initial = 50, per_cycle = 50, cycles = 8, validation = 50", "epochs = 50, min_steps = 100")}
 PLANS["full"] = PLANS["quick"]
 STUDY = """name = "{name}"
 datasets = ["{dataset}"]
 strategies = {strategies}
-[budget]
-{budget}
-[train]
-{train}
-[tuning]
-trials = 1
-seeds = {seeds}
-startup_trials = 1
-[tuning.space]
-lr = {{ low = 0.04, high = 0.05 }}
-[evaluation]
-seeds = [1000]
-[resources]
-cpu = {cpu}
-gpu = {gpu:g}
+budget = {{ {budget} }}
+train = {{ {train} }}
+tuning = {{ trials = 1, seeds = {seeds}, startup_trials = 1, space = {{ lr = {{ low = 0.04, high = 0.05 }} }} }}
+evaluation = {{ seeds = [1000] }}
+resources = {{ cpu = {cpu}, gpu = {gpu:g} }}
 """
 STAGES = ("seconds_train", "seconds_eval", "seconds_score", "seconds_select")
 OVERHEAD_GOAL_PCT = 15.0
