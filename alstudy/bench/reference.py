@@ -49,51 +49,41 @@ ACCURACY_SLACK = 0.02  # one seed: accuracies of equal recipes differ by about t
 
 
 class SampleDataset(torch.utils.data.Dataset):
-    """Numpy arrays served one sample at a time: ToTensor + Normalize for images, then (for
-    training) a random crop of the image padded by `pad` pixels (reflect) and, with `flip`, a
-    horizontal flip half the time. `pipeline="pil"` draws from torch's global generator
-    (`run_reference` seeds it per cycle), `"tensor"` from `gen`."""
+    """Numpy arrays served one sample at a time through torchvision's transforms: images become
+    normalized float tensors, then (for training) get a random crop of the image padded by `pad`
+    pixels (reflect) and, with `flip`, a horizontal flip half the time; other arrays pass as
+    they are. `pipeline="pil"` converts each image to a PIL image first (ToTensor, then
+    Normalize), `"tensor"` converts with tensor ops. Draws from torch's global generator
+    (`run_reference` seeds it per cycle)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
-                 *, pad: int = 0, flip: bool = False, gen: torch.Generator | None = None,
-                 pipeline: str = "pil"):
+                 *, pad: int = 0, flip: bool = False, pipeline: str = "pil"):
         if pipeline not in PIPELINES:
             raise ValueError(f"reference pipeline {pipeline!r}; choices: {PIPELINES}")
-        self.x, self.y, self.pad, self.flip, self.gen = x, y, pad, flip, gen
-        shape = (-1,) + (1,) * (x.ndim - 2)
-        self.mean = torch.tensor(mean or (0.0,), dtype=torch.float32).view(shape)
-        self.std = torch.tensor(std or (1.0,), dtype=torch.float32).view(shape)
-        self.images = x.dtype == np.uint8
-        self.transform = None
-        if self.images and pipeline == "pil":
-            from torchvision import transforms as T
+        from torchvision import transforms as T
 
-            steps = [T.RandomCrop(x.shape[-2:], padding=pad, padding_mode="reflect")] if pad else []
-            steps += [T.RandomHorizontalFlip()] if flip else []
+        self.x, self.y, self.pil = x, y, pipeline == "pil"
+        self.transform = None
+        if x.dtype == np.uint8:
             ones = (1.0,) * x.shape[1]
-            self.transform = T.Compose(steps + [T.ToTensor(), T.Normalize(tuple(mean) or ones, tuple(std) or ones)])
+            convert = [T.ToTensor()] if self.pil else [lambda t: t.float() / 255.0]
+            crop = [T.RandomCrop(x.shape[-2:], padding=pad, padding_mode="reflect")] if pad else []
+            crop += [T.RandomHorizontalFlip()] if flip else []
+            steps = convert + [T.Normalize(tuple(mean) or ones, tuple(std) or ones)]
+            self.transform = T.Compose(crop + steps if self.pil else steps + crop)
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        if self.transform is not None:
+        x = self.x[i]  # (C, H, W) uint8 for images
+        if self.transform is not None and self.pil:
             from PIL import Image
 
-            pixels = self.x[i]  # (C, H, W) uint8
-            return self.transform(Image.fromarray(pixels[0] if pixels.shape[0] == 1
-                                                  else pixels.transpose(1, 2, 0))), int(self.y[i])
-        x = torch.from_numpy(self.x[i])
-        if self.images:
-            x = (x.float() / 255.0 - self.mean) / self.std
-        if self.pad:
-            _, h, w = x.shape
-            x = F.pad(x.unsqueeze(0), (self.pad,) * 4, mode="reflect")[0]
-            dy, dx = torch.randint(0, 2 * self.pad + 1, (2,), generator=self.gen).tolist()
-            x = x[:, dy:dy + h, dx:dx + w]
-        if self.flip and float(torch.rand((), generator=self.gen)) < 0.5:
-            x = x.flip(2)
-        return x, int(self.y[i])
+            x = Image.fromarray(x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0))
+        else:
+            x = torch.from_numpy(x)
+        return (x if self.transform is None else self.transform(x)), int(self.y[i])
 
 
 def _loader(ds: SampleDataset, rows, *, batch_size: int = EVAL_BATCH, gen: torch.Generator | None = None):
@@ -179,8 +169,7 @@ def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu",
         model = new_model(config.model or data.default_model, data, config, seed, cycle, torch.device(device))
         model.dropout = torch.nn.Dropout(recipe.dropout)  # the stock module
         train_set = SampleDataset(x_train, y_train, data.mean, data.std, pad=pad, pipeline=pipeline,
-                                  flip=bool(recipe.augment) and data.augmentation == "crop_flip",
-                                  gen=torch_generator(seed, "augment", cycle))
+                                  flip=bool(recipe.augment) and data.augmentation == "crop_flip")
         with torch.random.fork_rng(devices=[]):  # transforms and dropout draw from it
             torch.manual_seed(derive_seed(seed, "augment", cycle))
             steps = train(model, train_set, labeled, config, device=device, gen=torch_generator(seed, "train", cycle))
