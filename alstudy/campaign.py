@@ -88,7 +88,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
         for cycle in range(len(records), budget.cycles + 1):
             lab = torch.as_tensor(labeled, device=dev)
             t0 = _now(dev)
-            model = _new_model(model_name, data, config, seed, cycle, dev)
+            model = new_model(model_name, data, config, seed, cycle, dev)
             if config.train.warm_start and weights is not None:
                 model.load_state_dict(weights)
             stats = fit(model, data.x_train[lab], data.y_train[lab], train=config.train,
@@ -142,7 +142,7 @@ def _acquire(model, data, strategy, needs, labeled: list[int], val: torch.Tensor
     return {"new_indices": new, "seconds_score": t1 - t0, "seconds_select": _now(dev) - t1}
 
 
-def _new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, dev: torch.device):
+def new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, dev: torch.device):
     """Fresh weights from (seed, 'init', cycle): the same for every strategy at a cycle."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "init", cycle))

@@ -11,29 +11,19 @@ from datetime import datetime, timezone
 
 from alstudy.errors import UsageError
 
-# Section name -> module with `run(mode, *, device) -> Section`, in the order they run.
-SECTIONS = {
-    "training": "alstudy.bench.training",
-    "scoring": "alstudy.bench.scoring",
-    "kernels": "alstudy.bench.kernels",
-    "campaigns": "alstudy.bench.campaigns",
-    "ray": "alstudy.bench.ray_overhead",
-    "reference": "alstudy.bench.side_by_side",
-    "gpu": "alstudy.bench.gpu",
-}
+# Section name -> module alstudy.bench.<module> with `run(mode, *, device) -> Section`, in the order they run.
+SECTIONS = {"training": "training", "scoring": "scoring", "kernels": "kernels", "campaigns": "campaigns",
+            "ray": "ray_overhead", "reference": "reference", "gpu": "gpu"}
 SCHEMA_VERSION = 1
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench", help="measure training, scoring, selection, campaigns and the Ray runner",
-        description="Speed benchmarks. Prints one table per section and, with --json, writes "
-        "every number with the hardware it was measured on.")
+    p = sub.add_parser("bench", help="measure training, scoring, selection, campaigns and the Ray runner",
+                       description="Speed benchmarks. Prints one table per section and, with --json, writes "
+                       "every number with the hardware it was measured on.")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true",
-                      help="a subset at smaller sizes (about 3 minutes on a 2-core CPU)")
-    size.add_argument("--smoke", action="store_true",
-                      help="tiny sizes that only check that every section runs (numbers meaningless)")
+    size.add_argument("--quick", action="store_true", help="a subset at smaller sizes (minutes on a 2-core CPU)")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes: every section runs, numbers meaningless")
     p.add_argument("--json", metavar="FILE", default=None, help="write the results to FILE (JSON)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu); the gpu section needs cuda")
     p.add_argument("--threads", type=int, default=None,
@@ -63,16 +53,6 @@ def _check(args: argparse.Namespace) -> tuple[str, list[str], str]:
     return mode, [n for n in SECTIONS if n in names], device
 
 
-def _load_warnings(hw: dict) -> list[str]:
-    """Other work on the machine distorts timings (threads wait for cores): say so."""
-    cores = hw["cores_usable"]
-    loads = [hw[k][0] for k in ("load_average", "load_average_end") if hw.get(k)]
-    if loads and max(loads) > cores:
-        return [f"the machine was busy with other work (1-minute load up to {max(loads):.1f} on "
-                f"{cores} cores): timings are unreliable, rerun on an idle machine"]
-    return []
-
-
 def _bench(args: argparse.Namespace) -> int:
     mode, names, device = _check(args)
     import torch
@@ -83,32 +63,27 @@ def _bench(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = sys.stdout
-    started = datetime.now(timezone.utc)
+    out, started, t_all = sys.stdout, datetime.now(timezone.utc), time.perf_counter()
     hw = hardware.describe(device)
     out.write(f"alstudy bench ({mode}) on {hw['cpu_model']}, {hw['cores_usable']} cores, "
               f"{hw['gpu_name'] or 'no GPU'}; torch {hw['torch']} ({hw['torch_threads']} threads), "
               f"ray {hw['ray']}; load average {hw['load_average']}\n")
     sections = {}
-    t_all = time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
-        section = importlib.import_module(SECTIONS[name]).run(mode, device=device)
+        section = importlib.import_module(f"alstudy.bench.{SECTIONS[name]}").run(mode, device=device)
         section.seconds = time.perf_counter() - t0
         print_section(section, out)
         sections[name] = section.to_dict()
     hw["load_average_end"] = hardware.load_average()
     targets = [dict(t, section=n) for n, s in sections.items() for t in s["targets"]]
-    warnings = _load_warnings(hw)
     payload = {"schema": SCHEMA_VERSION, "mode": mode, "device": device,
-               "started": started.isoformat(timespec="seconds"),
-               "seconds": time.perf_counter() - t_all, "hardware": hw,
-               "sections": sections, "targets": targets, "warnings": warnings}
+               "started": started.isoformat(timespec="seconds"), "seconds": time.perf_counter() - t_all,
+               "hardware": hw, "sections": sections, "targets": targets, "warnings": hardware.busy_warnings(hw)}
     out.write(f"\n{len(names)} section(s) in {payload['seconds']:.0f} s; targets met: "
               f"{sum(t['met'] is True for t in targets)} of {len(targets)}; "
               f"load average at the end {hw['load_average_end']}\n")
-    for warning in warnings:
-        out.write(f"warning: {warning}\n")
+    out.writelines(f"warning: {warning}\n" for warning in payload["warnings"])
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         write_atomic(args.json, dumps(payload) + "\n")

@@ -1,39 +1,30 @@
-"""The side-by-side reference: an AL campaign done the way common AL toolkits do it.
+"""Side by side: alstudy's campaign against the same campaign done the way common AL toolkits do it.
 
-Same protocol, recipe and randomness sources as `run_campaign` (same validation and initial
-sets, same initial weights, same number of optimizer steps, learning-rate schedule and
-optimizer settings, same selection rules), but with the usual pipeline:
-
-* a per-sample `torch.utils.data.Dataset`, batched by a `DataLoader` (num_workers=0) and moved
-  to the device per batch. With `pipeline="pil"` (the default, what DeepAL- and TorchAL-style
-  code does) every image becomes a PIL image and goes through torchvision's
-  RandomCrop / RandomHorizontalFlip / ToTensor / Normalize. With `pipeline="tensor"` (a kinder
-  baseline) `__getitem__` does the same steps with tensor ops on one sample;
-* float32 everywhere; torch's stock optimizer (the per-tensor loop on the CPU) and
-  `nn.Dropout`;
-* MC dropout as T full forward passes of the whole network with dropout switched on;
-* the dense selection kernels of `alstudy.strategies.naive` (core-set on the full distance
-  matrix, BADGE on materialized gradient embeddings); every other strategy is the product's.
-
-Model construction, the initial split and the selection rules (the strategy's needs, its
-generator, its picks given the same outputs) come from the product. Only what the chosen comparisons need is supported: image crop/flip augmentation (per sample,
-as transforms do it), no mixup, SWA or warm start.
+`run_reference` keeps the product's protocol, model construction, initial split, recipe (steps,
+schedule, optimizer settings) and selection rules, but the usual pipeline: a per-sample
+`Dataset` + `DataLoader` (num_workers=0) moved to the device per batch — with torchvision's PIL
+transforms for images (`pipeline="pil"`), or the same steps as tensor ops on one sample
+(`pipeline="tensor"`, a kinder baseline) —, float32, torch's stock optimizer and `nn.Dropout`,
+MC dropout as T full forward passes, and the dense kernels of `alstudy.strategies.naive`.
+Only image crop/flip augmentation is supported (no mixup, SWA or warm start).
+`speedup` = reference seconds / alstudy seconds; `speedup_tensor` is the same ratio against
+the tensor pipeline, so the gap between the two is the PIL pipeline's share.
 """
 
 from __future__ import annotations
 
+import math
 from time import perf_counter
 from typing import Any
-
-import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
-from alstudy.campaign import _new_model, initial_split
-from alstudy.config import CampaignConfig
+from alstudy.bench.section import Section, target
+from alstudy.campaign import initial_split, new_model, run_campaign
+from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.data import get_dataset
 from alstudy.rng import derive_seed, torch_generator
 from alstudy.strategies import Needs, PoolView
@@ -42,66 +33,63 @@ from alstudy.training.fit import lr_factor, make_optimizer, num_steps
 
 EVAL_BATCH = 256
 PIPELINES = ("pil", "tensor")
+# Per mode: (dataset, strategies, budget, recipe), seed 0. Images train with their crop
+# augmentation (per sample in the reference); MNIST-1D without: a campaign bound by compute.
+_SHORT = TrainConfig(epochs=2, min_steps=10)
+PLANS = {
+    "smoke": (("wine", ("bald",), Budget(5, 5, 1), _SHORT),
+              ("digits", ("badge",), Budget(10, 10, 1), TrainConfig(epochs=2, min_steps=10, augment=1.0))),
+    "quick": (("digits", ("bald", "badge"), Budget(50, 50, 4), TrainConfig(augment=1.0)),),
+    "full": (("digits", ("bald", "badge", "coreset", "entropy"), Budget(50, 50, 8), TrainConfig(augment=1.0)),
+             ("mnist1d", ("bald", "badge"), Budget(50, 50, 8), TrainConfig())),
+}
+SEED = 0
+SPEEDUP_GOAL = 5.0
+ACCURACY_SLACK = 0.02  # one seed: accuracies of equal recipes differ by about this much
 
 
 class SampleDataset(torch.utils.data.Dataset):
-    """Numpy arrays served one sample at a time, each converted by a per-sample transform:
-    ToTensor + Normalize for images, then (training only) a random crop of the image padded by
-    `pad` pixels (reflect) and, with `flip`, a horizontal flip half the time.
-
-    `pipeline="pil"`: torchvision's transforms on a PIL image; they draw from torch's global
-    generator, which `run_reference` seeds per cycle. `pipeline="tensor"`: tensor ops drawing
-    from `gen`. Non-image arrays are converted with `torch.from_numpy` either way."""
+    """Numpy arrays served one sample at a time through torchvision's transforms: images become
+    normalized float tensors, then (for training) get a random crop of the image padded by `pad`
+    pixels (reflect) and, with `flip`, a horizontal flip half the time; other arrays pass as
+    they are. `pipeline="pil"` converts each image to a PIL image first (ToTensor, then
+    Normalize), `"tensor"` converts with tensor ops. Draws from torch's global generator
+    (`run_reference` seeds it per cycle)."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...],
-                 *, pad: int = 0, flip: bool = False, gen: torch.Generator | None = None,
-                 pipeline: str = "pil"):
+                 *, pad: int = 0, flip: bool = False, pipeline: str = "pil"):
         if pipeline not in PIPELINES:
             raise ValueError(f"reference pipeline {pipeline!r}; choices: {PIPELINES}")
-        self.x, self.y = x, y
-        shape = (-1,) + (1,) * (x.ndim - 2)
-        self.mean = torch.tensor(mean or (0.0,), dtype=torch.float32).view(shape)
-        self.std = torch.tensor(std or (1.0,), dtype=torch.float32).view(shape)
-        self.images = x.dtype == np.uint8
-        self.pad, self.flip, self.gen = pad, flip, gen
+        from torchvision import transforms as T
+
+        self.x, self.y, self.pil = x, y, pipeline == "pil"
         self.transform = None
-        if self.images and pipeline == "pil":
-            from PIL import Image
-            from torchvision import transforms as T
-
-            self.to_image = Image.fromarray
-
-            steps = [T.RandomCrop(x.shape[-2:], padding=pad, padding_mode="reflect")] if pad else []
-            steps += [T.RandomHorizontalFlip()] if flip else []
-            channels = x.shape[1]
-            self.transform = T.Compose(steps + [T.ToTensor(), T.Normalize(
-                tuple(mean) or (0.0,) * channels, tuple(std) or (1.0,) * channels)])
+        if x.dtype == np.uint8:
+            ones = (1.0,) * x.shape[1]
+            convert = [T.ToTensor()] if self.pil else [lambda t: t.float() / 255.0]
+            crop = [T.RandomCrop(x.shape[-2:], padding=pad, padding_mode="reflect")] if pad else []
+            crop += [T.RandomHorizontalFlip()] if flip else []
+            steps = convert + [T.Normalize(tuple(mean) or ones, tuple(std) or ones)]
+            self.transform = T.Compose(crop + steps if self.pil else steps + crop)
 
     def __len__(self) -> int:
         return len(self.y)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        if self.transform is not None:
-            pixels = self.x[i]  # (C, H, W) uint8
-            image = self.to_image(pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0))
-            return self.transform(image), int(self.y[i])
-        x = torch.from_numpy(self.x[i])
-        if self.images:
-            x = (x.float() / 255.0 - self.mean) / self.std
-        if self.pad:
-            _, h, w = x.shape
-            x = F.pad(x.unsqueeze(0), (self.pad,) * 4, mode="reflect")[0]
-            dy, dx = torch.randint(0, 2 * self.pad + 1, (2,), generator=self.gen).tolist()
-            x = x[:, dy:dy + h, dx:dx + w]
-        if self.flip and float(torch.rand((), generator=self.gen)) < 0.5:
-            x = x.flip(2)
-        return x, int(self.y[i])
+        x = self.x[i]  # (C, H, W) uint8 for images
+        if self.transform is not None and self.pil:
+            from PIL import Image
+
+            x = Image.fromarray(x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0))
+        else:
+            x = torch.from_numpy(x)
+        return (x if self.transform is None else self.transform(x)), int(self.y[i])
 
 
-def _loader(ds: SampleDataset, rows, *, batch_size: int, shuffle: bool = False,
-            gen: torch.Generator | None = None) -> DataLoader:
-    return DataLoader(Subset(ds, [int(i) for i in rows]), batch_size=batch_size, shuffle=shuffle,
-                      drop_last=shuffle, num_workers=0, generator=gen)
+def _loader(ds: SampleDataset, rows, *, batch_size: int = EVAL_BATCH, gen: torch.Generator | None = None):
+    """Batches of `rows`; shuffled (dropping the last partial batch) when `gen` is given."""
+    return DataLoader(Subset(ds, [int(i) for i in rows]), batch_size=batch_size, shuffle=gen is not None,
+                      drop_last=gen is not None, num_workers=0, generator=gen)
 
 
 def train(model, ds: SampleDataset, rows, config: CampaignConfig, *, device, gen) -> int:
@@ -110,13 +98,12 @@ def train(model, ds: SampleDataset, rows, config: CampaignConfig, *, device, gen
     total = num_steps(len(rows), recipe)
     opt = make_optimizer(model, recipe, fused=False)  # torch's default update
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, recipe))
-    loader = _loader(ds, rows, batch_size=min(recipe.batch_size, len(rows)), shuffle=True, gen=gen)
+    loader = _loader(ds, rows, batch_size=min(recipe.batch_size, len(rows)), gen=gen)
     model.train()
     step = 0
     while step < total:
         for xb, yb in loader:
-            xb, yb = xb.to(device), yb.to(device)
-            loss = F.cross_entropy(model(xb), yb, label_smoothing=recipe.label_smoothing)
+            loss = F.cross_entropy(model(xb.to(device)), yb.to(device), label_smoothing=recipe.label_smoothing)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -129,34 +116,25 @@ def train(model, ds: SampleDataset, rows, config: CampaignConfig, *, device, gen
 
 
 @torch.no_grad()
-def accuracy(model, ds: SampleDataset, rows, *, device) -> float:
-    model.eval()
-    correct = 0
-    for xb, yb in _loader(ds, rows, batch_size=EVAL_BATCH):
-        correct += int((model(xb.to(device)).argmax(1).cpu() == yb).sum())
-    return correct / max(1, len(rows))
-
-
-@torch.no_grad()
 def predict(model, ds: SampleDataset, rows, *, device, dropout: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(probabilities (N, C), embeddings (N, D)) in one pass; dropout on for MC samples."""
+    """(probabilities (N, C), embeddings (N, D)) in one full pass; dropout on for MC samples."""
     model.eval()
-    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)] if dropout else []
-    for m in dropouts:
-        m.train()
+    model.dropout.train(dropout)
     probs, embs = [], []
-    for xb, _ in _loader(ds, rows, batch_size=EVAL_BATCH):
+    for xb, _ in _loader(ds, rows):
         emb = model.features(xb.to(device))
         probs.append(F.softmax(model.head(emb), dim=1).cpu())
         embs.append(emb.cpu())
-    for m in dropouts:
-        m.eval()
+    model.dropout.eval()
     return torch.cat(probs), torch.cat(embs)
 
 
-@torch.no_grad()
-def pool_view(model, ds: SampleDataset, pool: np.ndarray, labeled: list[int], needs: Needs, *,
-              device) -> PoolView:
+def accuracy(model, ds: SampleDataset, rows, *, device) -> float:
+    rows = np.asarray(rows)
+    return float((predict(model, ds, rows, device=device)[0].argmax(1).numpy() == ds.y[rows]).mean())
+
+
+def pool_view(model, ds: SampleDataset, pool: np.ndarray, labeled: list[int], needs: Needs, *, device) -> PoolView:
     """What the strategy needs, computed the usual way: MC dropout as T full passes."""
     probs, emb = predict(model, ds, pool, device=device) if needs.probs or needs.embedding else (None, None)
     mc = (torch.stack([predict(model, ds, pool, device=device, dropout=True)[0]
@@ -165,46 +143,36 @@ def pool_view(model, ds: SampleDataset, pool: np.ndarray, labeled: list[int], ne
     return PoolView(n=len(pool), probs=probs, mc_probs=mc, embedding=emb, labeled_embedding=lab)
 
 
-def check_supported(config: CampaignConfig, augmentation: str) -> None:
-    recipe = config.train
-    if recipe.augment and (augmentation not in ("crop", "crop_flip") or recipe.augment > 1):
-        raise ValueError(f"reference: {augmentation} augmentation at {recipe.augment} not implemented")
-    if recipe.mixup or recipe.swa or recipe.warm_start:
-        raise ValueError("reference: mixup, SWA and warm start are not implemented")
-
-
 def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu",
                   pipeline: str = "pil") -> list[dict[str, Any]]:
     """The campaign of `config` the usual way; one record per cycle (accuracies and timings).
     `pipeline` is how samples are converted and augmented (see `SampleDataset`)."""
-    data = get_dataset(config.dataset, root=config.data_root)
-    check_supported(config, data.augmentation)
+    data, recipe = get_dataset(config.dataset, root=config.data_root), config.train
+    if recipe.augment and (data.augmentation not in ("crop", "crop_flip") or recipe.augment > 1):
+        raise ValueError(f"reference: {data.augmentation} augmentation at {recipe.augment} not implemented")
+    if recipe.mixup or recipe.swa or recipe.warm_start:
+        raise ValueError("reference: mixup, SWA and warm start are not implemented")
     budget = config.budget.resolve(data.n_train)
     x_train, y_train = data.x_train.numpy(), data.y_train.numpy()
     pool_set = SampleDataset(x_train, y_train, data.mean, data.std, pipeline=pipeline)
-    test_set = SampleDataset(data.x_test.numpy(), data.y_test.numpy(), data.mean, data.std,
-                             pipeline=pipeline)
-    strength = config.train.augment
+    test_set = SampleDataset(data.x_test.numpy(), data.y_test.numpy(), data.mean, data.std, pipeline=pipeline)
     pad = 0
-    if strength:  # the crop alstudy.data.augment describes: ceil(strength * H / 8) pixels
+    if recipe.augment:  # the crop alstudy.data.augment describes: ceil(strength * H / 8) pixels
         h, w = data.input_shape[1:]
-        pad = min(math.ceil(strength * h / 8), h // 2, w // 2)
+        pad = min(math.ceil(recipe.augment * h / 8), h // 2, w // 2)
     val_idx, initial = initial_split(data.n_train, budget, seed)
     labeled = initial.tolist()
     strategy = make_dense(config.strategy, **dict(config.strategy_options))
     records = []
     for cycle in range(budget.cycles + 1):
         t0 = perf_counter()
-        model = _new_model(config.model or data.default_model, data, config, seed, cycle,
-                           torch.device(device))
-        train_set = SampleDataset(x_train, y_train, data.mean, data.std, pad=pad,
-                                  flip=bool(strength) and data.augmentation == "crop_flip",
-                                  gen=torch_generator(seed, "augment", cycle), pipeline=pipeline)
-        model.dropout = torch.nn.Dropout(config.train.dropout)  # the stock module
+        model = new_model(config.model or data.default_model, data, config, seed, cycle, torch.device(device))
+        model.dropout = torch.nn.Dropout(recipe.dropout)  # the stock module
+        train_set = SampleDataset(x_train, y_train, data.mean, data.std, pad=pad, pipeline=pipeline,
+                                  flip=bool(recipe.augment) and data.augmentation == "crop_flip")
         with torch.random.fork_rng(devices=[]):  # transforms and dropout draw from it
             torch.manual_seed(derive_seed(seed, "augment", cycle))
-            steps = train(model, train_set, labeled, config, device=device,
-                          gen=torch_generator(seed, "train", cycle))
+            steps = train(model, train_set, labeled, config, device=device, gen=torch_generator(seed, "train", cycle))
         t1 = perf_counter()
         record = {"cycle": cycle, "n_labeled": len(labeled), "steps": steps,
                   "val_acc": accuracy(model, pool_set, val_idx, device=device),
@@ -220,3 +188,61 @@ def run_reference(config: CampaignConfig, seed: int, *, device: str = "cpu",
             record["seconds_query"] = perf_counter() - t2
         records.append(record)
     return records
+
+
+def compare(config: CampaignConfig, seed: int, *, device: str, reference_first: bool = False) -> dict:
+    """One row: seconds, accuracies and speedups of alstudy against the reference (and, for
+    images, against the tensor-pipeline reference; otherwise that pipeline is the same one)."""
+    images = get_dataset(config.dataset, root=config.data_root).x_train.dtype == torch.uint8  # loaded, untimed
+    runs = {"alstudy": run_campaign, "reference": run_reference,
+            "reference_tensor": lambda c, s, device: run_reference(c, s, device=device, pipeline="tensor")}
+    order = (["reference", "alstudy"] if reference_first else ["alstudy", "reference"]) + ["reference_tensor"] * images
+    sides = {}
+    for name in order:
+        t0 = perf_counter()
+        records = runs[name](config, seed, device=device)
+        sides[name] = {"seconds": perf_counter() - t0, "final_acc": records[-1]["test_acc"],
+                       "mean_acc": sum(r["test_acc"] for r in records) / len(records),
+                       "train_s": sum(r["seconds_train"] for r in records)}
+    ours, ref = sides["alstudy"], sides["reference"]
+    tensor = sides.get("reference_tensor", ref)
+    return {"dataset": config.dataset, "strategy": config.strategy,
+            "alstudy_s": ours["seconds"], "reference_s": ref["seconds"], "speedup": ref["seconds"] / ours["seconds"],
+            "reference_tensor_s": tensor["seconds"], "speedup_tensor": tensor["seconds"] / ours["seconds"],
+            "reference_tensor_acc": tensor["final_acc"], "train_speedup": ref["train_s"] / ours["train_s"],
+            "query_speedup": (ref["seconds"] - ref["train_s"]) / max(1e-9, ours["seconds"] - ours["train_s"]),
+            "alstudy_acc": ours["final_acc"], "reference_acc": ref["final_acc"],
+            "alstudy_mean_acc": ours["mean_acc"], "reference_mean_acc": ref["mean_acc"]}
+
+
+def run(mode: str, *, device: str) -> Section:
+    section = Section("reference", "Side by side: alstudy vs the usual toolkit pipeline",
+                      wide=("reference_tensor_acc", "alstudy_mean_acc", "reference_mean_acc"))
+    from PIL import Image  # noqa: F401  (one-time imports are not what is compared)
+    from torchvision import transforms  # noqa: F401
+
+    torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)  # the first optimizer imports torch._dynamo
+    for dataset, strategies, budget, recipe in PLANS[mode]:
+        for i, strategy in enumerate(strategies):
+            config = CampaignConfig(dataset, strategy, budget=budget, train=recipe)
+            # alternate which side runs first, so that a drifting machine favours neither
+            section.rows.append(compare(config, SEED, device=device, reference_first=i % 2 == 1))
+        section.notes.append(f"{dataset}: {budget.initial} + {budget.cycles} x {budget.per_cycle} labels, "
+                             f"{recipe.epochs} epochs (>= {recipe.min_steps} steps), augmentation {recipe.augment:g}")
+    rows = section.rows
+    total = {key: sum(r[key] for r in rows) for key in ("alstudy_s", "reference_s", "reference_tensor_s")}
+    acc = {key: sum(r[key] for r in rows) / len(rows) for key in ("alstudy_acc", "reference_acc")}
+    speedup = total["reference_s"] / total["alstudy_s"]
+    section.summary.update(speedup=speedup, speedup_tensor=total["reference_tensor_s"] / total["alstudy_s"],
+                           **total, **acc)
+    section.targets += [
+        target("campaign speedup over the reference", speedup, at_least=SPEEDUP_GOAL, unit="x"),
+        target("final accuracy, alstudy - reference (mean over strategies)",
+               acc["alstudy_acc"] - acc["reference_acc"], at_least=-ACCURACY_SLACK)]
+    section.notes += [
+        f"seed {SEED}, device {device}, torch threads {torch.get_num_threads()}; both sides share splits, "
+        "initial weights, step counts, recipe and selection rules (see alstudy.bench.reference)",
+        f"the accuracy target allows {ACCURACY_SLACK} for seed noise: the sides shuffle and draw dropout "
+        "masks from different streams; speedup_tensor counts non-image rows at their one pipeline",
+    ]
+    return section

@@ -8,22 +8,20 @@ import torch
 from alstudy.bench import synthetic
 from alstudy.bench.section import Section, target
 from alstudy.bench.timing import seconds
-from alstudy.models import make_model
 from alstudy.rng import torch_generator
 from alstudy.training import infer
 
 MC_SAMPLES = 20
-# (model, dataset shape); per mode and device kind: (pool rows, rows timed for full re-runs).
-# Rows/s is what is compared; pools on CPU are sized so that convolutional models take seconds.
-# None: not measured in that mode (ResNet-18 on CPU takes minutes).
+# (model, dataset shape); per mode and device kind: (pool rows, rows timed for full re-runs),
+# sized so that convolutional models take seconds on CPU; None: not measured (ResNet-18 on a
+# CPU takes minutes).
 CASES = (("mlp", "digits"), ("cnn1d", "mnist1d"), ("cnn2d", "mnist"), ("resnet18", "cifar10"))
 POOLS = {
     ("smoke", "cpu"): {"mlp": (256, 64), "cnn1d": (256, 64), "cnn2d": (64, 8), "resnet18": None},
-    ("quick", "cpu"): {"mlp": (20_000, 2_000), "cnn1d": (20_000, 1_000), "cnn2d": (500, 10),
-                       "resnet18": None},
+    ("quick", "cpu"): {"mlp": (20_000, 2_000), "cnn1d": (20_000, 1_000), "cnn2d": (500, 10), "resnet18": None},
     ("full", "cpu"): {"mlp": (50_000, 10_000), "cnn1d": (50_000, 5_000), "cnn2d": (10_000, 500),
                       "resnet18": (1_000, 50)},
-    ("smoke", "cuda"): {"mlp": (256, 64), "cnn1d": (256, 64), "cnn2d": (256, 64), "resnet18": (256, 64)},
+    ("smoke", "cuda"): {m: (256, 64) for m, _ in CASES},
     ("quick", "cuda"): {m: (50_000, 5_000) for m, _ in CASES},
     ("full", "cuda"): {m: (50_000, 50_000) for m, _ in CASES},
 }
@@ -37,11 +35,8 @@ def full_reruns(model, x: torch.Tensor, to_float, *, samples: int, batch_size: i
     model.eval()
     model.dropout.train()
     try:
-        out = []
-        for _ in range(samples):
-            out.append(torch.cat([model(to_float(x[i:i + batch_size])).softmax(1)
-                                  for i in range(0, x.shape[0], batch_size)]))
-        return torch.stack(out)
+        return torch.stack([torch.cat([model(to_float(x[i:i + batch_size])).softmax(1)
+                                       for i in range(0, x.shape[0], batch_size)]) for _ in range(samples)])
     finally:
         model.dropout.eval()
 
@@ -50,35 +45,25 @@ def score_case(model_name: str, dataset: str, n: int, *, device: str, repeats: i
                rerun_rows: int, samples: int = MC_SAMPLES) -> dict:
     """Rows/s of plain scoring, MC dropout and full re-runs for `model_name` on a pool of `n`."""
     ds = synthetic.like(dataset, n, device=device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = make_model(model_name, ds.input_shape, ds.num_classes, dropout=0.3).to(device)
-    model.eval()
+    model = synthetic.model(model_name, ds, device=device).eval()
     if ds.x_train.dim() == 4:  # as fit leaves a model of images
         model = model.to(memory_format=torch.channels_last)
-    kind = torch.device(device).type
-    x = ds.x_train
+    x, kind = ds.x_train, torch.device(device).type
 
-    def plain() -> None:
-        infer(model, x, to_float=ds.to_float, probs=True)
+    def score(rows: torch.Tensor, mc: int) -> None:
+        infer(model, rows, to_float=ds.to_float, probs=not mc, mc_samples=mc,
+              gen=torch_generator(0, "bench-mc", device=kind) if mc else None)
 
-    def mc() -> None:
-        infer(model, x, to_float=ds.to_float, mc_samples=samples,
-              gen=torch_generator(0, "bench-mc", device=kind))
-
-    # Warm up on a few rows: the first call pays for lazy initialization, not for rows.
-    infer(model, x[:64], to_float=ds.to_float, probs=True, mc_samples=samples,
-          gen=torch_generator(0, "bench-mc", device=kind))
-    t_plain = seconds(plain, device=device, repeats=repeats)
-    t_mc = seconds(mc, device=device, repeats=repeats)
+    for mc in (0, samples):
+        score(x[:64], mc)  # the first calls pay for lazy initialization, not for rows
+    t_plain = seconds(lambda: score(x, 0), device=device, repeats=repeats)
+    t_mc = seconds(lambda: score(x, samples), device=device, repeats=repeats)
     sub = x[:min(rerun_rows, n)]
     t_rerun = seconds(lambda: full_reruns(model, sub, ds.to_float, samples=samples), device=device)
-    plain_rate, mc_rate = n / t_plain, n / t_mc
-    rerun_rate = sub.shape[0] / t_rerun
+    plain, mc, rerun = n / t_plain, n / t_mc, sub.shape[0] / t_rerun
     return {"model": model_name, "shape": dataset, "pool": n, "rerun_rows": int(sub.shape[0]),
-            "plain_rows_per_s": plain_rate,
-            "mc_rows_per_s": mc_rate, "mc_cost": plain_rate / mc_rate,
-            "rerun_rows_per_s": rerun_rate, "rerun_cost": plain_rate / rerun_rate}
+            "plain_rows_per_s": plain, "mc_rows_per_s": mc, "mc_cost": plain / mc,
+            "rerun_rows_per_s": rerun, "rerun_cost": plain / rerun}
 
 
 def run(mode: str, *, device: str) -> Section:
@@ -88,17 +73,12 @@ def run(mode: str, *, device: str) -> Section:
         if pools[model_name] is None:
             section.notes.append(f"{model_name} skipped on {device} in {mode} mode")
             continue
-        n, rerun_rows = pools[model_name]
-        row = score_case(model_name, dataset, n, device=device, repeats=REPEATS[mode],
-                         rerun_rows=rerun_rows)
+        row = score_case(model_name, dataset, pools[model_name][0], device=device, repeats=REPEATS[mode],
+                         rerun_rows=pools[model_name][1])
         section.rows.append(row)
-        section.targets.append(target(f"MC dropout cost, {model_name}", row["mc_cost"],
-                                      at_most=2.0, unit="x"))
+        section.targets.append(target(f"MC dropout cost, {model_name}", row["mc_cost"], at_most=2.0, unit="x"))
     section.summary["mc_cost_max"] = max(r["mc_cost"] for r in section.rows)
-    section.notes += [
-        "plain: infer(probs=True); mc: infer(mc_samples=T), the backbone once and T dropout "
-        "masks on the embedding; rerun: T full forward passes with dropout on (the usual way), "
-        "timed on the first rerun_rows rows of the pool and compared per row",
-        "mc_cost and rerun_cost are the time of one pass relative to a plain pass",
-    ]
+    section.notes.append("plain: infer(probs=True); mc: infer(mc_samples=T), the backbone once, T dropout masks "
+                         "on the embedding; rerun: T full passes with dropout on, timed on rerun_rows rows; "
+                         "costs relative to a plain pass")
     return section

@@ -1,8 +1,5 @@
-"""Random data with the shapes of real datasets: speed depends on shapes, not on content.
-
-Every tensor is drawn from a generator seeded from (seed, purpose), so two runs of the bench
-time the same work.
-"""
+"""Random data (and fresh models) with the shapes of real datasets: speed depends on shapes,
+not on content. Everything is seeded, so two runs of the bench time the same work."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ import torch
 
 from alstudy.data.dataset import Dataset
 from alstudy.data.registry import dataset_spec
+from alstudy.models import make_model
 from alstudy.rng import torch_generator
 
 
@@ -48,3 +46,10 @@ def pool_outputs(n: int, d: int, c: int, *, seed: int = 0, clusters: int = 10,
     logits = torch.randn(n, c, generator=gen, dtype=dtype)
     logits *= torch.rand(n, 1, generator=gen, dtype=dtype) * 6.0  # some rows sure, some unsure
     return emb, logits.softmax(1)
+
+
+def model(name: str, ds: Dataset, *, device: str) -> torch.nn.Module:
+    """A fresh `name` for `ds` (dropout 0.3) with the weights of torch seed 0."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return make_model(name, ds.input_shape, ds.num_classes, dropout=0.3).to(device)

@@ -1,4 +1,4 @@
-"""Wall-clock timing that waits for the device, and run lengths chosen from a first timing."""
+"""Wall-clock timing that waits for the device."""
 
 from __future__ import annotations
 
@@ -15,11 +15,8 @@ def sync(device: str | torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds(fn: Callable[[], object], *, device: str | torch.device, repeats: int = 1,
-            warmup: int = 0) -> float:
-    """Median wall time of `repeats` calls of `fn` after `warmup` untimed calls."""
-    for _ in range(warmup):
-        fn()
+def seconds(fn: Callable[[], object], *, device: str | torch.device, repeats: int = 1) -> float:
+    """Median wall time of `repeats` calls of `fn`."""
     times = []
     for _ in range(max(1, repeats)):
         sync(device)
@@ -28,10 +25,3 @@ def seconds(fn: Callable[[], object], *, device: str | torch.device, repeats: in
         sync(device)
         times.append(perf_counter() - t0)
     return statistics.median(times)
-
-
-def scaled_count(per_item: float, *, seconds_target: float, lo: int, hi: int) -> int:
-    """How many items fit into `seconds_target` at `per_item` seconds each, within [lo, hi]."""
-    if per_item <= 0:
-        return hi
-    return int(min(hi, max(lo, seconds_target / per_item)))
