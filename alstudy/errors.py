@@ -35,8 +35,8 @@ class UsageError(Exception):
 
     def __str__(self) -> str:
         head = self.key
-        if head and self.has_value:
-            head = f"{head} = {self.value!r}"
+        if head and self.has_value:   # a flag reads as typed (`--device 'tpu'`), a file key as `key = value`
+            head = f"{head} {self.value!r}" if head.startswith("-") else f"{head} = {self.value!r}"
         if not head:
             line = self.reason
         else:

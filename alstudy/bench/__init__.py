@@ -1,0 +1,50 @@
+"""Speed benchmarks behind `alstudy bench`: one module per section, each with
+`run(mode, *, device) -> Section`; `run_bench` runs them and writes the JSON."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from datetime import datetime, timezone
+
+SCHEMA_VERSION = 1
+
+
+def run_bench(mode: str, modules: list[str], *, device: str, threads: int | None = None,
+              json_path: str | None = None) -> int:
+    """Run the sections in `modules` (alstudy.bench.<module>, in order) at `mode` ("smoke",
+    "quick" or "full") on `device`; print a table per section; write JSON to `json_path`."""
+    import torch
+
+    from alstudy.bench import hardware
+    from alstudy.bench.section import print_section
+    from alstudy.study.store import dumps, write_atomic
+
+    if threads:
+        torch.set_num_threads(threads)
+    out, started, t_all = sys.stdout, datetime.now(timezone.utc), time.perf_counter()
+    hw = hardware.describe(device)
+    out.write(f"alstudy bench ({mode}) on {hw['cpu_model']}, {hw['cores_usable']} cores, "
+              f"{hw['gpu_name'] or 'no GPU'}; torch {hw['torch']} ({hw['torch_threads']} threads), "
+              f"ray {hw['ray']}; load average {hw['load_average']}\n")
+    sections = {}
+    for module in modules:
+        t0 = time.perf_counter()
+        section = importlib.import_module(f"alstudy.bench.{module}").run(mode, device=device)
+        section.seconds = time.perf_counter() - t0
+        print_section(section, out)
+        sections[section.name] = section.to_dict()
+    hw["load_average_end"] = hardware.load_average()
+    targets = [dict(t, section=n) for n, s in sections.items() for t in s["targets"]]
+    payload = {"schema": SCHEMA_VERSION, "mode": mode, "device": device,
+               "started": started.isoformat(timespec="seconds"), "seconds": time.perf_counter() - t_all,
+               "hardware": hw, "sections": sections, "targets": targets, "warnings": hardware.busy_warnings(hw)}
+    out.write(f"\n{len(modules)} section(s) in {payload['seconds']:.0f} s; targets met: "
+              f"{sum(t['met'] is True for t in targets)} of {len(targets)}; "
+              f"load average at the end {hw['load_average_end']}\n")
+    out.writelines(f"warning: {warning}\n" for warning in payload["warnings"])
+    if json_path:
+        write_atomic(json_path, dumps(payload) + "\n")
+        out.write(f"results written to {json_path}\n")
+    return 0

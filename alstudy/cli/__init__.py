@@ -18,7 +18,7 @@ _COMMAND_MODULES = (
     "alstudy.cli.run",       # run
     "alstudy.cli.validate",  # validate
     "alstudy.cli.report",    # report
-    "alstudy.bench.cli",     # bench
+    "alstudy.cli.bench",     # bench
 )
 
 
