@@ -16,15 +16,10 @@ VOLATILE = ["seconds_train", "seconds_eval", "seconds_score", "seconds_select", 
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory):
+def clean(tmp_path_factory, write_study):
     """One finished local study: (study file, results folder)."""
-    import sys
-
-    sys.path.insert(0, os.path.dirname(__file__))
-    from conftest import tiny_study
-
     folder = tmp_path_factory.mktemp("clean")
-    path = tiny_study(str(folder), name="dmg", strategies=("random", "margin"), trials=2, eval_seeds=(100,))
+    path = write_study(str(folder), name="dmg", strategies=("random", "margin"), trials=2, eval_seeds=(100,))
     assert main(["run", path, "--out", str(folder / "out"), "--local", "--plain"]) == 0
     return path, folder / "out" / "dmg"
 

@@ -1,0 +1,56 @@
+"""Flags are checked before any work starts, by one checker per kind of flag for every command."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pandas as pd
+
+from alstudy.cli import main
+
+SMALL = ["--dataset", "wine", "--strategy", "entropy", "--initial", "10", "--per-cycle", "8", "--cycles", "1",
+         "--validation", "10", "--set", "epochs=2", "--set", "min_steps=5"]
+
+
+def test_campaign_prints_its_cycles_and_writes_its_records(tmp_path, capsys):
+    out = tmp_path / "c.parquet"
+    assert main(["campaign", *SMALL, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split()[:3] == ["cycle", "labels", "val_acc"] and printed[1].split()[:2] == ["0", "10"]
+    assert list(pd.read_parquet(out).n_labeled) == [10, 18]
+    assert [p.name for p in tmp_path.iterdir()] == ["c.parquet"]
+
+
+def one_error(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]
+
+
+def test_campaign_out_into_a_missing_folder_fails_before_the_campaign(tmp_path, capsys):
+    started = time.monotonic()
+    assert main(["campaign", *SMALL, "--out", str(tmp_path / "no" / "c.parquet")]) == 2
+    assert "does not exist" in one_error(capsys) and time.monotonic() - started < 5
+    assert capsys.readouterr().out == ""                      # not a single cycle ran
+    assert main(["campaign", *SMALL, "--out", str(tmp_path / "c.xlsx")]) == 2
+    assert "allowed: .parquet, .csv" in one_error(capsys)
+
+
+def test_run_checks_its_device_output_and_address_first(make_study, tmp_path, capsys):
+    path = make_study(name="flags", strategies=("random",), trials=1, eval_seeds=(100,))
+    assert main(["run", path, "--local", "--device", "banana", "--out", str(tmp_path / "o")]) == 2
+    assert "--device 'banana': allowed: cpu, cuda, cuda:N" in one_error(capsys)
+    (tmp_path / "file").write_text("")
+    assert main(["run", path, "--out", str(tmp_path / "file")]) == 2
+    assert "is a file, not a folder" in one_error(capsys)
+    with socket.socket() as s:                                  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    assert main(["run", path, "--address", f"127.0.0.1:{port}", "--out", str(tmp_path / "o")]) == 2
+    line = one_error(capsys)
+    assert f"--address '127.0.0.1:{port}': no Ray cluster answers there" in line
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "o").exists()                        # nothing was started or written
