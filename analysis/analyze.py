@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import cd, curves, gain, penalty, ranks, regimes, stability, tuning
+from analysis import cd, curves, gain, penalty, pooled, ranks, regimes, stability, tuning, verdicts
 from analysis.load import BASELINE, EVAL_PHASE, arms, drop_incomplete, phase_rows, validate
 
 
@@ -18,6 +18,7 @@ class Settings:
     n_boot: int = 1000           # bootstrap resamples
     seed: int = 0                # seed of the bootstrap generators
     posthoc: str = "nemenyi"     # post-hoc test behind the CD diagram ("nemenyi" or "wilcoxon-holm")
+    margin: float = verdicts.DEFAULT_MARGIN  # equivalence margin δ of the verdicts, in AUBC units
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Analysis:
     posthoc: pd.DataFrame
     critical_difference: float
     parity: pd.DataFrame
+    verdicts: pd.DataFrame                  # per (paradigm,) dataset × strategy: verdict, gain, p-values, power
+    pooled: pd.DataFrame                    # per strategy: DerSimonian–Laird gain across datasets, τ², I²
     other_arms: dict[str, ArmStats] = field(default_factory=dict)
     arm_agreement: dict[str, pd.Series] = field(default_factory=dict)  # τ-b of arm vs eval ranks
     tuning_effect: pd.DataFrame | None = None  # eval AUBC − arm AUBC per dataset × strategy
@@ -116,6 +119,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     regime_tables = ranks.regime_rank_tables(by_regime)
     friedman = cd.friedman(main.scores)
     others = {p: arm_stats(frame, p, settings) for p in arms(frame) if p != EVAL_PHASE}
+    table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
+                              level=settings.level)
     effect = None
     if others:
         parts = []
@@ -144,6 +149,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         critical_difference=cd.critical_difference(main.scores.shape[1], main.scores.shape[0],
                                                     alpha=settings.alpha),
         parity=tuning.tuning_parity(frame),
+        verdicts=table,
+        pooled=pooled.pooled_gain(table, level=settings.level),
         other_arms=others,
         arm_agreement={p: stability.agreement(a.ranks, main.ranks) for p, a in others.items()},
         tuning_effect=effect,

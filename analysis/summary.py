@@ -126,6 +126,16 @@ def _arm_summary(arm) -> dict:
                                         ["mean", "ci_low", "ci_high", "p_value", "p_holm"])}
 
 
+VERDICT_FIELDS = ["verdict", "gain", "ci_low", "ci_high", "p_superiority", "p_equivalence", "margin", "mde",
+                  "seeds_needed"]
+POOLED_FIELDS = ["mean", "ci_low", "ci_high", "tau2", "i2", "k"]
+
+
+def _by(table: pd.DataFrame, *keys: str) -> list[str]:
+    """`keys`, with a leading paradigm level when the table has one."""
+    return (["paradigm"] if "paradigm" in table else []) + list(keys)
+
+
 def summary(a: Analysis) -> dict:
     """The machine-readable summary; see report.md for what each entry means."""
     s, main = a.settings, a.main
@@ -133,7 +143,7 @@ def summary(a: Analysis) -> dict:
     out = {
         "study": a.study,
         "settings": {"alpha": s.alpha, "level": s.level, "n_boot": s.n_boot, "seed": s.seed,
-                     "posthoc": s.posthoc, "score": "test AUBC (eval phase)"},
+                     "posthoc": s.posthoc, "margin": s.margin, "score": "test AUBC (eval phase)"},
         "datasets": list(main.ranks.index), "strategies": sorted(main.rows["strategy"].unique()),
         "incomplete_campaigns": len(main.incomplete),
         "code_versions": a.codes,
@@ -150,6 +160,9 @@ def summary(a: Analysis) -> dict:
         "aubc": _nested(main.aubc_summary, ["dataset", "strategy"], ["mean", "ci_low", "ci_high"]),
         "final_accuracy": _nested(a.final, ["dataset", "strategy"], ["mean", "ci_low", "ci_high"]),
         "gain_over_random": _nested(main.gain_aubc, ["dataset", "strategy"], gain_fields),
+        "verdicts": _nested(a.verdicts.astype({"seeds_needed": object}).where(a.verdicts.notna(), None),
+                            _by(a.verdicts, "dataset", "strategy"), VERDICT_FIELDS),
+        "pooled_gain": _nested(a.pooled, _by(a.pooled, "strategy"), POOLED_FIELDS),
         "gain_over_random_by_regime": _nested(a.gain_regime, ["dataset", "regime", "strategy"], gain_fields),
         "regimes": {r: {"kendall_w": a.regime_stability.loc[r, "kendall_w"],
                         "kendall_w_ci": a.regime_stability.loc[r, ["w_ci_low", "w_ci_high"]].tolist(),

@@ -105,6 +105,8 @@ BAD = {
     "nan fixed hyperparameter": (("epochs = 5", "epochs = 5\nlabel_smoothing = nan"),
                                  ["train.label_smoothing = nan", "finite"]),
     "infinite budget": (("initial = 10", "initial = inf"), ["budget.initial = inf"]),
+    "margin beyond one": (("seeds = [100, 101]", "seeds = [100, 101]\nmargin = 1.5"),
+                          ["evaluation.margin = 1.5", "(0, 1)"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }
@@ -181,3 +183,13 @@ def test_the_study_package_loads_no_analysis_pandas_or_scipy(tmp_path):
             "print(sorted(m for m in ('analysis', 'scipy', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_margin_is_read_and_changes_no_result(tmp_path):
+    from alstudy.study.schema import load_study
+
+    plain = load_study(write(tmp_path, GOOD, "a.toml"))
+    wide = load_study(write(tmp_path, GOOD.replace("seeds = [100, 101]", "seeds = [100, 101]\nmargin = 0.02"), "b.toml"))
+    assert plain.evaluation.margin == 0.01 and wide.evaluation.margin == 0.02
+    assert wide.to_dict()["evaluation"]["margin"] == 0.02      # saved with the results for the report
+    assert plain.fingerprint() == wide.fingerprint()            # a finished study resumes as it was
