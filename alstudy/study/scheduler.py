@@ -6,7 +6,9 @@ with `next()` / `complete()` / `fail()`. The tuning state lives in Optuna's own 
 Optuna's: a trial asked before a stop keeps its params in the storage and only its missing
 seeds run again; a trial whose campaigns all finished is told its value. Each ask uses a TPE
 sampler seeded from (sampler seed, cell, trial number), so with `max_parallel = 1` a cell's
-proposals are the same whatever stopped or resumed the run.
+proposals are the same whatever stopped or resumed the run. Every cell's first proposal is the
+defaults of the searched hyperparameters (`space.start_point`, enqueued in Optuna's storage), so
+no cell's chosen configuration is worse on the tuning objective than the untuned defaults.
 
 Every cell gets exactly `trials` proposals (a failed campaign does not earn its cell another
 one: it is retried, in this run up to `retries` times, else by the next run), and a cell's
@@ -25,6 +27,7 @@ from alstudy.rng import derive_seed
 from alstudy.study import plan
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
+from alstudy.study.space import start_point
 
 
 @dataclass
@@ -140,6 +143,8 @@ class Scheduler:
         self.done = {t: phase for t, (phase, _) in finished.items()}
         for (dataset, strategy), cell in self._cells.items():
             for trial in cell.optuna.get_trials(deepcopy=False):
+                if trial.state == optuna.trial.TrialState.WAITING:
+                    continue   # the defaults, enqueued just before a stop: the next ask takes them
                 cell.params[trial.number] = dict(trial.params)
                 specs = [plan.tune_spec(dataset, strategy, trial.number, s, trial.params)
                          for s in self.study.tuning.seeds]
@@ -181,6 +186,10 @@ class Scheduler:
         cell.optuna.sampler = optuna.samplers.TPESampler(
             seed=derive_seed(t.sampler_seed, f"tpe:{dataset}/{strategy}", number) % 2**32,
             n_startup_trials=t.startup_trials, multivariate=t.multivariate, constant_liar=t.constant_liar)
+        if number == 0 and not cell.optuna.get_trials(deepcopy=False):
+            # Tuning starts from the defaults: the best of the budget is then never worse than
+            # them on the objective. Enqueued in the storage, so a resumed run asks the same.
+            cell.optuna.enqueue_trial(start_point(t.space))
         asked = cell.optuna.ask(self._dists)   # in the storage before anything runs
         assert asked.number == number, (asked.number, number)
         cell.params[number] = dict(asked.params)
