@@ -91,3 +91,27 @@ def pooled_section(a: Analysis, forest: str | None) -> list[str]:
     if forest:
         md += [f"![Forest plot]({forest})", ""]
     return md
+
+
+def pilot_check(pilot: str, *, datasets: tuple[str, ...], seeds: int, margin: float, alpha: float = 0.05) -> list[str]:
+    """Whether `seeds` evaluation seeds suffice, judged on a previous results directory `pilot`:
+    per dataset, the seeds TOST needs at the pilot's largest SD of paired differences, and the
+    minimum detectable gain with the planned seeds. Datasets the pilot lacks are said to be so."""
+    from analysis import power
+    from analysis.load import read_results
+    from analysis.verdicts import campaign_aubc, verdicts
+
+    table = verdicts(campaign_aubc(read_results(pilot)), margin=margin, alpha=alpha)
+    lines = [f"pilot {pilot}: {seeds} evaluation seeds planned, margin {margin_text(margin)}, alpha = {alpha}"]
+    for dataset in datasets:
+        rows = table.loc[table["dataset"] == dataset] if len(table) else table
+        sd = rows["sd"].max() if len(rows) else float("nan")
+        if not np.isfinite(sd):
+            lines.append(f"  {dataset}: no paired seeds against {BASELINE} in the pilot")
+            continue
+        need = power.seeds_needed(margin, sd, alpha=alpha)
+        verdict = "enough" if need <= seeds else f"not enough (use {need})"
+        lines.append(f"  {dataset}: {need} seeds needed to tell {margin_text(margin)} apart (largest SD of "
+                     f"paired differences {100 * sd:.2f} points); {seeds} planned: {verdict}; they detect "
+                     f"gains of {fmt_value(100 * power.mde(sd, seeds, alpha=alpha), '.1f')} points")
+    return lines
