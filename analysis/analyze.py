@@ -32,7 +32,7 @@ class ArmStats:
     scores: pd.DataFrame          # datasets × strategies, mean AUBC
     ranks: pd.DataFrame           # datasets × strategies, 1 = best
     kendall: dict
-    bootstrap: dict               # CIs of W and mean ranks, seeds resampled within datasets
+    bootstrap: dict               # CIs of W and mean ranks, datasets and seeds within them resampled
     tau: pd.DataFrame
     gain_aubc: pd.DataFrame
     incomplete: pd.DataFrame      # campaigns left out for missing budget points
@@ -81,18 +81,18 @@ def arm_stats(frame: pd.DataFrame, phase: str, settings: Settings) -> ArmStats:
                                                  level=settings.level, seed=settings.seed),
         scores=scores, ranks=table, kendall=stability.kendall_w(table),
         bootstrap=stability.bootstrap_stability(per_campaign, "aubc", n_boot=settings.n_boot,
-                                                level=settings.level, seed=settings.seed),
+                                                level=settings.level, seed=settings.seed, two_level=True),
         tau=stability.pairwise_tau(table),
         gain_aubc=gain.gain_in_aubc(per_campaign, level=settings.level), incomplete=incomplete)
 
 
 def _regime_stability(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """W (with its bootstrap CI over seeds), p-value and mean pairwise τ-b within each budget regime."""
+    """W (with its two-level bootstrap CI), p-value and mean pairwise τ-b within each budget regime."""
     out = []
     for regime, table in tables.items():
         w = stability.kendall_w(table)
-        boot = stability.bootstrap_stability(scores.loc[scores["regime"] == regime], "score",
-                                             n_boot=settings.n_boot, level=settings.level, seed=settings.seed)
+        boot = stability.bootstrap_stability(scores.loc[scores["regime"] == regime], "score", n_boot=settings.n_boot,
+                                             level=settings.level, seed=settings.seed, two_level=True)
         out.append((regime, w["w"], *boot["w"], w["p_value"],
                     stability.mean_off_diagonal(stability.pairwise_tau(table))))
     return pd.DataFrame(out, columns=["regime", "kendall_w", "w_ci_low", "w_ci_high", "p_value",
@@ -173,6 +173,17 @@ def loses_to_baseline(table: pd.DataFrame, *, alpha: float, column: str = "p_hol
 
 def has_baseline(a: Analysis) -> bool:
     return bool((a.main.rows["strategy"] == BASELINE).any())
+
+
+def stability_warning(a: Analysis) -> str | None:
+    """Why the rank-stability interval is unreliable (fewer than 4 datasets or 5 seeds), or None."""
+    m, (lo, _) = a.main.ranks.shape[0], n_seeds(a)
+    why = [f"{m} datasets (< 4)"] if m < 4 else []
+    why += [f"{lo} evaluation seeds (< 5)"] if lo < 5 else []
+    if not why:
+        return None
+    return ("unreliable with " + " and ".join(why) + ": a bootstrap over so few datasets or seeds "
+            "understates the uncertainty of W")
 
 
 def n_seeds(a: Analysis) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import figures
-from analysis.analyze import Analysis, has_baseline, n_seeds
+from analysis.analyze import Analysis, has_baseline, n_seeds, stability_warning
 from analysis.load import BASELINE
 from analysis.markdown import fmt_value as _fmt
 from analysis.markdown import markdown_table
@@ -160,9 +160,11 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
         pd.concat([main.ranks[list(a.mean_ranks.index)], a.mean_ranks.to_frame("mean rank").T]), fmt=".2f"), ""]
     md += ["## Rank stability", "",
            f"Kendall's W = {_fmt(main.kendall['w'], '.3f')} (tie-corrected; chi2 = {_fmt(main.kendall['chi2'], '.2f')}, "
-           f"p = {_fmt(main.kendall['p_value'], '.3g')}); {s.level:.0%} bootstrap CI over seeds resampled within "
-           f"datasets: [{_fmt(a.bootstrap['w'][0], '.3f')}, {_fmt(a.bootstrap['w'][1], '.3f')}]. "
-           "W = 1: every dataset ranks the strategies identically; W = 0: no agreement.", "",
+           f"p = {_fmt(main.kendall['p_value'], '.3g')}); {s.level:.0%} two-level bootstrap CI (resampling "
+           f"{a.bootstrap.get('method', 'seeds within datasets')}): "
+           f"[{_fmt(a.bootstrap['w'][0], '.3f')}, {_fmt(a.bootstrap['w'][1], '.3f')}]. "
+           "W = 1: every dataset ranks the strategies identically; W = 0: no agreement."
+           + (f" **This interval is {warning}.**" if (warning := stability_warning(a)) else ""), "",
            "Rank spread per strategy, with the bootstrap CI of its mean rank:", "",
            markdown_table(a.spread.join(a.bootstrap["mean_rank"].add_prefix("mean_rank_")), fmt=".2f"), "",
            "Kendall τ-b between datasets' rankings:", "", markdown_table(main.tau, fmt=".2f"), ""]

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.analyze import Analysis, beats_baseline, finite, has_baseline, loses_to_baseline, n_seeds
+from analysis.analyze import (Analysis, beats_baseline, finite, has_baseline, loses_to_baseline, n_seeds,
+                              stability_warning)
 from analysis.load import BASELINE
 from analysis.stability import mean_off_diagonal
 from analysis.tuning import parity_holds
@@ -73,7 +74,9 @@ def headline(a: Analysis) -> list[str]:
         tau = mean_off_diagonal(a.main.tau)
         lines.append(
             f"Rank stability across {k['m']} datasets: Kendall's W = {k['w']:.2f} "
-            f"({a.settings.level:.0%} bootstrap CI [{w_low:.2f}, {w_high:.2f}], p = {k['p_value']:.3g}"
+            f"({a.settings.level:.0%} CI [{w_low:.2f}, {w_high:.2f}] resampling "
+            f"{a.bootstrap.get('method', 'seeds within datasets')}"
+            + (f", {warning}" if (warning := stability_warning(a)) else "") + f"; p = {k['p_value']:.3g}"
             + ("" if k["p_value"] < alpha else f", not significant at alpha = {alpha}")
             + f"); mean pairwise τ-b = {tau:.2f}: {agreement_word(tau)} agreement between datasets. "
             f"Best mean rank: {a.mean_ranks.index[0]} ({a.mean_ranks.iloc[0]:.2f} of {k['n']})"
@@ -151,6 +154,7 @@ def summary(a: Analysis) -> dict:
         "headline": headline(a),
         "kendall_w": main.kendall["w"], "kendall_w_pvalue": main.kendall["p_value"],
         "kendall_w_ci": list(a.bootstrap["w"]),
+        "kendall_w_ci_method": a.bootstrap.get("method"), "kendall_w_ci_warning": stability_warning(a),
         "mean_rank": a.mean_ranks.to_dict(),
         "mean_rank_ci": a.bootstrap["mean_rank"].to_dict(orient="index"),
         "ranks": main.ranks.to_dict(orient="index"),
