@@ -63,6 +63,8 @@ class Analysis:
     arm_agreement: dict[str, pd.Series] = field(default_factory=dict)  # τ-b of arm vs eval ranks
     tuning_effect: pd.DataFrame | None = None  # eval AUBC − arm AUBC per dataset × strategy
     codes: dict[str, int] = field(default_factory=dict)  # rows per alstudy code version (column `code`)
+    diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)  # can the tuning tell its trials apart?
+    tuned_vs_untuned: pd.DataFrame = field(default_factory=pd.DataFrame)  # eval − untuned test AUBC, paired
 
     @property
     def bootstrap(self) -> dict:
@@ -155,6 +157,9 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         arm_agreement={p: stability.agreement(a.ranks, main.ranks) for p, a in others.items()},
         tuning_effect=effect,
         codes=code_counts(frame),
+        diagnosis=tuning.tuning_diagnosis(frame),
+        tuned_vs_untuned=(tuning.tuned_vs_untuned(main.aubc, others["untuned"].aubc, level=settings.level)
+                          if "untuned" in others else pd.DataFrame()),
     )
 
 

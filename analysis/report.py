@@ -14,7 +14,7 @@ from analysis.load import BASELINE
 from analysis.markdown import fmt_value as _fmt
 from analysis.markdown import markdown_table
 from analysis.summary import headline, summary
-from analysis.verdict_report import pooled_section, verdict_section
+from analysis.verdict_report import pooled_section, tuning_section, verdict_section
 
 
 def _ci_cell(mean: float, low: float, high: float) -> str:
@@ -95,10 +95,12 @@ def write_tables(a: Analysis, out: Path) -> dict[str, Path]:
         "gain_regime": a.gain_regime, "ranks": a.main.ranks, "rank_spread": a.spread,
         "pairwise_tau": a.main.tau, "penalty_matrix": a.ppm, "posthoc_pvalues": a.posthoc,
         "tuning_parity": a.parity, "incomplete_campaigns": a.main.incomplete,
-        "verdicts": a.verdicts, "pooled_gain": a.pooled,
+        "verdicts": a.verdicts, "pooled_gain": a.pooled, "tuning_diagnosis": a.diagnosis,
     }
     if a.tuning_effect is not None:
         tables["tuning_effect"] = a.tuning_effect
+    if len(a.tuned_vs_untuned):
+        tables["tuned_vs_untuned"] = a.tuned_vs_untuned
     paths = {}
     for name, table in tables.items():
         keep_index = not isinstance(table.index, pd.RangeIndex)
@@ -137,6 +139,7 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     else:
         md += ["Every strategy, random included, should have the same number of tuning trials per dataset.", "",
                markdown_table(a.parity, fmt=".3g", index=False), ""]
+    md += tuning_section(a)
     md += ["## Test AUBC (mean over seeds, %, bootstrap CI)", "", markdown_table(_ci_table(main.aubc_summary,
                                                                                        strategies)), "",
            "## Final accuracy (largest budget, %, bootstrap CI)", "",

@@ -115,3 +115,41 @@ def pilot_check(pilot: str, *, datasets: tuple[str, ...], seeds: int, margin: fl
                      f"paired differences {100 * sd:.2f} points); {seeds} planned: {verdict}; they detect "
                      f"gains of {fmt_value(100 * power.mde(sd, seeds, alpha=alpha), '.1f')} points")
     return lines
+
+
+def tuning_section(a: Analysis) -> list[str]:
+    """Markdown lines: can the tuning be trusted? Tuned against untuned on test, the edge of each
+    chosen configuration against the noise of its objective, and what to change."""
+    from analysis.tuning import tuning_advice
+
+    d = a.diagnosis
+    if d.empty:
+        return []
+    md = ["## Can the tuning be trusted?", ""]
+    t = a.tuned_vs_untuned
+    if len(t):
+        cells = t.assign(cell=[f"{100 * m:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]" if np.isfinite(lo) else
+                               fmt_value(100 * m, "+.1f") for m, lo, hi in t[["mean", "ci_low", "ci_high"]].to_numpy()])
+        table = cells.pivot(index="dataset", columns="strategy", values="cell").fillna("–")
+        worse = t.loc[t["ci_high"] < 0]
+        md += [f"Tuned minus untuned test AUBC (points, paired by seed, {a.settings.level:.0%} CI); a negative "
+               "value means tuning chose worse than the defaults:", "", markdown_table(table), ""]
+        if len(worse):
+            md += [f"**Warning:** tuning made {len(worse)} cell(s) significantly worse than the defaults on test: "
+                   + ", ".join(f"{r.strategy} on {r.dataset}" for r in worse.itertuples()) + ".", ""]
+    else:
+        md += ["The untuned arm did not run (`evaluation.untuned = true` shows what tuning changed on test).", ""]
+    view = d.assign(edge=100 * d["edge"], spread=100 * d["spread"], noise=100 * d["noise_sd"],
+                    lead=np.where(d["within_noise"], "within noise", "clear"))
+    table = view.pivot(index="dataset", columns="strategy", values="lead")
+    noise = view.groupby("dataset").agg(noise=("noise", "median"), spread=("spread", "median"),
+                                        edge=("edge", "median"), source=("noise_source", "first"))
+    md += ["Each cell's chosen configuration against the runner-up on the tuning objective (validation AUBC): "
+           "'within noise' when its lead is smaller than two configurations' objectives differ by chance "
+           "(noise: one configuration's validation AUBC SD across seeds). Full numbers: `tuning_diagnosis.csv`.", "",
+           markdown_table(table), "",
+           markdown_table(noise.rename(columns={"noise": "noise SD (points)", "spread": "SD across trials (points)",
+                                                "edge": "lead of the best (points)", "source": "noise from"}), fmt=".1f"),
+           ""]
+    md += [f"* **Warning** — {line}" for line in tuning_advice(d)]
+    return md + [""]

@@ -157,3 +157,16 @@ def test_report_opens_with_the_verdicts_and_reads_the_margin_of_the_study(tmp_pa
     assert main(["report", str(results), "--margin", "0"]) == 2
     assert capsys.readouterr().err.strip() == ("alstudy: error: --margin = 0.0: must be in (0, 1): "
                                               "a gain in AUBC units, 0.01 = one accuracy point")
+
+
+def test_report_diagnoses_the_tuning(report):
+    out, _ = report
+    text = (out / "report.md").read_text()
+    section = text.split("## Can the tuning be trusted?")[1].split("## Test AUBC")[0]
+    assert "Tuned minus untuned test AUBC" in section and "within noise" in section
+    tuned = pd.read_csv(out / "tuned_vs_untuned.csv").set_index(["dataset", "strategy"])
+    assert tuned.loc[("wine", "random"), "mean"] == pytest.approx(0.03, abs=0.01)
+    assert set(pd.read_csv(out / "tuning_diagnosis.csv")["noise_source"]) == {"tuning seeds"}
+    summary = _strict_json(out / "summary.json")
+    assert summary["kendall_w_ci_method"] == "datasets and seeds within them"
+    assert "3 datasets (< 4)" in summary["kendall_w_ci_warning"]
