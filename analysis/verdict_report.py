@@ -87,7 +87,8 @@ def pooled_section(a: Analysis, forest: str | None) -> list[str]:
           f"tuned {BASELINE}, in points, with its {a.settings.level:.0%} normal CI. τ: the between-dataset SD "
           "of the true gain; I²: the share of the spread of gains across datasets that is not seed noise "
           "(large I² = the gain, and so the ranking, changes across datasets). With few datasets τ² is "
-          "poorly estimated.", "", markdown_table(table, fmt=".1f"), ""]
+          "poorly estimated, and with few seeds each dataset's weight is itself uncertain, which this normal "
+          "CI ignores.", "", markdown_table(table, fmt=".1f"), ""]
     if forest:
         md += [f"![Forest plot]({forest})", ""]
     return md
