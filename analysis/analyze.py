@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import cd, curves, gain, penalty, ranks, regimes, stability, tuning
+from analysis import cd, curves, gain, penalty, pooled, ranks, regimes, stability, tuning, verdicts
 from analysis.load import BASELINE, EVAL_PHASE, arms, drop_incomplete, phase_rows, validate
 
 
@@ -18,6 +18,7 @@ class Settings:
     n_boot: int = 1000           # bootstrap resamples
     seed: int = 0                # seed of the bootstrap generators
     posthoc: str = "nemenyi"     # post-hoc test behind the CD diagram ("nemenyi" or "wilcoxon-holm")
+    margin: float = verdicts.DEFAULT_MARGIN  # equivalence margin δ of the verdicts, in AUBC units
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class ArmStats:
     scores: pd.DataFrame          # datasets × strategies, mean AUBC
     ranks: pd.DataFrame           # datasets × strategies, 1 = best
     kendall: dict
-    bootstrap: dict               # CIs of W and mean ranks, seeds resampled within datasets
+    bootstrap: dict               # CIs of W and mean ranks, datasets and seeds within them resampled
     tau: pd.DataFrame
     gain_aubc: pd.DataFrame
     incomplete: pd.DataFrame      # campaigns left out for missing budget points
@@ -56,10 +57,14 @@ class Analysis:
     posthoc: pd.DataFrame
     critical_difference: float
     parity: pd.DataFrame
+    verdicts: pd.DataFrame                  # per (paradigm,) dataset × strategy: verdict, gain, p-values, power
+    pooled: pd.DataFrame                    # per strategy: DerSimonian–Laird gain across datasets, τ², I²
     other_arms: dict[str, ArmStats] = field(default_factory=dict)
     arm_agreement: dict[str, pd.Series] = field(default_factory=dict)  # τ-b of arm vs eval ranks
     tuning_effect: pd.DataFrame | None = None  # eval AUBC − arm AUBC per dataset × strategy
     codes: dict[str, int] = field(default_factory=dict)  # rows per alstudy code version (column `code`)
+    diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)  # can the tuning tell its trials apart?
+    tuned_vs_untuned: pd.DataFrame = field(default_factory=pd.DataFrame)  # eval − untuned test AUBC, paired
 
     @property
     def bootstrap(self) -> dict:
@@ -78,18 +83,18 @@ def arm_stats(frame: pd.DataFrame, phase: str, settings: Settings) -> ArmStats:
                                                  level=settings.level, seed=settings.seed),
         scores=scores, ranks=table, kendall=stability.kendall_w(table),
         bootstrap=stability.bootstrap_stability(per_campaign, "aubc", n_boot=settings.n_boot,
-                                                level=settings.level, seed=settings.seed),
+                                                level=settings.level, seed=settings.seed, two_level=True),
         tau=stability.pairwise_tau(table),
         gain_aubc=gain.gain_in_aubc(per_campaign, level=settings.level), incomplete=incomplete)
 
 
 def _regime_stability(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """W (with its bootstrap CI over seeds), p-value and mean pairwise τ-b within each budget regime."""
+    """W (with its two-level bootstrap CI), p-value and mean pairwise τ-b within each budget regime."""
     out = []
     for regime, table in tables.items():
         w = stability.kendall_w(table)
-        boot = stability.bootstrap_stability(scores.loc[scores["regime"] == regime], "score",
-                                             n_boot=settings.n_boot, level=settings.level, seed=settings.seed)
+        boot = stability.bootstrap_stability(scores.loc[scores["regime"] == regime], "score", n_boot=settings.n_boot,
+                                             level=settings.level, seed=settings.seed, two_level=True)
         out.append((regime, w["w"], *boot["w"], w["p_value"],
                     stability.mean_off_diagonal(stability.pairwise_tau(table))))
     return pd.DataFrame(out, columns=["regime", "kendall_w", "w_ci_low", "w_ci_high", "p_value",
@@ -116,6 +121,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     regime_tables = ranks.regime_rank_tables(by_regime)
     friedman = cd.friedman(main.scores)
     others = {p: arm_stats(frame, p, settings) for p in arms(frame) if p != EVAL_PHASE}
+    table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
+                              level=settings.level)
     effect = None
     if others:
         parts = []
@@ -144,10 +151,15 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         critical_difference=cd.critical_difference(main.scores.shape[1], main.scores.shape[0],
                                                     alpha=settings.alpha),
         parity=tuning.tuning_parity(frame),
+        verdicts=table,
+        pooled=pooled.pooled_gain(table, level=settings.level),
         other_arms=others,
         arm_agreement={p: stability.agreement(a.ranks, main.ranks) for p, a in others.items()},
         tuning_effect=effect,
         codes=code_counts(frame),
+        diagnosis=tuning.tuning_diagnosis(frame),
+        tuned_vs_untuned=(tuning.tuned_vs_untuned(main.aubc, others["untuned"].aubc, level=settings.level)
+                          if "untuned" in others else pd.DataFrame()),
     )
 
 
@@ -166,6 +178,17 @@ def loses_to_baseline(table: pd.DataFrame, *, alpha: float, column: str = "p_hol
 
 def has_baseline(a: Analysis) -> bool:
     return bool((a.main.rows["strategy"] == BASELINE).any())
+
+
+def stability_warning(a: Analysis) -> str | None:
+    """Why the rank-stability interval is unreliable (fewer than 4 datasets or 5 seeds), or None."""
+    m, (lo, _) = a.main.ranks.shape[0], n_seeds(a)
+    why = [f"{m} datasets (< 4)"] if m < 4 else []
+    why += [f"{lo} evaluation seeds (< 5)"] if lo < 5 else []
+    if not why:
+        return None
+    return ("unreliable with " + " and ".join(why) + ": a bootstrap over so few datasets or seeds "
+            "understates the uncertainty of W")
 
 
 def n_seeds(a: Analysis) -> tuple[int, int]:

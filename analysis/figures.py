@@ -235,3 +235,32 @@ def plot_regime_ranks(regime_mean_ranks: pd.DataFrame) -> Figure:
     ax.grid(alpha=0.3)
     fig.legend(loc="outside right upper", frameon=False, fontsize=9, title="strategy")
     return fig
+
+
+def plot_forest(verdicts: pd.DataFrame, pooled: pd.DataFrame, *, margin: float) -> Figure:
+    """Forest plot: per strategy, each dataset's gain over random with its CI (dots) and the
+    random-effects pooled gain with its CI (diamond); the band is the equivalence margin ±δ."""
+    strategies = list(pooled["strategy"].drop_duplicates())
+    colors = strategy_colors([*strategies, BASELINE])
+    rows = []   # (label, mean, low, high, colour, pooled?)
+    for s in strategies:
+        for _, r in verdicts.loc[verdicts["strategy"] == s].iterrows():
+            place = f"{r['paradigm']} / {r['dataset']}" if "paradigm" in r.index else r["dataset"]
+            rows.append((f"{s}: {place}", r["gain"], r["ci_low"], r["ci_high"], colors[s], False))
+        for _, p in pooled.loc[pooled["strategy"] == s].iterrows():
+            extra = f" {p['paradigm']}" if "paradigm" in p.index else ""
+            rows.append((f"{s}{extra}: pooled (I² = {100 * p['i2']:.0f} %)" if np.isfinite(p["i2"]) else
+                         f"{s}{extra}: pooled", p["mean"], p["ci_low"], p["ci_high"], colors[s], True))
+    fig = new_figure(7.5, 0.28 * len(rows) + 1.2)
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))[::-1]
+    ax.axvspan(-100 * margin, 100 * margin, color="0.9", label=f"±{100 * margin:.1f} point margin")
+    ax.axvline(0, color="0.4", lw=0.8)
+    for yi, (_, mean, low, high, color, is_pooled) in zip(y, rows):
+        ax.plot([100 * low, 100 * high], [yi, yi], color=color, lw=2.2 if is_pooled else 1.2)
+        ax.plot(100 * mean, yi, marker="D" if is_pooled else "o", ms=8 if is_pooled else 4, color=color)
+    ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
+    ax.set_xlabel(f"AUBC gain over tuned {BASELINE} (accuracy points)")
+    ax.set_title("Gain per dataset and pooled across datasets (DerSimonian–Laird)")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig

@@ -9,29 +9,12 @@ import numpy as np
 import pandas as pd
 
 from analysis import figures
-from analysis.analyze import Analysis, has_baseline, n_seeds
+from analysis.analyze import Analysis, has_baseline, n_seeds, stability_warning
 from analysis.load import BASELINE
+from analysis.markdown import fmt_value as _fmt
+from analysis.markdown import markdown_table
 from analysis.summary import headline, summary
-
-
-def _fmt(v, fmt: str) -> str:
-    if isinstance(v, str):
-        return v
-    if v is None or (isinstance(v, (float, np.floating)) and not np.isfinite(v)):
-        return "–"
-    if isinstance(v, (int, np.integer)):
-        return str(v)
-    return format(v, fmt)
-
-
-def markdown_table(table: pd.DataFrame, *, fmt: str = ".3f", index: bool = True) -> str:
-    """A GitHub-flavoured Markdown table; NaN shows as an en dash."""
-    head = ([str(table.index.name or "")] if index else []) + [str(c) for c in table.columns]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, row in table.iterrows():
-        cells = ([str(key)] if index else []) + [_fmt(v, fmt) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+from analysis.verdict_report import pooled_section, tuning_section, verdict_section
 
 
 def _ci_cell(mean: float, low: float, high: float) -> str:
@@ -93,6 +76,8 @@ def write_figures(a: Analysis, out: Path) -> dict[str, Path]:
                                f"significantly different ({a.settings.posthoc}, alpha = {alpha})"),
                                         "cd_diagram.png"),
     }
+    if not a.pooled.empty:
+        made["Forest plot"] = (figures.plot_forest(a.verdicts, a.pooled, margin=a.settings.margin), "forest.png")
     if a.regime_ranks:
         regime_means = pd.DataFrame({r: t.mean() for r, t in a.regime_ranks.items()})
         made["Ranks by budget regime"] = (figures.plot_regime_ranks(regime_means), "regime_ranks.png")
@@ -110,9 +95,12 @@ def write_tables(a: Analysis, out: Path) -> dict[str, Path]:
         "gain_regime": a.gain_regime, "ranks": a.main.ranks, "rank_spread": a.spread,
         "pairwise_tau": a.main.tau, "penalty_matrix": a.ppm, "posthoc_pvalues": a.posthoc,
         "tuning_parity": a.parity, "incomplete_campaigns": a.main.incomplete,
+        "verdicts": a.verdicts, "pooled_gain": a.pooled, "tuning_diagnosis": a.diagnosis,
     }
     if a.tuning_effect is not None:
         tables["tuning_effect"] = a.tuning_effect
+    if len(a.tuned_vs_untuned):
+        tables["tuned_vs_untuned"] = a.tuned_vs_untuned
     paths = {}
     for name, table in tables.items():
         keep_index = not isinstance(table.index, pd.RangeIndex)
@@ -126,7 +114,7 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     lo, hi = n_seeds(a)
     strategies = list(a.mean_ranks.index) + sorted(set(main.rows["strategy"]) - set(a.mean_ranks.index))
     budget = main.rows.groupby("dataset")["n_labeled"].agg(["min", "max", "nunique"])
-    md = [f"# Active-learning study report: {a.study}", "", "## Answer", ""]
+    md = [f"# Active-learning study report: {a.study}", "", *verdict_section(a, strategies), "## Answer", ""]
     md += [f"* {line}" for line in headline(a)]
     md += ["", "Scores are test AUBC of the evaluation phase (each cell's tuned hyperparameters on seeds "
            "disjoint from the tuning seeds): the area under the test-accuracy curve over labeled examples, "
@@ -151,6 +139,7 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     else:
         md += ["Every strategy, random included, should have the same number of tuning trials per dataset.", "",
                markdown_table(a.parity, fmt=".3g", index=False), ""]
+    md += tuning_section(a)
     md += ["## Test AUBC (mean over seeds, %, bootstrap CI)", "", markdown_table(_ci_table(main.aubc_summary,
                                                                                        strategies)), "",
            "## Final accuracy (largest budget, %, bootstrap CI)", "",
@@ -168,13 +157,17 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
                ""]
     else:
         md += [f"No '{BASELINE}' strategy in the evaluation rows.", ""]
+    forest = figure_paths.get("Forest plot")
+    md += pooled_section(a, forest.relative_to(out).as_posix() if forest else None)
     md += ["## Ranks (1 = best, by test AUBC)", "", markdown_table(
         pd.concat([main.ranks[list(a.mean_ranks.index)], a.mean_ranks.to_frame("mean rank").T]), fmt=".2f"), ""]
     md += ["## Rank stability", "",
            f"Kendall's W = {_fmt(main.kendall['w'], '.3f')} (tie-corrected; chi2 = {_fmt(main.kendall['chi2'], '.2f')}, "
-           f"p = {_fmt(main.kendall['p_value'], '.3g')}); {s.level:.0%} bootstrap CI over seeds resampled within "
-           f"datasets: [{_fmt(a.bootstrap['w'][0], '.3f')}, {_fmt(a.bootstrap['w'][1], '.3f')}]. "
-           "W = 1: every dataset ranks the strategies identically; W = 0: no agreement.", "",
+           f"p = {_fmt(main.kendall['p_value'], '.3g')}); {s.level:.0%} two-level bootstrap CI (resampling "
+           f"{a.bootstrap.get('method', 'seeds within datasets')}): "
+           f"[{_fmt(a.bootstrap['w'][0], '.3f')}, {_fmt(a.bootstrap['w'][1], '.3f')}]. "
+           "W = 1: every dataset ranks the strategies identically; W = 0: no agreement."
+           + (f" **This interval is {warning}.**" if (warning := stability_warning(a)) else ""), "",
            "Rank spread per strategy, with the bootstrap CI of its mean rank:", "",
            markdown_table(a.spread.join(a.bootstrap["mean_rank"].add_prefix("mean_rank_")), fmt=".2f"), "",
            "Kendall τ-b between datasets' rankings:", "", markdown_table(main.tau, fmt=".2f"), ""]
@@ -211,6 +204,8 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
            "", "Post-hoc p-values:", "", markdown_table(a.posthoc, fmt=".3f"), ""]
     md += ["## Figures", ""]
     for title, path in figure_paths.items():
+        if title == "Forest plot":
+            continue   # shown with the pooled gains
         md += [f"### {title}", "", f"![{title}]({path.relative_to(out).as_posix()})", ""]
     md += ["## Files", "", "CSV tables (`*.csv`) hold every table above at full precision; `summary.json` holds the "
            "headline numbers for machines.", ""]

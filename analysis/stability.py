@@ -73,34 +73,54 @@ def rank_spread(ranks: pd.DataFrame) -> pd.DataFrame:
 
 
 def bootstrap_stability(per_campaign: pd.DataFrame, value: str, *, n_boot: int = 1000,
-                        level: float = 0.95, seed: int = 0) -> dict:
+                        level: float = 0.95, seed: int = 0, two_level: bool = False) -> dict:
     """Percentile CIs of W and of mean ranks, resampling seeds with replacement within each dataset.
 
     The same resampled seeds serve every strategy of a dataset (pairing is kept); only seeds
-    run by every strategy in the rank table are used. Returns {"w": (low, high),
-    "mean_rank": DataFrame[strategy -> ci_low, ci_high], "n_boot": n_boot}.
+    run by every strategy in the rank table are used. With `two_level`, each resample first
+    draws m datasets with replacement, then seeds within each drawn dataset (the two-stage
+    bootstrap of hierarchical data, Davison & Hinkley 1997, §3.8): the interval then also
+    covers which datasets the study happened to pick, not only seed noise — a seeds-only
+    interval is too narrow, and with few seeds biased towards the observed W. Its W interval is
+    the basic bootstrap interval (resampled raters inflate W), the mean-rank ones percentile. Returns
+    {"w": (low, high), "mean_rank": DataFrame[strategy -> ci_low, ci_high], "n_boot": n_boot,
+    "method": "seeds within datasets" or "datasets and seeds within them"}.
     """
+    method = "datasets and seeds within them" if two_level else "seeds within datasets"
     strategies = list(score_table(per_campaign, value).columns)
     rng = bootstrap_generator(seed, f"stability.{value}")
-    boot_ranks = []
+    tables = []
     for _, group in per_campaign.loc[per_campaign["strategy"].isin(strategies)].groupby("dataset", sort=True):
         table = group.pivot_table(index="seed", columns="strategy", values=value, aggfunc="mean")
         table = table.reindex(columns=strategies).dropna(axis=0, how="any").to_numpy(dtype=float)
-        if len(table) == 0:
-            continue
-        picks = rng.integers(0, len(table), size=(n_boot, len(table)))
-        boot_ranks.append(rank_desc(table[picks].mean(axis=1)))        # (B, n)
+        if len(table):
+            tables.append(table)                                         # (seeds, n)
     tail = (1 - level) / 2 * 100
     nan_ci = pd.DataFrame(np.nan, index=pd.Index(strategies, name="strategy"), columns=["ci_low", "ci_high"])
-    if len(boot_ranks) < 1 or len(strategies) < 2:
-        return {"w": (float("nan"), float("nan")), "mean_rank": nan_ci, "n_boot": n_boot}
-    stacked = np.stack(boot_ranks, axis=1)                              # (B, m, n)
+    if len(tables) < 1 or len(strategies) < 2:
+        return {"w": (float("nan"), float("nan")), "mean_rank": nan_ci, "n_boot": n_boot, "method": method}
+    # Which dataset fills each of the m places of each resample (itself, without two_level).
+    places = (rng.integers(0, len(tables), size=(n_boot, len(tables))) if two_level
+              else np.broadcast_to(np.arange(len(tables)), (n_boot, len(tables))))
+    stacked = np.empty((n_boot, len(tables), len(strategies)))             # (B, m, n)
+    for j, table in enumerate(tables):
+        where = places == j
+        # Every drawn copy of a dataset gets its own seed resample (the second stage).
+        picks = rng.integers(0, len(table), size=(int(where.sum()), len(table)))
+        stacked[where] = rank_desc(table[picks].mean(axis=1))
     w = _w(stacked) if stacked.shape[1] >= 2 else np.full(n_boot, np.nan)
-    w_ci = tuple(float(v) for v in np.nanpercentile(w, [tail, 100 - tail])) if np.isfinite(w).any() \
-        else (float("nan"), float("nan"))
+    w_ci = (float("nan"), float("nan"))
+    if np.isfinite(w).any():
+        low, high = np.nanpercentile(w, [tail, 100 - tail])
+        if two_level:
+            # Drawn twice, a dataset agrees with itself: resampled W sits above the observed one.
+            # The basic interval (Davison & Hinkley 1997, eq. 5.6) reflects that shift back.
+            observed = float(_w(np.stack([rank_desc(t.mean(axis=0)) for t in tables])))
+            low, high = max(0.0, 2 * observed - high), min(1.0, 2 * observed - low)
+        w_ci = (float(low), float(high))
     mr = np.percentile(stacked.mean(axis=1), [tail, 100 - tail], axis=0)  # (2, n)
     ci = pd.DataFrame(mr.T, index=pd.Index(strategies, name="strategy"), columns=["ci_low", "ci_high"])
-    return {"w": w_ci, "mean_rank": ci, "n_boot": n_boot}
+    return {"w": w_ci, "mean_rank": ci, "n_boot": n_boot, "method": method}
 
 
 def agreement(ranks_a: pd.DataFrame, ranks_b: pd.DataFrame) -> pd.Series:

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.analyze import Analysis, beats_baseline, finite, has_baseline, loses_to_baseline, n_seeds
+from analysis.analyze import (Analysis, beats_baseline, finite, has_baseline, loses_to_baseline, n_seeds,
+                              stability_warning)
 from analysis.load import BASELINE
 from analysis.stability import mean_off_diagonal
 from analysis.tuning import parity_holds
@@ -73,7 +74,9 @@ def headline(a: Analysis) -> list[str]:
         tau = mean_off_diagonal(a.main.tau)
         lines.append(
             f"Rank stability across {k['m']} datasets: Kendall's W = {k['w']:.2f} "
-            f"({a.settings.level:.0%} bootstrap CI [{w_low:.2f}, {w_high:.2f}], p = {k['p_value']:.3g}"
+            f"({a.settings.level:.0%} CI [{w_low:.2f}, {w_high:.2f}] resampling "
+            f"{a.bootstrap.get('method', 'seeds within datasets')}"
+            + (f", {warning}" if (warning := stability_warning(a)) else "") + f"; p = {k['p_value']:.3g}"
             + ("" if k["p_value"] < alpha else f", not significant at alpha = {alpha}")
             + f"); mean pairwise τ-b = {tau:.2f}: {agreement_word(tau)} agreement between datasets. "
             f"Best mean rank: {a.mean_ranks.index[0]} ({a.mean_ranks.iloc[0]:.2f} of {k['n']})"
@@ -126,6 +129,16 @@ def _arm_summary(arm) -> dict:
                                         ["mean", "ci_low", "ci_high", "p_value", "p_holm"])}
 
 
+VERDICT_FIELDS = ["verdict", "gain", "ci_low", "ci_high", "p_superiority", "p_equivalence", "margin", "mde",
+                  "seeds_needed"]
+POOLED_FIELDS = ["mean", "ci_low", "ci_high", "tau2", "i2", "k"]
+
+
+def _by(table: pd.DataFrame, *keys: str) -> list[str]:
+    """`keys`, with a leading paradigm level when the table has one."""
+    return (["paradigm"] if "paradigm" in table else []) + list(keys)
+
+
 def summary(a: Analysis) -> dict:
     """The machine-readable summary; see report.md for what each entry means."""
     s, main = a.settings, a.main
@@ -133,7 +146,7 @@ def summary(a: Analysis) -> dict:
     out = {
         "study": a.study,
         "settings": {"alpha": s.alpha, "level": s.level, "n_boot": s.n_boot, "seed": s.seed,
-                     "posthoc": s.posthoc, "score": "test AUBC (eval phase)"},
+                     "posthoc": s.posthoc, "margin": s.margin, "score": "test AUBC (eval phase)"},
         "datasets": list(main.ranks.index), "strategies": sorted(main.rows["strategy"].unique()),
         "incomplete_campaigns": len(main.incomplete),
         "code_versions": a.codes,
@@ -141,6 +154,7 @@ def summary(a: Analysis) -> dict:
         "headline": headline(a),
         "kendall_w": main.kendall["w"], "kendall_w_pvalue": main.kendall["p_value"],
         "kendall_w_ci": list(a.bootstrap["w"]),
+        "kendall_w_ci_method": a.bootstrap.get("method"), "kendall_w_ci_warning": stability_warning(a),
         "mean_rank": a.mean_ranks.to_dict(),
         "mean_rank_ci": a.bootstrap["mean_rank"].to_dict(orient="index"),
         "ranks": main.ranks.to_dict(orient="index"),
@@ -150,6 +164,9 @@ def summary(a: Analysis) -> dict:
         "aubc": _nested(main.aubc_summary, ["dataset", "strategy"], ["mean", "ci_low", "ci_high"]),
         "final_accuracy": _nested(a.final, ["dataset", "strategy"], ["mean", "ci_low", "ci_high"]),
         "gain_over_random": _nested(main.gain_aubc, ["dataset", "strategy"], gain_fields),
+        "verdicts": _nested(a.verdicts.astype({"seeds_needed": object}).where(a.verdicts.notna(), None),
+                            _by(a.verdicts, "dataset", "strategy"), VERDICT_FIELDS),
+        "pooled_gain": _nested(a.pooled, _by(a.pooled, "strategy"), POOLED_FIELDS),
         "gain_over_random_by_regime": _nested(a.gain_regime, ["dataset", "regime", "strategy"], gain_fields),
         "regimes": {r: {"kendall_w": a.regime_stability.loc[r, "kendall_w"],
                         "kendall_w_ci": a.regime_stability.loc[r, ["w_ci_low", "w_ci_high"]].tolist(),

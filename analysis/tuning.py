@@ -49,3 +49,83 @@ def parity_holds(parity: pd.DataFrame) -> bool | None:
     if parity.empty:
         return None
     return bool((parity.groupby("dataset")["trials"].nunique() == 1).all())
+
+
+DIAGNOSIS_COLUMNS = ["dataset", "strategy", "trials", "tuning_seeds", "best", "edge", "spread", "noise_sd",
+                     "noise_source", "within_noise"]
+
+
+def trial_objectives(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFrame:
+    """Validation AUBC of every campaign of `phase`: dataset, strategy, trial, seed, val_aubc."""
+    rows = frame.loc[(frame["phase"] == phase) & frame["val_acc"].notna()] if "val_acc" in frame else frame.iloc[:0]
+    key = next((c for c in ("optuna_trial", "trial") if c in rows), "seed")
+    out = [(d, s, str(t), seed, metrics.aubc(g["n_labeled"].to_numpy(), g["val_acc"].to_numpy()))
+           for (d, s, t, seed), g in rows.groupby(["dataset", "strategy", key, "seed"], sort=True)]
+    return pd.DataFrame(out, columns=["dataset", "strategy", "trial", "seed", "val_aubc"])
+
+
+def tuning_diagnosis(frame: pd.DataFrame, *, z: float = 1.96) -> pd.DataFrame:
+    """Can the tuning tell its configurations apart? One row per tuned (dataset, strategy) cell.
+
+    best: the chosen trial's objective (validation AUBC averaged over tuning seeds); edge: its
+    lead over the runner-up; spread: SD of the objective across trials; noise_sd: SD of one
+    configuration's validation AUBC across seeds — within trials when there are two or more
+    tuning seeds (pooled within-trial SD), else across the evaluation seeds of the chosen
+    configuration (noise_source says which; an upper bound, as trials share their tuning seed's
+    initial and validation sets). within_noise: the edge is below z·√2·noise_sd/√seeds,
+    the half-width of a difference of two trials' objectives (a two-sample z comparison).
+    """
+    per = trial_objectives(frame)
+    evals = trial_objectives(frame, phase="eval")
+    out = []
+    for (dataset, strategy), cell in per.groupby(["dataset", "strategy"], sort=True):
+        objective = cell.groupby("trial")["val_aubc"].mean().sort_values(ascending=False)
+        seeds = int(cell["seed"].nunique())
+        if seeds >= 2:
+            within = cell.groupby("trial")["val_aubc"].var(ddof=1).dropna()
+            noise, source = float(np.sqrt(within.mean())) if len(within) else float("nan"), "tuning seeds"
+        else:
+            chosen = evals.loc[(evals["dataset"] == dataset) & (evals["strategy"] == strategy), "val_aubc"]
+            noise = float(chosen.std(ddof=1)) if len(chosen) >= 2 else float("nan")
+            source = "evaluation seeds"
+        edge = float(objective.iloc[0] - objective.iloc[1]) if len(objective) >= 2 else float("nan")
+        limit = z * np.sqrt(2) * noise / np.sqrt(seeds)
+        out.append((dataset, strategy, len(objective), seeds, float(objective.iloc[0]), edge,
+                    float(objective.std(ddof=1)) if len(objective) >= 2 else float("nan"), noise, source,
+                    bool(np.isfinite(edge) and np.isfinite(limit) and edge < limit)))
+    return pd.DataFrame(out, columns=DIAGNOSIS_COLUMNS)
+
+
+def tuning_advice(diagnosis: pd.DataFrame, *, z: float = 1.96) -> list[str]:
+    """One warning per dataset where most cells' chosen configuration leads within noise, with what to change:
+    the tuning seeds that would bring the noise of a comparison below the cells' median spread."""
+    lines = []
+    for dataset, cells in diagnosis.groupby("dataset", sort=True):
+        noisy = cells.loc[cells["within_noise"]]
+        if len(noisy) * 2 < len(cells):
+            continue
+        noise, spread, seeds = cells["noise_sd"].median(), cells["spread"].median(), int(cells["tuning_seeds"].max())
+        need = int(np.ceil((z * np.sqrt(2) * noise / spread) ** 2)) if spread > 0 and np.isfinite(noise) else None
+        advice = (f"use about {need} tuning seeds (now {seeds}) or a larger budget.validation" if need and need > seeds
+                  else "use a larger budget.validation or more trials")
+        lines.append(f"{dataset}: in {len(noisy)} of {len(cells)} cells the chosen configuration leads the runner-up "
+                     f"by less than the objective's noise (one configuration's validation AUBC varies by "
+                     f"{100 * noise:.1f} points SD across seeds; trials spread by {100 * spread:.1f}): the choice "
+                     f"is mostly noise — {advice}.")
+    return lines
+
+
+def tuned_vs_untuned(tuned: pd.DataFrame, untuned: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
+    """Test AUBC of the tuned arm minus the untuned arm per (dataset, strategy), paired by seed.
+
+    Inputs: per-campaign AUBC (dataset, strategy, seed, aubc). Columns: dataset, strategy,
+    mean, ci_low, ci_high (Student-t), p_value (paired t), n.
+    """
+    from analysis.stats import paired_summary
+
+    both = tuned.merge(untuned, on=["dataset", "strategy", "seed"], suffixes=("", "_untuned"))
+    out = []
+    for (dataset, strategy), g in both.groupby(["dataset", "strategy"], sort=True):
+        s = paired_summary((g["aubc"] - g["aubc_untuned"]).to_numpy(), level=level)
+        out.append((dataset, strategy, s["mean"], s["ci_low"], s["ci_high"], s["p_value"], s["n"]))
+    return pd.DataFrame(out, columns=["dataset", "strategy", "mean", "ci_low", "ci_high", "p_value", "n"])

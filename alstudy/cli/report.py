@@ -1,4 +1,4 @@
-"""`alstudy report RESULTS_DIR [--out DIR]`: the analysis report of a results store.
+"""`alstudy report RESULTS_DIR [--out DIR] [--margin DELTA]`: the analysis report of a results store.
 
 `analysis` (pandas, matplotlib, scipy) is imported only when the command runs.
 """
@@ -23,12 +23,32 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generators (default: 0)")
     p.add_argument("--posthoc", choices=("nemenyi", "wilcoxon-holm"), default="nemenyi",
                    help="post-hoc test behind the critical difference diagram (default: nemenyi)")
+    p.add_argument("--margin", type=float, default=None, metavar="DELTA",
+                   help="equivalence margin of the verdicts, in AUBC units (0.01 = one accuracy point; "
+                   "default: evaluation.margin of the study in RESULTS_DIR/study.json, else 0.01)")
     p.set_defaults(func=_report)
+
+
+def study_margin(results: Path) -> float:
+    """evaluation.margin of the resolved study saved with the results; the default without one."""
+    import json
+
+    from alstudy.study.schema import DEFAULT_MARGIN
+
+    try:
+        study = json.loads((results / "study.json").read_text())
+        margin = study["evaluation"]["margin"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_MARGIN   # results written before the margin existed, or without a study file
+    return float(margin) if isinstance(margin, (int, float)) and 0 < margin < 1 else DEFAULT_MARGIN
 
 
 def _report(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         raise UsageError("must be in (0, 1)", key="--alpha", value=args.alpha)
+    if args.margin is not None and not 0 < args.margin < 1:
+        raise UsageError("must be in (0, 1): a gain in AUBC units, 0.01 = one accuracy point",
+                         key="--margin", value=args.margin)
     if args.bootstrap < 1:
         raise UsageError("must be >= 1", key="--bootstrap", value=args.bootstrap)
     import matplotlib
@@ -38,10 +58,14 @@ def _report(args: argparse.Namespace) -> int:
     from analysis.load import read_results
     from analysis.report import rank_text, write_report
     from analysis.summary import headline
+    from analysis.verdict_report import readings, seeds_lines
+    from analysis.verdicts import margin_text
 
     results = Path(args.results_dir)
     frame = read_results(results)   # a missing or malformed store: ResultsError, a UsageError
-    settings = Settings(alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed, posthoc=args.posthoc)
+    margin = args.margin if args.margin is not None else study_margin(results)
+    settings = Settings(alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed, posthoc=args.posthoc,
+                        margin=margin)
     analysis = analyze(frame, settings=settings, study=results.resolve().name)
     out = Path(args.out) if args.out else results / "report"
     path = write_report(analysis, out)
@@ -51,6 +75,12 @@ def _report(args: argparse.Namespace) -> int:
               f"({', '.join(analysis.codes)}); column `code` says which produced each row")
     for line in headline(analysis):
         print(f"* {line.replace('**', '')}")
+    print(f"\nVerdicts against tuned random (margin {margin_text(margin)}):")
+    for line in readings(analysis):
+        print(f"* {line}")
+    print("Seeds needed (largest per dataset):")
+    for line in seeds_lines(analysis):
+        print(f"* {line}")
     print("\nRanks (1 = best, test AUBC):")
     print(rank_text(analysis))
     print(f"\nReport: {path}")

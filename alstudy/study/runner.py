@@ -136,11 +136,18 @@ def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign
                         storage=options.storage, max_concurrent=options.max_concurrent, campaign=campaign)
 
 
-def validate_study(path: str, *, stream: TextIO | None = None) -> int:
-    """Print the plan of the study at `path` (to `stream`, stdout) without running it."""
+def validate_study(path: str, *, stream: TextIO | None = None, pilot: str | None = None) -> int:
+    """Print the plan of the study at `path` (to `stream`, stdout) without running it; with a
+    `pilot` results directory, also whether its evaluation seeds suffice for its margin."""
     from alstudy.study.plan import describe
 
     study = load_study(path)
     checks = check_study(study, source=path)
-    print(describe(study, checks), file=stream or sys.stdout)
+    lines = []
+    if pilot is not None:   # read first: a bad pilot directory is one error line, no plan
+        from analysis.verdict_report import pilot_check   # pandas and scipy, only when asked
+
+        e = study.evaluation
+        lines = pilot_check(pilot, datasets=study.datasets, seeds=len(e.seeds), margin=e.margin)
+    print("\n".join([describe(study, checks), *lines]), file=stream or sys.stdout)
     return 0

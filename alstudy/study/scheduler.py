@@ -6,7 +6,9 @@ with `next()` / `complete()` / `fail()`. The tuning state lives in Optuna's own 
 Optuna's: a trial asked before a stop keeps its params in the storage and only its missing
 seeds run again; a trial whose campaigns all finished is told its value. Each ask uses a TPE
 sampler seeded from (sampler seed, cell, trial number), so with `max_parallel = 1` a cell's
-proposals are the same whatever stopped or resumed the run.
+proposals are the same whatever stopped or resumed the run. Every cell's first proposal is the
+defaults of the searched hyperparameters (`space.start_point`, enqueued in Optuna's storage), so
+no cell's chosen configuration is worse on the tuning objective than the untuned defaults.
 
 Every cell gets exactly `trials` proposals (a failed campaign does not earn its cell another
 one: it is retried, in this run up to `retries` times, else by the next run), and a cell's
@@ -21,12 +23,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from alstudy.errors import UsageError
 from alstudy.metrics import objective, records_aubc
 from alstudy.rng import derive_seed
 from alstudy.study import plan
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
+from alstudy.study.interrupt import shielded
+from alstudy.study.space import start_point
 from alstudy.study.store import set_aside
 
 
@@ -38,6 +41,7 @@ class _Cell:
     results: dict[int, dict[int, float | None]] = field(default_factory=dict)  # number -> seed -> value
     values: dict[int, float] = field(default_factory=dict)  # told values (complete trials)
     evaluating: bool = False
+    torn: int = 0                                          # asks cut short: numbers without a proposal
 
 
 def cell_name(dataset: str, strategy: str) -> str:
@@ -58,9 +62,10 @@ def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
                                      direction="maximize", load_if_exists=True)
         for number in range(1 + max((log.spec.number for log in tuned), default=-1)):
             runs = [log for log in tuned if log.spec.number == number]
-            if not runs:
-                raise UsageError(f"cannot rebuild the tuning of {dataset}/{strategy}: Optuna trial {number} "
-                                 "left no campaign log; move the results folder away to start over")
+            if not runs:      # asked but never run: keep its number
+                ostudy.add_trial(optuna.trial.create_trial(params={}, distributions={},
+                                                           state=optuna.trial.TrialState.FAIL))
+                continue
             params = dict(runs[0].spec.params)
             if len(runs) == len(study.tuning.seeds) and all(log.done for log in runs):
                 ostudy.add_trial(optuna.trial.create_trial(
@@ -179,6 +184,15 @@ class Scheduler:
         self.done = {t: phase for t, (phase, _) in finished.items()}
         for (dataset, strategy), cell in self._cells.items():
             for trial in cell.optuna.get_trials(deepcopy=False):
+                if trial.state == optuna.trial.TrialState.WAITING:
+                    continue   # the defaults, enqueued just before a stop: the next ask takes them
+                if trial.state == optuna.trial.TrialState.FAIL or set(trial.params) != set(self._dists):
+                    # An ask cut short by a SIGKILL (part of its params stored): it ran nothing;
+                    # it keeps its number, and the cell's budget asks another in its place.
+                    if trial.state != optuna.trial.TrialState.FAIL:
+                        cell.optuna.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                    cell.torn += 1
+                    continue
                 cell.params[trial.number] = dict(trial.params)
                 specs = [plan.tune_spec(dataset, strategy, trial.number, s, trial.params)
                          for s in self.study.tuning.seeds]
@@ -215,12 +229,17 @@ class Scheduler:
         import optuna
 
         cell = self._cells[(dataset, strategy)]
-        number = len(cell.params)
+        number = len(cell.params) + cell.torn
         t = self.study.tuning
         cell.optuna.sampler = optuna.samplers.TPESampler(
             seed=derive_seed(t.sampler_seed, f"tpe:{dataset}/{strategy}", number) % 2**32,
             n_startup_trials=t.startup_trials, multivariate=t.multivariate, constant_liar=t.constant_liar)
-        asked = cell.optuna.ask(self._dists)   # in the storage before anything runs
+        with shielded():   # Ctrl-C or SIGTERM never leave a trial with half its params
+            if number == 0 and not cell.optuna.get_trials(deepcopy=False):
+                # Tuning starts from the defaults: the best of the budget is then never worse than
+                # them on the objective. Enqueued in the storage, so a resumed run asks the same.
+                cell.optuna.enqueue_trial(start_point(t.space))
+            asked = cell.optuna.ask(self._dists)   # in the storage before anything runs
         assert asked.number == number, (asked.number, number)
         cell.params[number] = dict(asked.params)
         cell.live.add(number)

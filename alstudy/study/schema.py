@@ -30,6 +30,7 @@ _BUDGET = ("initial", "per_cycle", "cycles", "validation")
 _TUNING = ("trials", "seeds", "space", "sampler_seed", "startup_trials", "multivariate",
            "constant_liar", "max_parallel")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+DEFAULT_MARGIN = 0.01   # equivalence margin of the report's verdicts: one accuracy point, in AUBC units
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Tuning:
 class Evaluation:
     seeds: tuple[int, ...]
     untuned: bool = False             # also run every strategy with the untuned defaults
+    margin: float = DEFAULT_MARGIN    # gains within ±margin (AUBC) count as no gain in the report
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class Study:
         d = self.to_dict()
         for machine_fact in ("data_root", "resources", "description"):
             d.pop(machine_fact)
+        d["evaluation"].pop("margin")   # read by the report only: changing it re-runs nothing
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -223,13 +226,17 @@ def _tuning(tbl: Mapping[str, Any]) -> Tuning:
 
 
 def _evaluation(tbl: Mapping[str, Any], tuning_seeds: tuple[int, ...]) -> Evaluation:
-    fields.check_keys(tbl, ("seeds", "untuned"), "evaluation")
+    fields.check_keys(tbl, ("seeds", "untuned", "margin"), "evaluation")
     seeds = fields.seeds(tbl, "seeds", "evaluation")
     shared = sorted(set(seeds) & set(tuning_seeds))
     if shared:
         raise UsageError(f"must be disjoint from tuning.seeds (they share seed {shared[0]})",
                          key="evaluation.seeds", value=list(seeds))
-    return Evaluation(seeds, fields.boolean(tbl, "untuned", "evaluation", default=False))
+    margin = fields.number(tbl, "margin", "evaluation", default=DEFAULT_MARGIN)
+    if not 0 < margin < 1:
+        raise UsageError("must be in (0, 1): a gain in AUBC units, 0.01 = one accuracy point",
+                         key="evaluation.margin", value=margin)
+    return Evaluation(seeds, fields.boolean(tbl, "untuned", "evaluation", default=False), float(margin))
 
 
 def _resources(tbl: Mapping[str, Any]) -> Resources:

@@ -39,11 +39,28 @@ class Param:
             return d.IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
         return d.FloatDistribution(float(self.low), float(self.high), log=self.log, step=self.step)
 
+    def start(self) -> Any:
+        """TrainConfig's default of this hyperparameter, brought into the searched space: clipped
+        to [low, high] and onto the step grid; for choices, the default when listed, else the first."""
+        default = next(f.default for f in dataclasses.fields(TrainConfig) if f.name == self.name)
+        if self.kind == "choice":
+            return default if default in self.choices else self.choices[0]
+        value = min(max(default, self.low), self.high)
+        if self.step is not None:
+            value = self.low + round((value - self.low) / self.step) * self.step
+            value = min(value, self.high - (self.high - self.low) % self.step)
+        return int(round(value)) if self.kind == "int" else float(value)
+
     def as_dict(self) -> dict[str, Any]:
         if self.kind == "choice":
             return {"choices": list(self.choices)}
         out = {"low": self.low, "high": self.high, "log": self.log}
         return out | ({"step": self.step} if self.step is not None else {})
+
+
+def start_point(space: tuple[Param, ...]) -> dict[str, Any]:
+    """The defaults of the searched hyperparameters, inside the space: every cell's first proposal."""
+    return {p.name: p.start() for p in space}
 
 
 def parse_space(table: Mapping[str, Any], where: str = "tuning.space") -> tuple[Param, ...]:

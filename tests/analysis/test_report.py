@@ -134,3 +134,39 @@ def test_analysis_never_imports_torch_or_ray():
             "assert not bad, bad\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_report_opens_with_the_verdicts_and_reads_the_margin_of_the_study(tmp_path, make_frame, save_results, capsys):
+    frame = make_frame(datasets=("digits", "wine"), strategies=("random", "entropy"), tune_trials=1, untuned=False,
+                       effects={}, noise=0.005, eval_seeds=tuple(range(100, 110)))
+    results = save_results(frame, tmp_path / "study")
+    (results / "study.json").write_text(json.dumps({"evaluation": {"seeds": [100], "margin": 0.0005}}))
+    assert main(["report", str(results), "--out", str(tmp_path / "a"), "--bootstrap", "20"]) == 0
+    printed = capsys.readouterr().out
+    text = (tmp_path / "a" / "report.md").read_text()
+    assert text.index("## Verdicts against tuned random") < text.index("## Answer")
+    assert "| digits | inconclusive" in text and "margin ±0.05 points" in text
+    assert "digits: entropy: inconclusive —" in printed and "seeds would be needed to tell ±0.05 points" in printed
+    assert _strict_json(tmp_path / "a" / "summary.json")["verdicts"]["wine"]["entropy"]["margin"] == 0.0005
+    # --margin overrides the study's: one point is wide enough to call these gains of 0 equivalent.
+    assert main(["report", str(results), "--out", str(tmp_path / "b"), "--bootstrap", "20", "--margin", "0.01"]) == 0
+    printed = capsys.readouterr().out
+    assert "wine: entropy: equivalent to random within ±1 point." in printed
+    assert (tmp_path / "b" / "forest.png").is_file() and "![Forest plot](forest.png)" in \
+        (tmp_path / "b" / "report.md").read_text()
+    assert main(["report", str(results), "--margin", "0"]) == 2
+    assert capsys.readouterr().err.strip() == ("alstudy: error: --margin = 0.0: must be in (0, 1): "
+                                              "a gain in AUBC units, 0.01 = one accuracy point")
+
+
+def test_report_diagnoses_the_tuning(report):
+    out, _ = report
+    text = (out / "report.md").read_text()
+    section = text.split("## Can the tuning be trusted?")[1].split("## Test AUBC")[0]
+    assert "Tuned minus untuned test AUBC" in section and "within noise" in section
+    tuned = pd.read_csv(out / "tuned_vs_untuned.csv").set_index(["dataset", "strategy"])
+    assert tuned.loc[("wine", "random"), "mean"] == pytest.approx(0.03, abs=0.01)
+    assert set(pd.read_csv(out / "tuning_diagnosis.csv")["noise_source"]) == {"tuning seeds"}
+    summary = _strict_json(out / "summary.json")
+    assert summary["kendall_w_ci_method"] == "datasets and seeds within them"
+    assert "3 datasets (< 4)" in summary["kendall_w_ci_warning"]

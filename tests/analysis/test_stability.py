@@ -88,3 +88,18 @@ def test_agreement_between_two_rank_tables():
     b = rank_table(pd.DataFrame([[3, 2, 1], [3, 2, 1], [1, 1, 1]], index=["d1", "d2", "d3"], columns=list("xyz")))
     out = agreement(a, b)
     assert out["d1"] == pytest.approx(1.0) and out["d2"] == pytest.approx(-1.0) and "d3" not in out
+
+
+def test_two_level_bootstrap_also_covers_which_datasets_were_picked(make_frame):
+    # No seed noise at all: a seeds-only interval collapses onto W, but datasets that rank the
+    # strategies differently still leave W uncertain when datasets are resampled too.
+    frame = make_frame(datasets=("digits", "mnist1d", "wine", "iris"), noise=0.0, untuned=False, tune_trials=0)
+    quiet = aubc(phase_rows(frame))
+    quiet = quiet.assign(aubc=quiet["aubc"] - quiet["seed"].map(lambda s: 0.01 * np.sin(s)))
+    seeds_only = bootstrap_stability(quiet, "aubc", n_boot=300)
+    both = bootstrap_stability(quiet, "aubc", n_boot=300, two_level=True)
+    w = kendall_w(rank_table(score_table(quiet, "aubc")))["w"]
+    assert seeds_only["w"] == pytest.approx((w, w))
+    assert both["w"][0] < w - 0.05 and both["w"][0] <= w <= both["w"][1]
+    assert both["method"] == "datasets and seeds within them"
+    assert bootstrap_stability(quiet, "aubc", n_boot=300, two_level=True)["w"] == both["w"]

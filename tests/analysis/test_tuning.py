@@ -40,3 +40,36 @@ def test_no_tuning_rows_means_no_parity_table(make_frame):
     assert tuning_parity(frame).empty and parity_holds(tuning_parity(frame)) is None
     assert np.isnan(tuning_parity(make_frame(datasets=("digits",), strategies=("random",), tune_trials=1,
                                              untuned=False).drop(columns=["hp.epochs"]))["epochs"]).all()
+
+
+def test_tuning_diagnosis_measures_the_objective_noise_and_flags_a_lead_within_it(make_frame):
+    from alstudy import metrics
+    from analysis.tuning import tuning_advice, tuning_diagnosis
+
+    frame = make_frame(datasets=("digits", "wine"), strategies=("random", "entropy"), tune_trials=3, untuned=False)
+    # On wine, trial 0 leads by 10 points on validation: a clear choice. On digits, trials differ by 1 point.
+    clear = (frame["dataset"] == "wine") & (frame["phase"] == "tune") & (frame["optuna_trial"] == 0)
+    frame.loc[clear, "val_acc"] += 0.1
+    d = tuning_diagnosis(frame).set_index(["dataset", "strategy"])
+    cell = frame.loc[(frame["phase"] == "tune") & (frame["dataset"] == "digits") & (frame["strategy"] == "entropy")]
+    val = {(t, s): metrics.aubc(g["n_labeled"].to_numpy(), g["val_acc"].to_numpy())
+           for (t, s), g in cell.groupby(["optuna_trial", "seed"])}
+    within_trial_var = [np.var([val[(t, 0)], val[(t, 1)]], ddof=1) for t in range(3)]
+    assert d.loc[("digits", "entropy"), "noise_sd"] == pytest.approx(np.sqrt(np.mean(within_trial_var)))
+    assert d.loc[("digits", "entropy"), "noise_source"] == "tuning seeds"
+    objectives = sorted((np.mean([val[(t, 0)], val[(t, 1)]]) for t in range(3)), reverse=True)
+    assert d.loc[("digits", "entropy"), "edge"] == pytest.approx(objectives[0] - objectives[1])
+    assert d.loc["digits", "within_noise"].all() and not d.loc["wine", "within_noise"].any()
+    advice = tuning_advice(tuning_diagnosis(frame))
+    assert len(advice) == 1 and advice[0].startswith("digits: in 2 of 2 cells") and "tuning seeds (now 2)" in advice[0]
+
+
+def test_tuned_against_untuned_on_test_is_paired_by_seed(make_frame):
+    from analysis.analyze import Settings, analyze
+
+    a = analyze(make_frame(strategies=("random", "entropy"), noise=0.0), settings=Settings(n_boot=20))
+    t = a.tuned_vs_untuned.set_index(["dataset", "strategy"])
+    # The synthetic untuned arm is 3 points below for random, 1 point for the others, on every seed.
+    assert t.xs("random", level="strategy")["mean"].to_numpy() == pytest.approx(0.03, abs=1e-9)
+    assert t.xs("entropy", level="strategy")["mean"].to_numpy() == pytest.approx(0.01, abs=1e-9)
+    assert (t["n"] == 4).all()

@@ -156,3 +156,43 @@ def test_a_failed_campaign_is_retried_first_while_retries_last(tmp_path):
     assert scheduler.fail(first.trial) is True and scheduler.next() == first
     assert scheduler.fail(first.trial) is True and scheduler.next() == first
     assert scheduler.fail(first.trial) is False and first.trial in scheduler.failed
+
+
+def test_every_cell_starts_from_the_defaults(tmp_path):
+    from alstudy.config import TrainConfig
+
+    study = make_study(trials=3)
+    store = Store.open(str(tmp_path), study, "")
+    drive(scheduler_of(study, store))
+    for cell in scheduler_of(study, store)._cells:
+        first, *rest = proposals(store, cell)
+        assert first == {"lr": TrainConfig().lr, "mixup": TrainConfig().mixup}, cell
+        assert all(p != first for p in rest)     # the sampler proposes the others
+
+
+def test_defaults_are_brought_into_the_space():
+    from alstudy.study.space import start_point
+
+    space = (Param("lr", "float", 0.1, 0.3, log=True), Param("weight_decay", "float", 0.0, 1e-3, step=3e-4),
+             Param("epochs", "int", 5, 20), Param("mixup", "choice", choices=(0.2, 0.4)),
+             Param("label_smoothing", "choice", choices=(0.1, 0.0)))
+    assert start_point(space) == pytest.approx({"lr": 0.1, "weight_decay": 6e-4, "epochs": 20, "mixup": 0.2,
+                                                "label_smoothing": 0.0})
+
+
+def test_a_stop_between_enqueueing_the_defaults_and_asking_keeps_the_proposals(tmp_path):
+    import optuna
+
+    from alstudy.study.space import start_point
+
+    study = make_study(trials=3)
+    store_a = Store.open(str(tmp_path / "a"), study, "")
+    drive(scheduler_of(study, store_a))
+    store = Store.open(str(tmp_path / "b"), study, "")
+    Scheduler.from_store(study, store)   # creates the cells' Optuna studies
+    for cell in scheduler_of(study, store)._cells:   # as if a run stopped right after enqueueing
+        optuna.load_study(study_name=cell_name(*cell), storage=store.tuning_url).enqueue_trial(
+            start_point(study.tuning.space))
+    drive(scheduler_of(study, store))
+    cells = list(scheduler_of(study, store)._cells)
+    assert {c: proposals(store_a, c) for c in cells} == {c: proposals(store, c) for c in cells}

@@ -105,6 +105,8 @@ BAD = {
     "nan fixed hyperparameter": (("epochs = 5", "epochs = 5\nlabel_smoothing = nan"),
                                  ["train.label_smoothing = nan", "finite"]),
     "infinite budget": (("initial = 10", "initial = inf"), ["budget.initial = inf"]),
+    "margin beyond one": (("seeds = [100, 101]", "seeds = [100, 101]\nmargin = 1.5"),
+                          ["evaluation.margin = 1.5", "(0, 1)"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }
@@ -181,3 +183,38 @@ def test_the_study_package_loads_no_analysis_pandas_or_scipy(tmp_path):
             "print(sorted(m for m in ('analysis', 'scipy', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_margin_is_read_and_changes_no_result(tmp_path):
+    from alstudy.study.schema import load_study
+
+    plain = load_study(write(tmp_path, GOOD, "a.toml"))
+    wide = load_study(write(tmp_path, GOOD.replace("seeds = [100, 101]", "seeds = [100, 101]\nmargin = 0.02"), "b.toml"))
+    assert plain.evaluation.margin == 0.01 and wide.evaluation.margin == 0.02
+    assert wide.to_dict()["evaluation"]["margin"] == 0.02      # saved with the results for the report
+    assert plain.fingerprint() == wide.fingerprint()            # a finished study resumes as it was
+
+
+def test_pilot_results_say_whether_the_planned_seeds_suffice(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    from analysis.power import seeds_needed
+
+    # A pilot on wine: entropy − random differs by seed with a known SD; breast_cancer is absent.
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(0.0, 0.02, 6)
+    rows = [{"phase": "eval", "dataset": "wine", "strategy": s, "seed": seed, "cycle": c, "n_labeled": 10 + 5 * c,
+             "test_acc": 0.8 + 0.05 * c + (diffs[seed] if s == "entropy" else 0.0)}
+            for s in ("random", "entropy") for seed in range(6) for c in range(3)]
+    pilot = tmp_path / "pilot"
+    pilot.mkdir()
+    pd.DataFrame(rows).to_parquet(pilot / "results.parquet")
+    code, out, err = run_cli(capsys, "validate", write(tmp_path, GOOD), "--pilot", str(pilot))
+    assert code == 0, err
+    need = seeds_needed(0.01, float(np.std(diffs, ddof=1)), alpha=0.05)
+    assert need > 2
+    assert f"wine: {need} seeds needed to tell ±1 point apart" in out and f"2 planned: not enough (use {need})" in out
+    assert "breast_cancer: no paired seeds against random in the pilot" in out
+    code, out, err = run_cli(capsys, "validate", write(tmp_path, GOOD), "--pilot", str(tmp_path / "absent"))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
