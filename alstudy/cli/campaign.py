@@ -80,7 +80,8 @@ def _campaign(args: argparse.Namespace) -> int:
 
     print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'train_s':>8} {'select_s':>8}")
 
-    def show(record: dict, _state) -> None:
+    def show(cycle, _weights) -> None:
+        record = cycle.record
         print(f"{record['cycle']:>5} {record['n_labeled']:>6} {record['val_acc']:>8.4f} "
               f"{record['test_acc']:>8.4f} {record['seconds_train']:>8.2f} "
               f"{record['seconds_score'] + record['seconds_select']:>8.2f}", flush=True)

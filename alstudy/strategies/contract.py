@@ -15,6 +15,9 @@ class Needs:
     mc_samples: int = 0            # > 0: MC-dropout probabilities of the pool, (T, N, C)
     embedding: bool = False        # penultimate embeddings of the pool, (N, D)
     labeled_embedding: bool = False  # penultimate embeddings of the labeled set, (L, D)
+    ensemble: int = 0              # > 1: softmax probabilities of K trained members, (K, N, C);
+                                   # member 0 is the campaign's own model, members k > 0 are
+                                   # trained alike from their own initial weights
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class PoolView:
     mc_probs: torch.Tensor | None = None
     embedding: torch.Tensor | None = None
     labeled_embedding: torch.Tensor | None = None
+    ensemble_probs: torch.Tensor | None = None
 
     def labeled(self) -> torch.Tensor:
         """The labeled embeddings, (0, D) when none were given."""
