@@ -20,6 +20,7 @@ import torch
 
 from alstudy.config import CampaignConfig, ResolvedBudget
 from alstudy.data import get_dataset
+from alstudy.data.splits import read_splits, split_folder
 from alstudy.models import make_model
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
@@ -74,7 +75,11 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     needs = strategy.needs()
     model_name = config.model or data.default_model
     augment = data.augmenter(config.train.augment)
-    val_idx, initial = initial_split(data.n_train, budget, seed)
+    if config.splits is not None:  # a paper's published partition for this seed
+        val_idx, initial = read_splits(split_folder(config.splits, seed), n_train=data.n_train,
+                                       initial=budget.initial, validation=budget.validation)
+    else:
+        val_idx, initial = initial_split(data.n_train, budget, seed)
     val = torch.as_tensor(val_idx, device=dev)
     x_val, y_val = data.x_train[val], data.y_train[val]
     base = {"dataset": config.dataset, "strategy": config.strategy, "model": model_name,
