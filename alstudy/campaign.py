@@ -170,12 +170,15 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
     ens = None
     if needs.ensemble > 1:
         ens = member_probs(members, data.x_train[pool], to_float=data.to_float)  # (K, N, C)
+    lab_x = data.x_train[torch.as_tensor(labeled, device=dev)] if needs.inputs else None
     lab_emb = None
     if needs.labeled_embedding:
         lab_emb = embed(model, data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
     t1 = _now(dev)
     view = PoolView(n=int(pool.shape[0]), probs=outs.get("probs"), mc_probs=outs.get("mc_probs"),
-                    embedding=outs.get("embedding"), labeled_embedding=lab_emb, ensemble_probs=ens)
+                    embedding=outs.get("embedding"), labeled_embedding=lab_emb, ensemble_probs=ens,
+                    inputs=data.x_train[pool] if needs.inputs else None, labeled_inputs=lab_x,
+                    to_float=data.to_float if needs.inputs else None)
     positions = strategy.select(view, k, torch_generator(seed, "select", cycle))
     new = pool[torch.as_tensor(positions, device=dev)].tolist()
     return {"new_indices": new, "seconds_score": t1 - t0, "seconds_select": _now(dev) - t1}

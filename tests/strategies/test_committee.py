@@ -66,3 +66,17 @@ def test_bad_options_are_one_line(name, options):
     with pytest.raises(UsageError) as err:
         make_strategy(name, **options)
     assert "\n" not in str(err.value) and next(iter(options)) in str(err.value)
+
+
+def test_vaal_picks_the_rows_unlike_the_labeled_ones():
+    # labeled rows and half the pool sit near 0; the other half of the pool far away: the
+    # discriminator learns that far rows are unlabeled, so VAAL picks them
+    g = torch.Generator().manual_seed(0)
+    near = torch.randn(200, 8, generator=g) * 0.3
+    far = torch.randn(20, 8, generator=g) * 0.3 + 4.0
+    pool = torch.cat([near[100:], far])  # positions 100..119 are the far rows
+    view = PoolView(n=len(pool), inputs=pool, labeled_inputs=near[:100])
+    vaal = make_strategy("vaal", steps=200, width=64)
+    assert vaal.needs() == Needs(inputs=True)
+    picks = vaal.select(view, 20, torch.Generator().manual_seed(1))
+    assert len(set(picks.tolist()) & set(range(100, 120))) >= 16, sorted(picks.tolist())

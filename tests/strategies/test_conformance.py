@@ -42,6 +42,8 @@ def view_for(needs: Needs, unlabeled: np.ndarray, labeled: np.ndarray, seed: int
     return PoolView(
         n=len(unlabeled),
         ensemble_probs=ens,
+        inputs=emb[idx] if needs.inputs else None,
+        labeled_inputs=emb[torch.from_numpy(labeled)] if needs.inputs else None,
         probs=torch.softmax(logits, -1)[idx] if needs.probs else None,
         mc_probs=mc,
         embedding=emb[idx] if needs.embedding else None,
@@ -69,7 +71,7 @@ ALL = pytest.mark.parametrize("name", strategy_names())
 def test_registry_holds_the_required_strategies():
     required = {"random", "least_confidence", "margin", "entropy", "bald", "variation_ratio",
                 "coreset", "badge", "typiclust", "probcover", "dbal", "qbc", "ensemble_entropy",
-                "ensemble_bald"}
+                "ensemble_bald", "vaal"}
     assert required <= set(STRATEGIES)
 
 
@@ -128,14 +130,14 @@ def test_declared_needs_are_all_it_uses(name):
     _, _, labeled = world()
     unlabeled = pool_of(labeled)
     everything = Needs(probs=True, mc_samples=strategy.needs().mc_samples or 3, embedding=True,
-                       labeled_embedding=True, ensemble=strategy.needs().ensemble or 3)
+                       labeled_embedding=True, ensemble=strategy.needs().ensemble or 3, inputs=True)
     full = view_for(everything, unlabeled, labeled)
     lean = view_for(strategy.needs(), unlabeled, labeled)
-    for field in ("probs", "mc_probs", "embedding", "labeled_embedding", "ensemble_probs"):
+    for field in ("probs", "mc_probs", "embedding", "labeled_embedding", "ensemble_probs", "inputs"):
         declared = {"probs": strategy.needs().probs, "mc_probs": strategy.needs().mc_samples > 0,
                     "embedding": strategy.needs().embedding,
                     "labeled_embedding": strategy.needs().labeled_embedding,
-                    "ensemble_probs": strategy.needs().ensemble > 0}[field]
+                    "ensemble_probs": strategy.needs().ensemble > 0, "inputs": strategy.needs().inputs}[field]
         assert (getattr(lean, field) is not None) == declared
     a = strategy.select(lean, 30, torch.Generator().manual_seed(4))
     b = strategy.select(full, 30, torch.Generator().manual_seed(4))
