@@ -11,8 +11,7 @@ selection time.
 Departure from the paper: encoder and decoder are MLPs on flattened standardized inputs, not
 the paper's convolutional VAE, so one strategy fits images, signals and tables alike; the
 discriminator has their shape (3 hidden layers, ReLU; 512 units in the paper, `width` here).
-Reconstruction is the mean squared
-error, as in their code.
+Reconstruction is the mean squared error, as in their code.
 """
 
 from __future__ import annotations
