@@ -20,10 +20,12 @@ import torch
 
 from alstudy.config import CampaignConfig, ResolvedBudget
 from alstudy.data import get_dataset
+from alstudy.data.splits import read_splits, split_folder
 from alstudy.models import make_model
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training import embed, evaluate, fit, infer
+from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
 
 Record = dict[str, Any]
 
@@ -73,7 +75,11 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     needs = strategy.needs()
     model_name = config.model or data.default_model
     augment = data.augmenter(config.train.augment)
-    val_idx, initial = initial_split(data.n_train, budget, seed)
+    if config.splits is not None:  # a paper's published partition for this seed
+        val_idx, initial = read_splits(split_folder(config.splits, seed), n_train=data.n_train,
+                                       initial=budget.initial, validation=budget.validation)
+    else:
+        val_idx, initial = initial_split(data.n_train, budget, seed)
     val = torch.as_tensor(val_idx, device=dev)
     x_val, y_val = data.x_train[val], data.y_train[val]
     base = {"dataset": config.dataset, "strategy": config.strategy, "model": model_name,
@@ -104,10 +110,15 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
                       "seconds_train": t1 - t0, "seconds_eval": _now(dev) - t1,
                       "seconds_score": pending["seconds_score"],
                       "seconds_select": pending["seconds_select"], "steps": stats.steps}
+            members = [model]
+            if needs.ensemble > 1:
+                members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val,
+                                                seed=seed, cycle=cycle)
+                record.update(extra)
             records.append(record)
             pending = None
             if cycle < budget.cycles:
-                pending = _acquire(model, data, strategy, needs, labeled, val, budget.per_cycle,
+                pending = _acquire(members, data, strategy, needs, labeled, val, budget.per_cycle,
                                    seed=seed, cycle=cycle)
                 labeled = labeled + pending["new_indices"]
             weights = ({k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -117,9 +128,34 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     return records
 
 
-def _acquire(model, data, strategy, needs, labeled: list[int], val: torch.Tensor, k: int, *,
+def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,
+                   seed: int, cycle: int) -> tuple[list, Record]:
+    """The ensemble of a cycle: `model` (member 0, trained like every strategy's model) and
+    k - 1 members from their own initial weights (seed, 'init/member<i>', cycle), trained
+    together with the same recipe on the same labels. Returns (members, record columns):
+    the ensemble's accuracies, its size and the members' training time."""
+    dev = data.device
+    t0 = _now(dev)
+    name = config.model or data.default_model
+    others = [new_model(name, data, config, seed, cycle, dev, member=i) for i in range(1, k)]
+    fit_members(others, data.x_train[lab], data.y_train[lab], train=config.train, to_float=data.to_float,
+                augment=data.augmenter(config.train.augment),
+                gen=torch_generator(seed, "train-members", cycle, device=dev.type),
+                mix_rng=numpy_generator(seed, "mixup-members", cycle))
+    t1 = _now(dev)
+    members = [model, *others]
+    extra = {"ensemble_size": k,
+             "ensemble_val_acc": ensemble_accuracy(members, x_val, y_val, to_float=data.to_float),
+             "ensemble_test_acc": ensemble_accuracy(members, data.x_test, data.y_test, to_float=data.to_float),
+             "seconds_train_members": t1 - t0}
+    return members, extra
+
+
+def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torch.Tensor, k: int, *,
              seed: int, cycle: int) -> dict:
-    """Score the unlabeled pool with what the strategy needs, let it pick k new labels."""
+    """Score the unlabeled pool with what the strategy needs, let it pick k new labels.
+    `members[0]` is the campaign's model; the rest are the ensemble's other members."""
+    model = members[0]
     dev = data.device
     t0 = _now(dev)
     free = torch.ones(data.n_train, dtype=torch.bool, device=dev)
@@ -131,21 +167,29 @@ def _acquire(model, data, strategy, needs, labeled: list[int], val: torch.Tensor
         outs = infer(model, data.x_train[pool], to_float=data.to_float, probs=needs.probs,
                      mc_samples=needs.mc_samples, embedding=needs.embedding,
                      gen=torch_generator(seed, "mc_dropout", cycle, device=dev.type))
+    ens = None
+    if needs.ensemble > 1:
+        ens = member_probs(members, data.x_train[pool], to_float=data.to_float)  # (K, N, C)
+    lab_x = data.x_train[torch.as_tensor(labeled, device=dev)] if needs.inputs else None
     lab_emb = None
     if needs.labeled_embedding:
         lab_emb = embed(model, data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
     t1 = _now(dev)
     view = PoolView(n=int(pool.shape[0]), probs=outs.get("probs"), mc_probs=outs.get("mc_probs"),
-                    embedding=outs.get("embedding"), labeled_embedding=lab_emb)
+                    embedding=outs.get("embedding"), labeled_embedding=lab_emb, ensemble_probs=ens,
+                    inputs=data.x_train[pool] if needs.inputs else None, labeled_inputs=lab_x,
+                    to_float=data.to_float if needs.inputs else None)
     positions = strategy.select(view, k, torch_generator(seed, "select", cycle))
     new = pool[torch.as_tensor(positions, device=dev)].tolist()
     return {"new_indices": new, "seconds_score": t1 - t0, "seconds_select": _now(dev) - t1}
 
 
-def new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, dev: torch.device):
-    """Fresh weights from (seed, 'init', cycle): the same for every strategy at a cycle."""
+def new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, dev: torch.device, *,
+              member: int = 0):
+    """Fresh weights from (seed, 'init', cycle): the same for every strategy at a cycle.
+    An ensemble's member i > 0 starts from (seed, 'init/member<i>', cycle)."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, "init", cycle))
+        torch.manual_seed(derive_seed(seed, "init" if member == 0 else f"init/member{member}", cycle))
         model = make_model(name, data.input_shape, data.num_classes,
                            dropout=config.train.dropout, options=dict(config.model_options))
     return model.to(dev)

@@ -150,3 +150,4 @@ class CampaignConfig:
     data_root: str | None = None              # where torchvision datasets live
     download: bool = False                    # fetch missing torchvision files (needs network)
     deterministic: bool = True                # deterministic kernels (identical reruns)
+    splits: str | None = None                 # folder pattern with {seed}: fixed splits (alstudy.data.splits)

@@ -29,6 +29,8 @@ class AsRows(nn.Module):
     """(N, C, L) signals as (N, C, 1, L) images in channels_last layout."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch._C._functorch.is_batchedtensor(x):  # vmap (ensembles) has no channels_last
+            return x.unsqueeze(2)
         return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -15,6 +16,10 @@ class Needs:
     mc_samples: int = 0            # > 0: MC-dropout probabilities of the pool, (T, N, C)
     embedding: bool = False        # penultimate embeddings of the pool, (N, D)
     labeled_embedding: bool = False  # penultimate embeddings of the labeled set, (L, D)
+    ensemble: int = 0              # > 1: softmax probabilities of K trained members, (K, N, C);
+                                   # member 0 is the campaign's own model, members k > 0 are
+                                   # trained alike from their own initial weights
+    inputs: bool = False           # the stored inputs of the pool and of the labeled set
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class PoolView:
     mc_probs: torch.Tensor | None = None
     embedding: torch.Tensor | None = None
     labeled_embedding: torch.Tensor | None = None
+    ensemble_probs: torch.Tensor | None = None
+    inputs: torch.Tensor | None = None           # stored pool rows (uint8 images or floats)
+    labeled_inputs: torch.Tensor | None = None   # stored labeled rows
+    to_float: Callable[[torch.Tensor], torch.Tensor] | None = None  # stored rows -> network input
 
     def labeled(self) -> torch.Tensor:
         """The labeled embeddings, (0, D) when none were given."""

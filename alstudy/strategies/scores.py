@@ -45,3 +45,12 @@ def variation_ratio(mc_probs: torch.Tensor) -> torch.Tensor:
 def mean_entropy(mc_probs: torch.Tensor) -> torch.Tensor:
     """Entropy of the MC-averaged prediction, mc_probs (T, N, C) -> (N,)."""
     return entropy(mc_probs.mean(0))
+
+
+def vote_entropy(member_probs: torch.Tensor) -> torch.Tensor:
+    """Vote entropy -sum_c (V_c / K) log(V_c / K) of the K members' predicted classes, where V_c
+    counts the members voting c; member_probs (K, N, C) -> (N,). 0 when all members agree."""
+    k, n, c = member_probs.shape
+    votes = torch.zeros(n, c, device=member_probs.device, dtype=member_probs.dtype)
+    votes.scatter_add_(1, member_probs.argmax(-1).T, torch.ones_like(votes[:, :1]).expand(n, k))
+    return entropy(votes / k)

@@ -62,4 +62,10 @@ def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
         return DatasetCheck(dataset, None, None, f"its files were not found under data_root = {root!r}")
     # Types were checked with the file; what is left is the size, said of this dataset.
     budget = setup.budget.resolve(n_train, where=f"budget of {dataset!r}")
+    if study.splits is not None:
+        from alstudy.data.splits import read_splits, split_folder
+
+        for seed in study.tuning.seeds + study.evaluation.seeds:
+            read_splits(split_folder(study.splits, seed, dataset=dataset), n_train=n_train,
+                        initial=budget.initial, validation=budget.validation)
     return DatasetCheck(dataset, n_train, budget)

@@ -69,6 +69,13 @@ def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:
         raise UsageError(str(err), key=where) from None
 
 
+def models_per_cycle(name: str, options: Mapping[str, Any]) -> int:
+    """Models strategy `name` trains per cycle: its ensemble's size, else 1."""
+    from alstudy.strategies import make_strategy
+
+    return max(1, make_strategy(name, **dict(options)).needs().ensemble)
+
+
 def train_size(dataset: str, root: str | None) -> int | None:
     """Rows of `dataset`'s train split, or None when its files are not on this machine.
 

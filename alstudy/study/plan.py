@@ -72,6 +72,22 @@ def totals(study: Study) -> dict[str, int]:
     return out
 
 
+def _members(study: Study) -> dict[str, int]:
+    """Models each strategy trains per cycle (its ensemble size, else 1)."""
+    from alstudy.study.names import models_per_cycle
+
+    return {s: models_per_cycle(s, study.strategy_options.get(s, {})) for s in study.strategies}
+
+
+def training_runs(study: Study) -> dict[str, int]:
+    """Model trainings per phase: campaigns x (cycles + 1) x models per cycle."""
+    per_campaign = {"tune": study.tuning.trials * len(study.tuning.seeds), "eval": len(study.evaluation.seeds),
+                    "untuned": len(study.evaluation.seeds) if study.evaluation.untuned else 0}
+    members = _members(study)
+    return {phase: sum(n * (study.setups[d].budget.cycles + 1) * members[s] for d, s in cells(study))
+            for phase, n in per_campaign.items() if n}
+
+
 def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
     """The CampaignConfig of `spec`: the dataset's setup, fixed [train] values, then the params."""
     setup = study.setups[spec.dataset]
@@ -80,7 +96,8 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
         dataset=spec.dataset, strategy=spec.strategy, model=setup.model,
         model_options=dict(setup.model_options),
         strategy_options=dict(study.strategy_options.get(spec.strategy, {})),
-        budget=setup.budget, train=train, data_root=study.data_root, deterministic=study.deterministic)
+        budget=setup.budget, train=train, data_root=study.data_root, deterministic=study.deterministic,
+        splits=None if study.splits is None else study.splits.replace("{dataset}", spec.dataset))
 
 
 def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
@@ -90,6 +107,8 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
     lines = [f"study {study.name}: {_n(len(study.datasets), 'dataset')} x {_n(len(study.strategies), 'strategy')}"
              f" = {_n(len(cells(study)), 'cell')}"]
     lines.append(f"  strategies: {', '.join(study.strategies)}")
+    if study.splits is not None:
+        lines.append(f"  splits: fixed, from {study.splits} (lSet.npy, uSet.npy, valSet.npy per seed)")
     for check in checks:
         s = study.setups[check.dataset]
         opts = ", ".join(f"{k}={v}" for k, v in s.model_options.items())
@@ -110,6 +129,10 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
         lines.append(f"  search {p.name}: {spec}")
     lines.append(f"evaluation: best params of each cell on seeds {list(e.seeds)}"
                  f"{'; untuned arm on' if e.untuned else ''}")
+    runs = training_runs(study)
+    lines.append(f"training runs: {sum(runs.values())} (a campaign trains once per cycle; an ensemble "
+                 f"strategy trains its K members per cycle)" + "".join(
+                     f"; {s} x{k}" for s, k in _members(study).items() if k > 1))
     phases = ", ".join(f"{k} {v}" for k, v in n.items())
     lines.append(f"campaigns: {phases}; total {sum(n.values())} "
                  f"({t.trials * len(t.seeds)} tuning campaigns per cell, equal for every strategy)")

@@ -25,7 +25,7 @@ from alstudy.study import fields, names
 from alstudy.study.space import Param, parse_space
 
 _TOP = ("name", "description", "datasets", "strategies", "data_root", "deterministic",
-        "budget", "model", "train", "strategy_options", "tuning", "evaluation", "resources")
+        "budget", "model", "train", "strategy_options", "tuning", "evaluation", "resources", "splits")
 _BUDGET = ("initial", "per_cycle", "cycles", "validation")
 _TUNING = ("trials", "seeds", "space", "sampler_seed", "startup_trials", "multivariate",
            "constant_liar", "max_parallel")
@@ -86,6 +86,7 @@ class Study:
     data_root: str | None = None
     deterministic: bool = True
     description: str = ""
+    splits: str | None = None         # folder pattern of fixed split files ([splits] path)
     source: str = field(default="", repr=False, compare=False)   # the file's text, as read
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +103,11 @@ class Study:
         for machine_fact in ("data_root", "resources", "description"):
             d.pop(machine_fact)
         d["evaluation"].pop("margin")   # read by the report only: changing it re-runs nothing
+        if self.splits is not None:  # the files' contents decide results, not just their names
+            from alstudy.data.splits import splits_digest
+
+            d["splits_digest"] = splits_digest(self.splits, self.tuning.seeds + self.evaluation.seeds,
+                                               self.datasets)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -147,7 +153,8 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
         strategy_options=_strategy_options(fields.table(raw, "strategy_options", ""), strategies),
         tuning=tuning, evaluation=evaluation, resources=_resources(fields.table(raw, "resources", "")),
         data_root=data_root, deterministic=fields.boolean(raw, "deterministic", "", default=True),
-        description=fields.string(raw, "description", "", default=""))
+        description=fields.string(raw, "description", "", default=""),
+        splits=_splits(fields.table(raw, "splits", ""), datasets))
 
 
 def _per_dataset(tbl: Mapping[str, Any], own: tuple[str, ...], where: str, datasets: tuple[str, ...]) -> None:
@@ -260,3 +267,18 @@ def _strategy_options(tbl: Mapping[str, Any], strategies: tuple[str, ...]) -> di
                              key=f"strategy_options.{key}")
         out[key] = dict(fields.table(tbl, key, "strategy_options"))
     return out
+
+
+def _splits(tbl: Mapping[str, Any], datasets: tuple[str, ...]) -> str | None:
+    """[splits]: path = a folder pattern with {seed}; format = "torchal" (lSet/uSet/valSet.npy)."""
+    if not tbl:
+        return None
+    from alstudy.data.splits import check_pattern
+
+    fields.check_keys(tbl, ("path", "format"), "splits")
+    fmt = fields.string(tbl, "format", "splits", default="torchal")
+    if fmt != "torchal":
+        raise UsageError("allowed: torchal (lSet.npy, uSet.npy, valSet.npy per seed)", key="splits.format", value=fmt)
+    path = fields.string(tbl, "path", "splits")
+    check_pattern(path, datasets)
+    return path

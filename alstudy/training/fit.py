@@ -35,9 +35,15 @@ def make_optimizer(model: nn.Module, train: TrainConfig, *, fused: bool = True) 
     (45 against 166 us per step), the same update up to float rounding."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return optimizer_for(decay, no_decay, train, fused=fused)
+
+
+def optimizer_for(decay: list[torch.Tensor], no_decay: list[torch.Tensor], train: TrainConfig, *,
+                  fused: bool = True) -> torch.optim.Optimizer:
+    """`make_optimizer` over explicit groups: weight decay on `decay` only."""
     groups = [{"params": decay, "weight_decay": train.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    device = next(model.parameters()).device
+    device = (decay + no_decay)[0].device
     kw = {"fused": True} if fused and device.type in ("cpu", "cuda") else {}
     if train.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=train.lr, **kw)

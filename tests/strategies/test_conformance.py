@@ -34,8 +34,16 @@ def view_for(needs: Needs, unlabeled: np.ndarray, labeled: np.ndarray, seed: int
     if needs.mc_samples:
         noise = torch.randn(needs.mc_samples, N_TRAIN, N_CLASSES, generator=g)
         mc = torch.softmax(logits + noise, -1)[:, idx]
+    ens = None
+    if needs.ensemble:
+        own = torch.Generator().manual_seed(seed + 2)  # independent of which other fields are drawn
+        noise = torch.randn(needs.ensemble, N_TRAIN, N_CLASSES, generator=own) * 2
+        ens = torch.softmax(logits + noise, -1)[:, idx]
     return PoolView(
         n=len(unlabeled),
+        ensemble_probs=ens,
+        inputs=emb[idx] if needs.inputs else None,
+        labeled_inputs=emb[torch.from_numpy(labeled)] if needs.inputs else None,
         probs=torch.softmax(logits, -1)[idx] if needs.probs else None,
         mc_probs=mc,
         embedding=emb[idx] if needs.embedding else None,
@@ -62,7 +70,8 @@ ALL = pytest.mark.parametrize("name", strategy_names())
 
 def test_registry_holds_the_required_strategies():
     required = {"random", "least_confidence", "margin", "entropy", "bald", "variation_ratio",
-                "coreset", "badge", "typiclust", "probcover"}
+                "coreset", "badge", "typiclust", "probcover", "dbal", "qbc", "ensemble_entropy",
+                "ensemble_bald", "vaal"}
     assert required <= set(STRATEGIES)
 
 
@@ -121,13 +130,14 @@ def test_declared_needs_are_all_it_uses(name):
     _, _, labeled = world()
     unlabeled = pool_of(labeled)
     everything = Needs(probs=True, mc_samples=strategy.needs().mc_samples or 3, embedding=True,
-                       labeled_embedding=True)
+                       labeled_embedding=True, ensemble=strategy.needs().ensemble or 3, inputs=True)
     full = view_for(everything, unlabeled, labeled)
     lean = view_for(strategy.needs(), unlabeled, labeled)
-    for field in ("probs", "mc_probs", "embedding", "labeled_embedding"):
+    for field in ("probs", "mc_probs", "embedding", "labeled_embedding", "ensemble_probs", "inputs"):
         declared = {"probs": strategy.needs().probs, "mc_probs": strategy.needs().mc_samples > 0,
                     "embedding": strategy.needs().embedding,
-                    "labeled_embedding": strategy.needs().labeled_embedding}[field]
+                    "labeled_embedding": strategy.needs().labeled_embedding,
+                    "ensemble_probs": strategy.needs().ensemble > 0, "inputs": strategy.needs().inputs}[field]
         assert (getattr(lean, field) is not None) == declared
     a = strategy.select(lean, 30, torch.Generator().manual_seed(4))
     b = strategy.select(full, 30, torch.Generator().manual_seed(4))

@@ -1,0 +1,123 @@
+"""fit_members / member_probs: K models of one architecture trained and scored together.
+
+The members' weights are stacked along a new leading axis (`torch.func.stack_module_state`) and
+one `vmap`ped call runs every member's backbone on its own batch, so K small networks take a
+few large kernels per step instead of K small ones; the head is one batched product. Every
+member follows the recipe of `fit` (steps, optimizer, schedule, weight decay groups, label
+smoothing, mixup, augmentation, head dropout); each draws its own batches. SWA is the
+exception: with `train.swa > 0` the members are trained one after another with `fit`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state
+
+from alstudy.config import TrainConfig
+from alstudy.models.almodel import ALModel
+from alstudy.training.fit import Augment, FitStats, fit, lr_factor, num_steps, optimizer_for
+from alstudy.training.infer import infer
+
+ToFloat = Callable[[torch.Tensor], torch.Tensor]
+
+
+def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
+                to_float: ToFloat, augment: Augment, gen: torch.Generator,
+                mix_rng: np.random.Generator) -> FitStats:
+    """Train `models` (same architecture, own initial weights) in place on (x, y), together.
+
+    Like `fit`, all randomness comes from `gen` (on x's device: batches, augmentation, dropout)
+    and `mix_rng` (mixup coefficients); each member gets its own batch order.
+    """
+    if not models:
+        return FitStats(steps=0)
+    if train.swa > 0:  # averaged weights need per-member BatchNorm passes: plain fits
+        stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng)
+                 for m in models]
+        return stats[0]
+    for m in models:
+        m.train()
+    params, buffers = stack_module_state(models)  # {name: (K, ...)}; params are new leaves
+    shapes = dict(models[0].named_parameters())
+    decay = [p for k, p in params.items() if shapes[k].ndim > 1]
+    no_decay = [p for k, p in params.items() if shapes[k].ndim <= 1]
+    opt = optimizer_for(decay, no_decay, train)
+    n, total = int(y.shape[0]), num_steps(int(y.shape[0]), train)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
+    lambdas = mix_rng.beta(train.mixup, train.mixup, size=total) if train.mixup > 0 else None
+    global_seed = int(torch.randint(0, 2**62, (1,), device=x.device, generator=gen))
+    host = gen if x.device.type == "cpu" else torch.Generator().manual_seed(global_seed)
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        torch.manual_seed(global_seed)  # head dropout draws from the global generator, as in fit
+        _steps(models[0], params, buffers, x, y, n=n, total=total, train=train, to_float=to_float,
+               augment=augment, gen=gen, host=host, lambdas=lambdas, opt=opt, sched=sched,
+               k=len(models))
+    with torch.no_grad():
+        for i, m in enumerate(models):
+            m.load_state_dict({name: t[i] for name, t in (params | buffers).items()})
+            m.eval()
+    return FitStats(steps=total)
+
+
+def _steps(skeleton: ALModel, params, buffers, x, y, *, n, total, train, to_float, augment, gen,
+           host, lambdas, opt, sched, k) -> None:
+    device, cuda = x.device, x.device.type == "cuda"
+    bs = min(train.batch_size, n)
+    bb = {name[len("backbone."):]: t for name, t in (params | buffers).items() if name.startswith("backbone.")}
+    w, b = params["classifier.weight"], params["classifier.bias"]  # (K, C, D), (K, C)
+
+    def features(state: dict, xb: torch.Tensor) -> torch.Tensor:
+        return functional_call(skeleton.backbone, state, (xb,))
+
+    batched = torch.vmap(features, in_dims=(0, 0))
+    perms = _perms(k, n, device, gen)
+    pos = 0
+    for step in range(total):
+        if pos + bs > n:  # new epoch for every member; drop the ragged tail, as fit does
+            perms, pos = _perms(k, n, device, gen), 0
+        idx = perms[:, pos:pos + bs]  # (K, bs)
+        pos += bs
+        xb = augment(to_float(x[idx.reshape(-1)]), gen, host=host)
+        xb = xb.reshape(k, bs, *xb.shape[1:])
+        yb = y[idx]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            if lambdas is not None:
+                lam = float(lambdas[step])
+                mate = torch.randperm(bs, device=device, generator=gen)
+                xb = lam * xb + (1 - lam) * xb[:, mate]
+            h = skeleton.dropout(batched(bb, xb))                     # (K, bs, D)
+            logits = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)).flatten(0, 1)
+        # the sum of the members' mean losses: each member's gradient is its own
+        loss = _ce(logits.float(), yb.reshape(-1), train) * k if lambdas is None else k * (
+            lam * _ce(logits.float(), yb.reshape(-1), train)
+            + (1 - lam) * _ce(logits.float(), yb[:, mate].reshape(-1), train))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+def _ce(logits: torch.Tensor, y: torch.Tensor, train: TrainConfig) -> torch.Tensor:
+    return F.cross_entropy(logits, y, label_smoothing=train.label_smoothing)
+
+
+def _perms(k: int, n: int, device: torch.device, gen: torch.Generator) -> torch.Tensor:
+    return torch.stack([torch.randperm(n, device=device, generator=gen) for _ in range(k)])
+
+
+def member_probs(models: list[ALModel], x: torch.Tensor, *, to_float: ToFloat) -> torch.Tensor:
+    """Softmax probabilities of every model on x: (K, N, C), float32."""
+    return torch.stack([infer(m, x, to_float=to_float, probs=True)["probs"] for m in models])
+
+
+def ensemble_accuracy(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *,
+                      to_float: ToFloat) -> float:
+    """Accuracy of the members' mean prediction on (x, y)."""
+    if y.shape[0] == 0:
+        return 0.0
+    pred = member_probs(models, x, to_float=to_float).mean(0).argmax(1)
+    return float((pred == y).float().mean())
