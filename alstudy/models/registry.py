@@ -17,6 +17,9 @@ MODELS: dict[str, Callable[..., ALModel]] = {
 INPUT_RANKS = {"mlp": (1, 2, 3), "cnn1d": (2,), "cnn2d": (3,), "resnet18": (3,), "wrn28_2": (3,)}
 
 
+MAX_SIZE = 65536   # widths, depths: beyond this a model would not fit any machine alstudy runs on
+
+
 def model_names() -> list[str]:
     return list(MODELS)
 
@@ -39,4 +42,7 @@ def make_model(name: str, input_shape: tuple[int, ...], num_classes: int, *,
     if unknown:
         raise UsageError(f"model {name!r} has no option {sorted(unknown)[0]!r}; "
                          f"options: {', '.join(model_options(name)) or 'none'}")
+    for key, value in options.items():   # every architecture option is a size
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+            raise UsageError(f"expected a whole number in [1, {MAX_SIZE}]", key=f"options.{key}", value=value)
     return MODELS[name](tuple(input_shape), num_classes, dropout=dropout, **options)

@@ -53,8 +53,8 @@ def check_model(name: str, dataset: str, options: Mapping[str, Any], where: str)
         make_model(name, spec.input_shape, spec.num_classes, options=dict(options))
     except UsageError as err:
         raise err.under(where) from None
-    except (TypeError, ValueError) as err:
-        raise UsageError(str(err), key=f"{where}.options") from None
+    except (TypeError, ValueError, RuntimeError) as err:   # a constructor's own refusal
+        raise UsageError(str(err).splitlines()[0], key=f"{where}.options") from None
 
 
 def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:

@@ -29,7 +29,8 @@ _TOP = ("name", "description", "datasets", "strategies", "data_root", "determini
 _BUDGET = ("initial", "per_cycle", "cycles", "validation")
 _TUNING = ("trials", "seeds", "space", "sampler_seed", "startup_trials", "multivariate",
            "constant_liar", "max_parallel")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_NAME = 100     # a folder name, and a prefix of Tune's trial folders: well under the 255 a file system allows
 DEFAULT_MARGIN = 0.01   # equivalence margin of the report's verdicts: one accuracy point, in AUBC units
 
 
@@ -138,8 +139,9 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     """Validate a parsed study file (shape, types and names)."""
     fields.check_keys(raw, _TOP, "")
     name = fields.string(raw, "name", "")
-    if not _NAME.match(name):
-        raise UsageError("use letters, digits, '_', '-' or '.' (it names the results folder)", key="name", value=name)
+    if not _NAME.fullmatch(name) or len(name) > MAX_NAME:   # fullmatch: `$` would let "x\n" through
+        raise UsageError(f"use 1 to {MAX_NAME} letters, digits, '_', '-' or '.' (it names the results folder)",
+                         key="name", value=name)
     datasets = fields.names(raw, "datasets", "", choices=names.dataset_names())
     strategies = fields.names(raw, "strategies", "", choices=names.strategy_names())
     data_root = fields.string(raw, "data_root", "", default=None)
