@@ -41,11 +41,33 @@ def validate(frame: pd.DataFrame, *, source: str = "results") -> pd.DataFrame:
     if missing:
         raise ResultsError(f"{source}: missing column(s) {', '.join(missing)}; "
                            f"required: {', '.join(REQUIRED_COLUMNS)}")
+    for column in ("test_acc", "val_acc", "n_labeled", "cycle", "seed"):
+        if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
+            raise ResultsError(f"{source}: column {column} holds {frame[column].dtype} values, expected numbers")
+    accuracy = frame["test_acc"].astype(float)
+    bad = ~accuracy.between(0.0, 1.0)          # NaN, inf and anything outside [0, 1]
+    if bad.any():
+        raise ResultsError(f"{source}: {int(bad.sum())} row(s) have a test_acc that is not an accuracy in [0, 1] "
+                           f"({_first(frame, bad)}: {accuracy[bad].iloc[0]!r})")
+    keys = ["trial", "cycle"] if "trial" in frame.columns else ["phase", "dataset", "strategy", "seed", "cycle"]
+    keys += ["paradigm"] if "paradigm" in frame.columns else []
+    twice = frame.duplicated(keys, keep=False)
+    if twice.any():
+        raise ResultsError(f"{source}: {int(twice.sum())} rows repeat the same {' and '.join(keys)} "
+                           f"({_first(frame, twice)}): a table merged twice? rerun `alstudy run` on the "
+                           "study to rewrite results.parquet from its logs")
     if not (frame["phase"] == EVAL_PHASE).any():
         phases = sorted(map(str, frame["phase"].dropna().unique()))
         raise ResultsError(f"{source}: no evaluation rows (phase == '{EVAL_PHASE}'); "
                            f"phases present: {', '.join(phases) or 'none'}")
     return frame
+
+
+def _first(frame: pd.DataFrame, mask: pd.Series) -> str:
+    """Where the first masked row is, in words a reader can find it by."""
+    row = frame.loc[mask].iloc[0]
+    where = [f"{k} {row[k]}" for k in ("trial", "phase", "dataset", "strategy", "seed", "cycle") if k in row]
+    return "first: " + ", ".join(where[:3] if "trial" in row else where)
 
 
 def phase_rows(frame: pd.DataFrame, phase: str = EVAL_PHASE) -> pd.DataFrame:

@@ -61,6 +61,10 @@ def _report(args: argparse.Namespace) -> int:
     from analysis.verdict_report import readings, seeds_lines
     from analysis.verdicts import margin_text
 
+    from alstudy.cli import checks
+
+    if args.out:
+        checks.output_folder(args.out)
     results = Path(args.results_dir)
     frame = read_results(results)   # a missing or malformed store: ResultsError, a UsageError
     margin = args.margin if args.margin is not None else study_margin(results)

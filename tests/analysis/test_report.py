@@ -155,7 +155,7 @@ def test_report_opens_with_the_verdicts_and_reads_the_margin_of_the_study(tmp_pa
     assert (tmp_path / "b" / "forest.png").is_file() and "![Forest plot](forest.png)" in \
         (tmp_path / "b" / "report.md").read_text()
     assert main(["report", str(results), "--margin", "0"]) == 2
-    assert capsys.readouterr().err.strip() == ("alstudy: error: --margin = 0.0: must be in (0, 1): "
+    assert capsys.readouterr().err.strip() == ("alstudy: error: --margin 0.0: must be in (0, 1): "
                                               "a gain in AUBC units, 0.01 = one accuracy point")
 
 
