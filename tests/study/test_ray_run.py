@@ -160,3 +160,39 @@ def _done(folder) -> dict[str, bytes]:
             if sum("record" in x for x in lines) == lines[0]["cycles_total"]:
                 out[name] = content
     return out
+
+
+def test_a_killed_ray_worker_is_retried_and_the_records_equal_a_clean_run(ray_address, make_study, tmp_path):
+    """SIGKILL of the worker process running a campaign, mid-campaign: the scheduler hands the
+    campaign out again, it resumes from its log, and the results equal an in-process run's."""
+    import threading
+
+    path = make_study(name="workerkill", strategies=("random",), trials=1, eval_seeds=(100,), cycles=3)
+    out = tmp_path / "ray"
+    trials = out / "workerkill" / "trials"
+    killed: list[int] = []
+
+    def kill_once() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            logs = list(trials.glob("tune-*.jsonl")) if trials.exists() else []
+            if logs and len(logs[0].read_text().splitlines()) >= 3:     # header + 2 cycles logged
+                pids = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True,
+                                      text=True).stdout.split()
+                for pid in pids:
+                    os.kill(int(pid), signal.SIGKILL)
+                    killed.append(int(pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=kill_once)
+    watcher.start()
+    try:
+        assert run_study(path, RunOptions(out=str(out), live=False)) == 0
+    finally:
+        watcher.join()
+    assert killed, "no trial worker was found to kill"
+    assert run_study(path, RunOptions(out=str(tmp_path / "local"), local=True, live=False)) == 0
+    ray_df, local_df = results(str(out), "workerkill"), results(str(tmp_path / "local"), "workerkill")
+    assert ray_df.attempt.max() == 1 and not ray_df.duplicated(["trial", "cycle"]).any()
+    columns = [c for c in ray_df.columns if c not in VOLATILE]
+    pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
