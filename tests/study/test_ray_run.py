@@ -21,7 +21,7 @@ pytestmark = pytest.mark.ray
 
 # Columns that depend on wall time or on where a row was produced, not on the campaign.
 VOLATILE = {"seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "host",
-            "device", "gpu_ids"}
+            "device", "gpu_ids", "node_id", "node_ip"}
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,10 @@ def test_tiny_study_end_to_end_on_a_quarter_gpu(ray_address, make_study, tmp_pat
     assert not df.duplicated(["trial", "cycle"]).any()
     # the 0.25-GPU request was scheduled on the logical GPU; without CUDA the trial used the CPU
     assert set(df.gpu_ids) == {"0"} and set(df.device) == {"cpu"}
+    # every row names the Ray node that ran it: here the one local node
+    import ray
+    assert set(df.node_id) == {ray.get_runtime_context().get_node_id()}
+    assert set(df.node_ip) == {ray.util.get_node_ip_address()}
 
     manifest = json.load(open(os.path.join(out, "tiny", "manifest.json")))
     assert manifest["runs"][-1]["status"] == "complete" and manifest["packages"]["ray"]
