@@ -53,6 +53,20 @@ class CrashOnce:
         return run_campaign(config, seed, on_cycle=crashing, **kwargs)
 
 
+class RemoveFolder:
+    """Wraps run_campaign: the first cycle of every campaign removes `folder` (the driver's
+    working folder), from the Ray worker, while the driver runs Tune."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __call__(self, config, seed, **kwargs):
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return run_campaign(config, seed, **kwargs)
+
+
 def results(out, name: str) -> pd.DataFrame:
     return pd.read_parquet(os.path.join(out, name, "results.parquet"))
 
@@ -121,6 +135,25 @@ def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address,
     assert not [d for _, dirs, _ in os.walk(tmp_path / "ray") for d in dirs if d.startswith("checkpoint_")]
     columns = [c for c in ray_df.columns if c not in VOLATILE]
     pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
+
+
+def test_a_working_folder_removed_under_the_driver_ends_the_study_cleanly(ray_address, make_study, tmp_path,
+                                                                          monkeypatch, capsys):
+    # Under `ray job submit` on nodes sharing one machine, Ray deletes the job's working folder
+    # while the driver still runs in it; Tune then failed in os.getcwd() after every campaign.
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # the workers cannot import tests/
+    path = make_study(name="homeless", trials=1, eval_seeds=(100,))
+    gone = tmp_path / "job-working-dir"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    out = str(tmp_path / "out")
+    assert run_study(path, RunOptions(out=out, live=False), campaign=RemoveFolder(str(gone))) == 0
+    assert not gone.exists()
+    df = results(out, "homeless")
+    assert df.trial.nunique() == 4 and not df.duplicated(["trial", "cycle"]).any()
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_study, tmp_path):
