@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import posixpath
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from ray import tune
 from ray.tune.search import Searcher
@@ -115,8 +115,9 @@ class StudySearcher(Searcher):
 
 def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, address: str | None,
                  storage: str | None, max_concurrent: int | None,
-                 campaign: Callable | None = None) -> dict[str, Any]:
-    """Run every campaign the scheduler hands out on Ray; return facts for the manifest."""
+                 campaign: Callable | None = None, callbacks: Sequence[tune.Callback] = ()) -> dict[str, Any]:
+    """Run every campaign the scheduler hands out on Ray; return facts for the manifest.
+    `callbacks`: more driver-side Tune callbacks, after the one that writes the store (tracking)."""
     # The legacy output engine honours verbose=0; alstudy prints its own progress instead.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -144,7 +145,7 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
             run_config=tune.RunConfig(
                 name=f"{name}/run{run}", storage_path=storage, verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),   # the scheduler retries
-                callbacks=[_Driver(searcher)]))
+                callbacks=[_Driver(searcher), *callbacks]))
         with _working_dir(store.root):
             tuner.fit()
         return {"ray_address": ray.get_runtime_context().gcs_address,

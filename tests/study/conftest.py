@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import pytest
@@ -60,3 +61,14 @@ def make_study(tmp_path):
     def make(**kwargs) -> str:
         return tiny_study(str(tmp_path), **kwargs)
     return make
+
+
+@pytest.fixture(scope="module")
+def ray_address():
+    """A real local Ray for the tests of one module (2 CPUs, one logical GPU); its address."""
+    import ray
+
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level=logging.WARNING,
+             log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -22,16 +21,6 @@ pytestmark = pytest.mark.ray
 # Columns that depend on wall time or on where a row was produced, not on the campaign.
 VOLATILE = {"seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "host",
             "device", "gpu_ids", "node_id", "node_ip"}
-
-
-@pytest.fixture(scope="module")
-def ray_address():
-    import ray
-
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
 
 
 class CrashOnce:
