@@ -145,6 +145,22 @@ def test_a_working_folder_removed_under_the_driver_ends_the_study_cleanly(ray_ad
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_storage_takes_a_pyarrow_filesystem_uri(ray_address, make_study, tmp_path):
+    path = make_study(name="stored", trials=1, eval_seeds=(100,))
+    text = open(path).read().replace("batch_size = 16", "batch_size = 16\nwarm_start = true")   # checkpoints
+    open(path, "w").write(text)
+    storage = tmp_path / "tune-storage"
+    out = str(tmp_path / "out")
+    assert run_study(path, RunOptions(out=out, storage=f"file://{storage}", live=False)) == 0
+    df = results(out, "stored")
+    assert df.trial.nunique() == 4 and not df.duplicated(["trial", "cycle"]).any()
+    # Tune's experiment went to the URI, not into the results store; its checkpoints are gone
+    assert (storage / "stored" / "run0").is_dir() and not os.path.exists(os.path.join(out, "stored", "ray"))
+    trial_dirs = os.listdir(storage / "stored" / "run0")
+    assert any(d.startswith("tune-") for d in trial_dirs)
+    assert not [d for _, dirs, _ in os.walk(storage) for d in dirs if d.startswith("checkpoint_")]
+
+
 def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_study, tmp_path):
     path = make_study(name="killed", strategies=("random", "entropy", "margin"), trials=3, eval_seeds=(100, 101))
     out = tmp_path / "out"
