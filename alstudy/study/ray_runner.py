@@ -177,9 +177,10 @@ def _working_dir(folder: str) -> Iterator[None]:
     Tune lists its experiment folder after the run through relative paths (os.path.relpath on
     paths stripped of their leading "/"), which calls os.getcwd(): a removed working folder
     ends the study in a traceback after every campaign finished. Under `ray job submit` the
-    driver's working folder is the job's unpacked `--working-dir`, and a node's runtime-env
-    agent deletes that package when the node's last worker using it exits; nodes sharing one
-    machine's Ray temp folder share the package, so a worker node deletes the head's copy.
+    driver's working folder is the job's unpacked `--working-dir`; each node's runtime-env
+    agent deletes a package none of its workers uses once its cache exceeds its limit
+    (RAY_RUNTIME_ENV_WORKING_DIR_CACHE_SIZE_GB), and nodes sharing one machine's Ray temp
+    folder share the unpacked package, so a worker node can delete the head driver's folder.
     The results store outlives the run."""
     try:
         previous = os.getcwd()
