@@ -24,6 +24,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                      help="run the campaigns one by one in this process, without Ray (debugging)")
     run.add_argument("--device", default="cpu", help="device of --local runs (default: %(default)s)")
     run.add_argument("--plain", action="store_true", help="line-based progress even on a terminal")
+    run.add_argument("--mlflow", nargs="?", const="", default=None, metavar="URI",
+                     help="log every campaign as an MLflow run (Ray runs): to URI, or without one to "
+                     "<out>/<study>/mlflow.db (SQLite); overrides the study's [tracking]")
     run.set_defaults(func=_run)
 
 
@@ -42,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
 
     options = RunOptions(out=args.out, address=args.address, storage=args.storage,
                          max_concurrent=args.max_concurrent, max_failures=args.max_failures,
-                         local=args.local, device=args.device, live=False if args.plain else None)
+                         local=args.local, device=args.device, live=False if args.plain else None,
+                         mlflow=args.mlflow)
     return run_study(args.study, options)
 
 

@@ -10,10 +10,11 @@ store's job (not `Tuner.restore`, not Tune's in-place retries).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import posixpath
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 from ray import tune
 from ray.tune.search import Searcher
@@ -115,8 +116,9 @@ class StudySearcher(Searcher):
 
 def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, address: str | None,
                  storage: str | None, max_concurrent: int | None,
-                 campaign: Callable | None = None) -> dict[str, Any]:
-    """Run every campaign the scheduler hands out on Ray; return facts for the manifest."""
+                 campaign: Callable | None = None, callbacks: Sequence[tune.Callback] = ()) -> dict[str, Any]:
+    """Run every campaign the scheduler hands out on Ray; return facts for the manifest.
+    `callbacks`: more driver-side Tune callbacks, after the one that writes the store (tracking)."""
     # The legacy output engine honours verbose=0; alstudy prints its own progress instead.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -132,6 +134,7 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
         resources = ray.cluster_resources()
         _warn_if_unfit(study.resources, resources, progress)
         name = study.name if storage else "ray"
+        storage = _storage_uri(storage) if storage else store.root
         searcher = StudySearcher(scheduler, store, run=run, progress=progress)
         trainable = run_trial if campaign is None else tune.with_parameters(run_trial, campaign=campaign)
         trainable = tune.with_resources(trainable, {"cpu": study.resources.cpu, "gpu": study.resources.gpu})
@@ -142,10 +145,11 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
                 max_concurrent_trials=max_concurrent or study.resources.max_concurrent,
                 trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
             run_config=tune.RunConfig(
-                name=f"{name}/run{run}", storage_path=storage or store.root, verbose=0,
+                name=f"{name}/run{run}", storage_path=storage, verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),   # the scheduler retries
-                callbacks=[_Driver(searcher)]))
-        tuner.fit()
+                callbacks=[_Driver(searcher), *callbacks]))
+        with _working_dir(store.root):
+            tuner.fit()
         return {"ray_address": ray.get_runtime_context().gcs_address,
                 "cluster_resources": {k: v for k, v in resources.items() if not k.startswith("node:")}}
     finally:
@@ -160,6 +164,37 @@ def _warn_if_unfit(wanted, available: dict, progress: Progress) -> None:
         if need > have:
             progress.note(f"warning: resources.{key} = {need:g} per trial, but the Ray cluster has "
                           f"{have:g} {name}; trials wait until such a node joins")
+
+
+def _storage_uri(storage: str) -> str:
+    """Tune's storage as given (a pyarrow filesystem URI: file://, s3://, gs://) or, for a
+    plain folder, its absolute path: the driver changes its working folder during the run."""
+    return storage if "://" in storage else os.path.abspath(os.path.expanduser(storage))
+
+
+@contextlib.contextmanager
+def _working_dir(folder: str) -> Iterator[None]:
+    """Run the block in `folder`, then go back if the old working folder still exists.
+
+    Tune lists its experiment folder after the run through relative paths (os.path.relpath on
+    paths stripped of their leading "/"), which calls os.getcwd(): a removed working folder
+    ends the study in a traceback after every campaign finished. Under `ray job submit` the
+    driver's working folder is the job's unpacked `--working-dir`; each node's runtime-env
+    agent deletes a package none of its workers uses once its cache exceeds its limit
+    (RAY_RUNTIME_ENV_WORKING_DIR_CACHE_SIZE_GB), and nodes sharing one machine's Ray temp
+    folder share the unpacked package, so a worker node can delete the head driver's folder.
+    The results store outlives the run."""
+    try:
+        previous = os.getcwd()
+    except FileNotFoundError:
+        previous = None
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            with contextlib.suppress(OSError):
+                os.chdir(previous)
 
 
 def _trial_name(trial) -> str:

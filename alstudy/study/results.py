@@ -5,7 +5,8 @@ Columns: the records of run_campaign, then the runner's: study, phase, trial, op
 objective (this campaign's validation AUBC), optuna_value (mean objective of that Optuna
 trial over the tuning seeds), attempt (0 = first try; > 0: resumed from its log after a crash or a stop),
 run (which invocation of `alstudy run` produced the row), code (the alstudy version, and git
-revision, of the process that ran the campaign), host, device, gpu_ids.
+revision, of the process that ran the campaign), host, device, gpu_ids, node_id and node_ip
+(the Ray node that ran the cycle; "" for the local runner and for rows logged before rows named it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def rows(study_name: str, logs: dict[str, TrialLog]) -> list[dict[str, Any]]:
                 "optuna_value": objective(trial_value) if trial_value else float("nan"),
                 "attempt": meta["attempt"], "run": line["run"], "code": meta["code"],
                 "host": meta["host"], "device": meta["device"], "gpu_ids": meta["gpu_ids"],
+                "node_id": meta.get("node_id", ""), "node_ip": meta.get("node_ip", ""),
             })
     return out
 

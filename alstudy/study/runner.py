@@ -28,6 +28,7 @@ class RunOptions:
     local: bool = False               # in this process, without Ray
     device: str = "cpu"               # local runs only; Ray trials pick their own
     live: bool | None = None          # None: a live table when the output is a terminal
+    mlflow: str | None = None         # None: as the study's [tracking] says; "": the embedded store; a URI
 
 
 def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None,
@@ -131,9 +132,14 @@ def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign
         # Read when ray is first imported, hence before ray_runner is.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     from alstudy.study.ray_runner import run_with_ray
+    from alstudy.study.tracking import tracking_callbacks
 
+    study = scheduler.study
+    callbacks = tracking_callbacks(study.tracking.mlflow, options.mlflow, study=study.name, root=store.root,
+                                   note=progress.note)
     return run_with_ray(scheduler, store, run=run, progress=progress, address=options.address,
-                        storage=options.storage, max_concurrent=options.max_concurrent, campaign=campaign)
+                        storage=options.storage, max_concurrent=options.max_concurrent, campaign=campaign,
+                        callbacks=callbacks)
 
 
 def validate_study(path: str, *, stream: TextIO | None = None, pilot: str | None = None) -> int:

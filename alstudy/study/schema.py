@@ -25,7 +25,8 @@ from alstudy.study import fields, names
 from alstudy.study.space import Param, parse_space
 
 _TOP = ("name", "description", "datasets", "strategies", "data_root", "deterministic",
-        "budget", "model", "train", "strategy_options", "tuning", "evaluation", "resources", "splits")
+        "budget", "model", "train", "strategy_options", "tuning", "evaluation", "resources", "splits",
+        "tracking")
 _BUDGET = ("initial", "per_cycle", "cycles", "validation")
 _TUNING = ("trials", "seeds", "space", "sampler_seed", "startup_trials", "multivariate",
            "constant_liar", "max_parallel")
@@ -75,6 +76,13 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Tracking:
+    """Where the study's campaigns are also logged (alstudy.study.tracking); not a result."""
+
+    mlflow: bool | str = False        # True: SQLite inside the results store; a str: a tracking URI
+
+
+@dataclass(frozen=True)
 class Study:
     name: str
     datasets: tuple[str, ...]
@@ -88,6 +96,7 @@ class Study:
     deterministic: bool = True
     description: str = ""
     splits: str | None = None         # folder pattern of fixed split files ([splits] path)
+    tracking: Tracking = field(default_factory=Tracking)
     source: str = field(default="", repr=False, compare=False)   # the file's text, as read
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,9 +108,10 @@ class Study:
 
     def fingerprint(self) -> str:
         """Hash of everything that decides results. Facts of the machine — where the data lives,
-        the resources of a trial — and the description may change between runs of one study."""
+        the resources of a trial, where runs are tracked — and the description may change
+        between runs of one study."""
         d = self.to_dict()
-        for machine_fact in ("data_root", "resources", "description"):
+        for machine_fact in ("data_root", "resources", "description", "tracking"):
             d.pop(machine_fact)
         d["evaluation"].pop("margin")   # read by the report only: changing it re-runs nothing
         if self.splits is not None:  # the files' contents decide results, not just their names
@@ -156,7 +166,8 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
         tuning=tuning, evaluation=evaluation, resources=_resources(fields.table(raw, "resources", "")),
         data_root=data_root, deterministic=fields.boolean(raw, "deterministic", "", default=True),
         description=fields.string(raw, "description", "", default=""),
-        splits=_splits(fields.table(raw, "splits", ""), datasets))
+        splits=_splits(fields.table(raw, "splits", ""), datasets),
+        tracking=_tracking(fields.table(raw, "tracking", "")))
 
 
 def _per_dataset(tbl: Mapping[str, Any], own: tuple[str, ...], where: str, datasets: tuple[str, ...]) -> None:
@@ -259,6 +270,17 @@ def _resources(tbl: Mapping[str, Any]) -> Resources:
     limit = fields.integer(tbl, "max_concurrent", "resources", default=0, minimum=1) \
         if "max_concurrent" in tbl else None
     return Resources(cpu, gpu, limit)
+
+
+def _tracking(tbl: Mapping[str, Any]) -> Tracking:
+    fields.check_keys(tbl, ("mlflow",), "tracking")
+    value = tbl.get("mlflow", False)
+    if isinstance(value, str) and value.strip():
+        return Tracking(value.strip())
+    if not isinstance(value, bool):
+        raise UsageError("use true (a SQLite store in the results folder), false, or a tracking URI "
+                         "such as \"http://host:5000\" or \"sqlite:///path/mlflow.db\"", key="tracking.mlflow", value=value)
+    return Tracking(value)
 
 
 def _strategy_options(tbl: Mapping[str, Any], strategies: tuple[str, ...]) -> dict[str, dict]:

@@ -30,7 +30,7 @@ def run_trial(config: dict[str, Any], *, campaign: Callable | None = None) -> No
     campaign = campaign or run_campaign
     torch.set_num_threads(max(1, int(config["cpu"])))
     device, gpu_ids = pick_device(float(config["gpu"]))
-    meta = placement(device, gpu_ids) | {"attempt": int(config["attempt"])}
+    meta = placement(device, gpu_ids, on_ray=True) | {"attempt": int(config["attempt"])}
     resume = [Cycle(c["record"], c["chosen"]) for c in config["resume"]]
     weights = None
     if config.get("weights") is not None:

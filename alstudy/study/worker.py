@@ -1,5 +1,5 @@
 """Where a campaign runs: the device it gets, and the facts each of its rows names (host,
-code, device, GPU ids). Both runners build a row's placement with `placement`."""
+code, device, GPU ids, Ray node). Both runners build a row's placement with `placement`."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def pick_device(gpu_fraction: float) -> tuple[str, str]:
     return "cpu", ids
 
 
-def placement(device: str, gpu_ids: str = "") -> dict[str, Any]:
-    """The facts every row of a campaign run here carries besides its record."""
+def placement(device: str, gpu_ids: str = "", *, on_ray: bool = False) -> dict[str, Any]:
+    """The facts every row of a campaign run here carries besides its record. `on_ray`: this
+    process is a Ray worker, so the rows also name its Ray node (id and IP); else both are ""."""
     from alstudy.study.manifest import current_code
 
     if device.startswith("cuda"):
@@ -33,4 +34,14 @@ def placement(device: str, gpu_ids: str = "") -> dict[str, Any]:
     else:
         name = platform.processor() or "cpu"
     return {"host": platform.node(), "code": current_code(), "device": device, "device_name": name,
-            "gpu_ids": gpu_ids}
+            "gpu_ids": gpu_ids} | _ray_node(on_ray)
+
+
+def _ray_node(on_ray: bool) -> dict[str, str]:
+    """The Ray node this process runs on. Host names repeat on a cluster (every container is
+    "vm", two nodes may share a machine), a node id does not."""
+    if not on_ray:
+        return {"node_id": "", "node_ip": ""}
+    import ray
+
+    return {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}

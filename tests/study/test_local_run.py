@@ -26,6 +26,8 @@ def test_local_run_writes_the_store_and_a_rerun_runs_nothing(make_study, tmp_pat
     df = pd.read_parquet(os.path.join(root, "results.parquet"))
     assert df.trial.nunique() == 4 and set(df.phase) == {"tune", "eval"} and set(df.study) == {"loc"}
     assert {"hp.lr", "new_indices", "optuna_value", "objective"} <= set(df.columns)
+    # no Ray node ran these campaigns
+    assert set(df.node_id) == {""} and set(df.node_ip) == {""}
     assert "margin" in printed and "rank" in printed
 
     before = {n: open(os.path.join(root, "trials", n)).read() for n in os.listdir(os.path.join(root, "trials"))}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -21,17 +20,7 @@ pytestmark = pytest.mark.ray
 
 # Columns that depend on wall time or on where a row was produced, not on the campaign.
 VOLATILE = {"seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "host",
-            "device", "gpu_ids"}
-
-
-@pytest.fixture(scope="module")
-def ray_address():
-    import ray
-
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level=logging.WARNING,
-             log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+            "device", "gpu_ids", "node_id", "node_ip"}
 
 
 class CrashOnce:
@@ -51,6 +40,20 @@ class CrashOnce:
                     raise RuntimeError(f"injected failure at cycle {self.cycle}")
             on_cycle(cycle, weights)
         return run_campaign(config, seed, on_cycle=crashing, **kwargs)
+
+
+class RemoveFolder:
+    """Wraps run_campaign: the first cycle of every campaign removes `folder` (the driver's
+    working folder), from the Ray worker, while the driver runs Tune."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __call__(self, config, seed, **kwargs):
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return run_campaign(config, seed, **kwargs)
 
 
 def results(out, name: str) -> pd.DataFrame:
@@ -88,6 +91,10 @@ def test_tiny_study_end_to_end_on_a_quarter_gpu(ray_address, make_study, tmp_pat
     assert not df.duplicated(["trial", "cycle"]).any()
     # the 0.25-GPU request was scheduled on the logical GPU; without CUDA the trial used the CPU
     assert set(df.gpu_ids) == {"0"} and set(df.device) == {"cpu"}
+    # every row names the Ray node that ran it: here the one local node
+    import ray
+    assert set(df.node_id) == {ray.get_runtime_context().get_node_id()}
+    assert set(df.node_ip) == {ray.util.get_node_ip_address()}
 
     manifest = json.load(open(os.path.join(out, "tiny", "manifest.json")))
     assert manifest["runs"][-1]["status"] == "complete" and manifest["packages"]["ray"]
@@ -117,6 +124,41 @@ def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address,
     assert not [d for _, dirs, _ in os.walk(tmp_path / "ray") for d in dirs if d.startswith("checkpoint_")]
     columns = [c for c in ray_df.columns if c not in VOLATILE]
     pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
+
+
+def test_a_working_folder_removed_under_the_driver_ends_the_study_cleanly(ray_address, make_study, tmp_path,
+                                                                          monkeypatch, capsys):
+    # Under `ray job submit` on nodes sharing one machine, Ray deletes the job's working folder
+    # while the driver still runs in it; Tune then failed in os.getcwd() after every campaign.
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # the workers cannot import tests/
+    path = make_study(name="homeless", trials=1, eval_seeds=(100,))
+    gone = tmp_path / "job-working-dir"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    out = str(tmp_path / "out")
+    assert run_study(path, RunOptions(out=out, live=False), campaign=RemoveFolder(str(gone))) == 0
+    assert not gone.exists()
+    df = results(out, "homeless")
+    assert df.trial.nunique() == 4 and not df.duplicated(["trial", "cycle"]).any()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_storage_takes_a_pyarrow_filesystem_uri(ray_address, make_study, tmp_path):
+    path = make_study(name="stored", trials=1, eval_seeds=(100,))
+    text = open(path).read().replace("batch_size = 16", "batch_size = 16\nwarm_start = true")   # checkpoints
+    open(path, "w").write(text)
+    storage = tmp_path / "tune-storage"
+    out = str(tmp_path / "out")
+    assert run_study(path, RunOptions(out=out, storage=f"file://{storage}", live=False)) == 0
+    df = results(out, "stored")
+    assert df.trial.nunique() == 4 and not df.duplicated(["trial", "cycle"]).any()
+    # Tune's experiment went to the URI, not into the results store; its checkpoints are gone
+    assert (storage / "stored" / "run0").is_dir() and not os.path.exists(os.path.join(out, "stored", "ray"))
+    trial_dirs = os.listdir(storage / "stored" / "run0")
+    assert any(d.startswith("tune-") for d in trial_dirs)
+    assert not [d for _, dirs, _ in os.walk(storage) for d in dirs if d.startswith("checkpoint_")]
 
 
 def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_study, tmp_path):

@@ -107,6 +107,9 @@ BAD = {
     "infinite budget": (("initial = 10", "initial = inf"), ["budget.initial = inf"]),
     "margin beyond one": (("seeds = [100, 101]", "seeds = [100, 101]\nmargin = 1.5"),
                           ["evaluation.margin = 1.5", "(0, 1)"]),
+    "tracking not a switch or a URI": (("gpu = 0", "gpu = 0\n\n[tracking]\nmlflow = 3"),
+                                       ["tracking.mlflow = 3", "tracking URI"]),
+    "unknown tracking key": (("gpu = 0", "gpu = 0\n\n[tracking]\nwandb = true"), ["tracking.wandb: unknown key"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }
@@ -158,6 +161,17 @@ def test_per_dataset_overrides_resolve(tmp_path):
     assert study.setups["wine"].budget.cycles == 3 and study.setups["breast_cancer"].budget.cycles == 2
     assert study.setups["wine"].train["epochs"] == 9 and study.setups["breast_cancer"].train["epochs"] == 5
     assert study.fingerprint() != load_study(write(tmp_path, GOOD, "other.toml")).fingerprint()
+
+
+def test_tracking_is_read_but_is_no_part_of_the_fingerprint(tmp_path):
+    from alstudy.study.schema import load_study
+
+    plain = load_study(write(tmp_path, GOOD))
+    for value, read in (("true", True), ('"http://mlflow.example:5000"', "http://mlflow.example:5000")):
+        tracked = load_study(write(tmp_path, GOOD + f"\n[tracking]\nmlflow = {value}\n", "tracked.toml"))
+        assert tracked.tracking.mlflow == read
+        assert tracked.fingerprint() == plain.fingerprint()
+    assert plain.tracking.mlflow is False
 
 
 def test_run_refuses_gpu_trials_on_a_machine_without_gpu(tmp_path, capsys):
