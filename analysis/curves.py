@@ -6,7 +6,6 @@ Input everywhere: the rows of one phase as returned by `load.phase_rows`
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from alstudy import metrics

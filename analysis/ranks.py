@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.regimes import REGIMES
-from analysis.stats import rank_desc
+from alstudy.metrics import rank_desc
 
 
 def score_table(per_campaign: pd.DataFrame, value: str) -> pd.DataFrame:

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from alstudy.metrics import rank_desc
 from analysis.ranks import score_table
-from analysis.stats import bootstrap_generator, rank_desc
+from analysis.stats import bootstrap_generator
 
 
 def _w(ranks: np.ndarray) -> np.ndarray:

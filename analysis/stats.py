@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from alstudy.metrics import rank_desc  # noqa: F401  (one definition of ranks, shared with the runner)
 from alstudy.rng import numpy_generator
 
 

@@ -1,8 +1,11 @@
-"""Study-runner test helpers: one real local Ray per test module that asks for it."""
+"""Study-runner test helpers: one real local Ray per test module that asks for it; the finished
+campaign logs of a results store."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 
 import pytest
 
@@ -16,3 +19,22 @@ def ray_address():
              log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+
+
+def finished(folder) -> dict[str, bytes]:
+    """Contents of the finished campaign logs in a `trials` folder (a header, one line per cycle)."""
+    out = {}
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+        if name.endswith(".jsonl") and not name.startswith("."):
+            with open(os.path.join(folder, name), "rb") as f:
+                content = f.read()
+            lines = [json.loads(x) for x in content.splitlines()]
+            if sum("record" in x for x in lines) == lines[0]["cycles_total"]:
+                out[name] = content
+    return out
+
+
+@pytest.fixture(scope="session")
+def finished_logs():
+    """`finished(trials_folder)`: name -> content of each finished campaign log."""
+    return finished

@@ -6,7 +6,6 @@ Slow (a minute or two): run with `python -m pytest -m slow tests/study/test_clus
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -24,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.ray]
 pytest.importorskip("ray.dashboard", reason="the job server needs ray[default] (pip install 'alstudy[cluster]')")
 
 
-def test_a_study_submitted_as_a_job_runs_on_both_nodes_and_resumes_after_stop_job(make_study, tmp_path):
+def test_a_study_submitted_as_a_job_runs_on_both_nodes_and_resumes_after_stop_job(make_study, finished_logs, tmp_path):
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     path = make_study(name="twonode", trials=2, eval_seeds=(100, 101), cycles=2)
@@ -62,13 +61,13 @@ def test_a_study_submitted_as_a_job_runs_on_both_nodes_and_resumes_after_stop_jo
         first = _submit(client, job)
         trials_dir = out / "twonode" / "trials"
         deadline = time.monotonic() + 300
-        while len(_finished(trials_dir)) < 2:
+        while len(finished_logs(trials_dir)) < 2:
             assert client.get_job_status(first) in (JobStatus.PENDING, JobStatus.RUNNING), client.get_job_logs(first)
             assert time.monotonic() < deadline, "no campaign finished in time"
             time.sleep(0.5)
         assert client.stop_job(first)
         assert _wait(client, first) == JobStatus.STOPPED
-        stopped = _finished(trials_dir)
+        stopped = finished_logs(trials_dir)
         assert 2 <= len(stopped) < total
 
         second = _submit(client, job)
@@ -76,7 +75,7 @@ def test_a_study_submitted_as_a_job_runs_on_both_nodes_and_resumes_after_stop_jo
         logs = client.get_job_logs(second)
         assert status == JobStatus.SUCCEEDED, (client.get_job_info(second).message, logs)
         assert "Traceback" not in logs, logs
-        after = _finished(trials_dir)
+        after = finished_logs(trials_dir)
         assert all(after[name] == content for name, content in stopped.items()), "a finished campaign was rerun"
 
         df = pd.read_parquet(out / "twonode" / "results.parquet")
@@ -123,18 +122,6 @@ def _wait(client, job_id: str, *, timeout: float = 120):
         assert time.monotonic() < deadline, f"job {job_id} still {status}"
         time.sleep(0.5)
     return status
-
-
-def _finished(folder) -> dict[str, bytes]:
-    """Contents of the finished campaign logs in `folder` (a header and one line per cycle)."""
-    out = {}
-    for name in os.listdir(folder) if os.path.isdir(folder) else ():
-        if name.endswith(".jsonl") and not name.startswith("."):
-            content = open(os.path.join(folder, name), "rb").read()
-            lines = [json.loads(x) for x in content.splitlines()]
-            if sum("record" in x for x in lines) == lines[0]["cycles_total"]:
-                out[name] = content
-    return out
 
 
 def _kill_cluster(temp_dir: str) -> None:

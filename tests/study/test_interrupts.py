@@ -6,7 +6,6 @@ before its first campaign finished or in the middle of the study."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -35,31 +34,22 @@ def logs(root) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.suffix == ".jsonl") if folder.exists() else []
 
 
-def finished(root) -> int:
-    import json
-
-    done = 0
-    for name in logs(root):
-        lines = [json.loads(x) for x in (root / "trials" / name).read_text().splitlines()]
-        done += sum("record" in x for x in lines) == lines[0]["cycles_total"]
-    return done
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["int", "term", "kill"])
 @pytest.mark.parametrize("when", ["before_first_finished", "mid_study"])
-def test_a_signalled_driver_says_how_to_resume_and_the_rerun_completes(clean, write_study, tmp_path, sig, when):
+def test_a_signalled_driver_says_how_to_resume_and_the_rerun_completes(clean, write_study, finished_logs, tmp_path,
+                                                                      sig, when):
     path = write_study(str(tmp_path), **STUDY)
     root = tmp_path / "out" / "sig"
     command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(tmp_path / "out"), "--local", "--plain"]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    ready = (lambda: logs(root)) if when == "before_first_finished" else (lambda: finished(root) >= 2)
+    ready = (lambda: logs(root)) if when == "before_first_finished" else (lambda: len(finished_logs(root / "trials")) >= 2)
     while not ready():
         assert driver.poll() is None, driver.communicate()
         assert time.monotonic() < deadline, "the study never reached the point of the signal"
         time.sleep(0.05)
     if when == "before_first_finished":
-        assert finished(root) == 0
+        assert finished_logs(root / "trials") == {}
     driver.send_signal(sig)
     out, err = driver.communicate(timeout=60)
     if sig == signal.SIGKILL:

@@ -161,7 +161,7 @@ def test_storage_takes_a_pyarrow_filesystem_uri(ray_address, make_study, tmp_pat
     assert not [d for _, dirs, _ in os.walk(storage) for d in dirs if d.startswith("checkpoint_")]
 
 
-def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_study, tmp_path):
+def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_study, finished_logs, tmp_path):
     path = make_study(name="killed", strategies=("random", "entropy", "margin"), trials=3, eval_seeds=(100, 101))
     out = tmp_path / "out"
     trials_dir = out / "killed" / "trials"
@@ -170,19 +170,19 @@ def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_st
     driver = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
-    while len(_done(trials_dir)) < 3:
+    while len(finished_logs(trials_dir)) < 3:
         assert driver.poll() is None, "the study ended before it could be killed"
         assert time.monotonic() < deadline, "no campaign finished in time"
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
-    before = _done(trials_dir)
+    before = finished_logs(trials_dir)
     total = 3 * 3 + 3 * 2
     assert len(before) < total
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    after = _done(trials_dir)
+    after = finished_logs(trials_dir)
     assert len(after) == total
     assert all(after[name] == content for name, content in before.items()), "a finished trial was rerun"
     df = results(str(out), "killed")
@@ -190,18 +190,6 @@ def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_st
     assert set(df.run) == {0, 1}
     runs = json.load(open(out / "killed" / "manifest.json"))["runs"]
     assert [r["status"] for r in runs] == ["running", "complete"]   # the killed run never closed
-
-
-def _done(folder) -> dict[str, bytes]:
-    """Contents of the finished campaign logs in `folder` (a header and one line per cycle)."""
-    out = {}
-    for name in os.listdir(folder) if os.path.isdir(folder) else ():
-        if name.endswith(".jsonl") and not name.startswith("."):
-            content = open(os.path.join(folder, name), "rb").read()
-            lines = [json.loads(x) for x in content.splitlines()]
-            if sum("record" in x for x in lines) == lines[0]["cycles_total"]:
-                out[name] = content
-    return out
 
 
 def test_a_killed_ray_worker_is_retried_and_the_records_equal_a_clean_run(ray_address, make_study, tmp_path):
