@@ -74,8 +74,10 @@ class StudySearcher(Searcher):
                 "resume": [c.to_dict() for c in resume], "attempt": attempt,
                 "weights": weights if resume else None}
 
-    def record(self, trial_id: str, line: dict[str, Any]) -> None:
-        """Append a reported cycle to its campaign's log."""
+    def record(self, trial_id: str, line: dict[str, Any] | None) -> None:
+        """Append a reported cycle to its campaign's log (None: a report with no new cycle)."""
+        if line is None:
+            return
         spec, _ = self.specs[trial_id]
         total = self.study.setups[spec.dataset].budget.cycles + 1
         meta = line.pop("meta")
@@ -86,7 +88,10 @@ class StudySearcher(Searcher):
         spec, attempt = self.specs.pop(trial_id)
         trial = self.trials.pop(trial_id, None)
         log = self.store.log(spec.trial)
-        if not error and log is not None and log.done:
+        if log is not None and log.done:   # every cycle is logged: done, even if the worker died after
+            if error:
+                self.progress.note(f"{spec.trial}: its worker ended with an error after its last cycle "
+                                   f"({_error_line(trial)}); its records are complete")
             self.scheduler.complete(spec.trial, records_aubc(log.records))
             self.progress.finished(spec.dataset, spec.strategy, spec.phase)
             return
@@ -217,7 +222,8 @@ class _Driver(tune.Callback):
         self.searcher.trials[trial.trial_id] = trial   # its error and checkpoint, should it crash
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.searcher.record(trial.trial_id, dict(result["line"]))
+        line = result.get("line")
+        self.searcher.record(trial.trial_id, dict(line) if line else None)
 
     def on_step_end(self, iteration, trials, **info):
         self.searcher.progress.update()

@@ -88,13 +88,17 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
         print(f"warning: earlier runs of this study used alstudy {', '.join(other_codes)}; this run uses "
               f"{code}. Every row keeps the code that produced it (column `code` of results.parquet), "
               "and `alstudy report` notes the mix", file=stream, flush=True)
-    status, facts = "interrupted", {}
+    status, facts, stopped = "interrupted", {}, ""
     sigterm_as_sigint()
     try:
         facts = _execute(scheduler, store, run, progress, options, campaign)
         status = "failed" if scheduler.failed else "complete" if scheduler.all_done() else "interrupted"
     except KeyboardInterrupt:
         status = "interrupted"
+    except Exception as err:   # Ray or Tune gave up (a node lost, an internal error): say it in a line
+        if not type(err).__module__.startswith("ray."):
+            raise
+        status, stopped = "interrupted", f"{type(err).__name__}: {_last_line(err)}"
     finally:
         with shielded():
             progress.close()
@@ -112,9 +116,16 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
               "rerun the same command to retry them", file=stream)
         return 1
     if status == "interrupted":
+        if stopped:
+            print(f"Ray stopped the run ({stopped}); the campaigns logged so far are kept", file=stream)
         print("the study is not finished: rerun the same command to resume it", file=stream)
         return 130
     return 0
+
+
+def _last_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
 
 
 def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign) -> dict:

@@ -51,3 +51,5 @@ def run_trial(config: dict[str, Any], *, campaign: Callable | None = None) -> No
 
     campaign(config["config"], int(config["seed"]), device=device, on_cycle=on_cycle, resume=resume,
              weights=weights)
+    if resume and len(records) == len(resume):   # nothing was left to run: Tune still wants its metric
+        tune.report({METRIC: records_aubc(records), "cycle": int(records[-1]["cycle"]), "line": None})

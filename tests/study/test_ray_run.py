@@ -226,3 +226,31 @@ def test_a_killed_ray_worker_is_retried_and_the_records_equal_a_clean_run(ray_ad
     assert ray_df.attempt.max() == 1 and not ray_df.duplicated(["trial", "cycle"]).any()
     columns = [c for c in ray_df.columns if c not in VOLATILE]
     pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
+
+
+class CrashAfterLastCycle:
+    """Wraps run_campaign: every campaign raises once after its last cycle was reported."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __call__(self, config, seed, **kwargs):
+        records = run_campaign(config, seed, **kwargs)
+        marker = os.path.join(self.folder, f"{config.strategy}-{seed}-{records[0]['hp.lr']}")
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("the worker dies after its last cycle")
+        return records
+
+
+def test_a_worker_dying_after_its_last_cycle_leaves_a_complete_campaign(ray_address, make_study, tmp_path):
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    path = make_study(name="late", strategies=("random",), trials=1, eval_seeds=(100,))
+    out = tmp_path / "out"
+    assert run_study(path, RunOptions(out=str(out), live=False), campaign=CrashAfterLastCycle(str(tmp_path))) == 0
+    df = results(str(out), "late")
+    assert df.trial.nunique() == 2 and set(df.attempt) == {0}       # nothing was run twice
+    logs = "".join(p.read_text() for p in (out / "late" / "trials").glob("*.jsonl"))
+    assert '"failed"' not in logs
