@@ -10,6 +10,7 @@ the initial set), the time spent choosing them, training on L_c and the accuraci
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from dataclasses import dataclass
 from time import perf_counter
@@ -26,6 +27,7 @@ from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training import embed, evaluate, fit, infer
 from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
+from alstudy.training.loss_module import LossLearner, predict_losses
 
 Record = dict[str, Any]
 
@@ -82,8 +84,10 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
         val_idx, initial = initial_split(data.n_train, budget, seed)
     val = torch.as_tensor(val_idx, device=dev)
     x_val, y_val = data.x_train[val], data.y_train[val]
+    # a strategy may change how the task model is trained (learning loss): the rows say so
     base = {"dataset": config.dataset, "strategy": config.strategy, "model": model_name,
-            "seed": int(seed), "n_validation": budget.validation, **config.train.as_columns()}
+            "seed": int(seed), "n_validation": budget.validation,
+            "trained_with": "loss_module" if needs.loss_module else "task_loss", **config.train.as_columns()}
 
     pending = resume[-1].chosen if resume else {"new_indices": initial.tolist(), "seconds_score": 0.0,
                                                 "seconds_select": 0.0}
@@ -97,10 +101,11 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             model = new_model(model_name, data, config, seed, cycle, dev)
             if config.train.warm_start and weights is not None:
                 model.load_state_dict(weights)
+            learner = _new_learner(model, data, lab, needs, seed, cycle) if needs.loss_module else None
             stats = fit(model, data.x_train[lab], data.y_train[lab], train=config.train,
                         to_float=data.to_float, augment=augment,
                         gen=torch_generator(seed, "train", cycle, device=dev.type),
-                        mix_rng=numpy_generator(seed, "mixup", cycle))
+                        mix_rng=numpy_generator(seed, "mixup", cycle), aux=learner)
             t1 = _now(dev)
             val_acc, val_loss = evaluate(model, x_val, y_val, to_float=data.to_float)
             test_acc, test_loss = evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
@@ -119,7 +124,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             pending = None
             if cycle < budget.cycles:
                 pending = _acquire(members, data, strategy, needs, labeled, val, budget.per_cycle,
-                                   seed=seed, cycle=cycle)
+                                   seed=seed, cycle=cycle, learner=learner)
                 labeled = labeled + pending["new_indices"]
             weights = ({k: v.detach().clone() for k, v in model.state_dict().items()}
                        if config.train.warm_start else None)
@@ -151,10 +156,19 @@ def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: in
     return members, extra
 
 
+def _new_learner(model, data, lab: torch.Tensor, needs, seed: int, cycle: int) -> LossLearner:
+    """The loss-prediction module trained with this cycle's model, from (seed, 'init/loss_module', cycle)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, "init/loss_module", cycle))
+        return LossLearner.for_model(model, data.to_float(data.x_train[lab[:2]]),
+                                     **dataclasses.asdict(needs.loss_module))
+
+
 def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torch.Tensor, k: int, *,
-             seed: int, cycle: int) -> dict:
+             seed: int, cycle: int, learner: LossLearner | None = None) -> dict:
     """Score the unlabeled pool with what the strategy needs, let it pick k new labels.
-    `members[0]` is the campaign's model; the rest are the ensemble's other members."""
+    `members[0]` is the campaign's model; the rest are the ensemble's other members;
+    `learner` the loss module trained with the model when the strategy needs one."""
     model = members[0]
     dev = data.device
     t0 = _now(dev)
@@ -174,11 +188,14 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
     lab_emb = None
     if needs.labeled_embedding:
         lab_emb = embed(model, data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
+    predicted = None
+    if learner is not None:
+        predicted = predict_losses(model, learner, data.x_train[pool], to_float=data.to_float)
     t1 = _now(dev)
     view = PoolView(n=int(pool.shape[0]), probs=outs.get("probs"), mc_probs=outs.get("mc_probs"),
                     embedding=outs.get("embedding"), labeled_embedding=lab_emb, ensemble_probs=ens,
                     inputs=data.x_train[pool] if needs.inputs else None, labeled_inputs=lab_x,
-                    to_float=data.to_float if needs.inputs else None)
+                    to_float=data.to_float if needs.inputs else None, predicted_loss=predicted)
     positions = strategy.select(view, k, torch_generator(seed, "select", cycle))
     new = pool[torch.as_tensor(positions, device=dev)].tolist()
     return {"new_indices": new, "seconds_score": t1 - t0, "seconds_select": _now(dev) - t1}

@@ -80,18 +80,27 @@ def read_splits(folder: str, *, n_train: int, initial: int, validation: int) -> 
     return np.sort(sets["validation"]), sets["initial"]
 
 
-def splits_digest(pattern: str, seeds: Iterable[int], datasets: Iterable[str]) -> str:
-    """sha256 over the bytes of every split file the study names (absent files count as
-    absent), so a changed file changes the study's fingerprint."""
-    h = hashlib.sha256()
+def split_hashes(pattern: str, seeds: Iterable[int], datasets: Iterable[str]) -> dict[str, str]:
+    """sha256 of every split file the study names, keyed `<dataset>/<seed>/<file>` ("absent"
+    for a missing file): what the manifest records of a run on fixed splits."""
+    out = {}
     for ds in datasets:
         for seed in sorted(set(seeds)):
             for name in SPLIT_FILES.values():
                 path = os.path.join(split_folder(pattern, seed, dataset=ds), name)
-                h.update(f"{ds}/{seed}/{name}:".encode())
                 try:
                     with open(path, "rb") as f:
-                        h.update(hashlib.sha256(f.read()).digest())
+                        out[f"{ds}/{seed}/{name}"] = hashlib.sha256(f.read()).hexdigest()
                 except OSError:
-                    h.update(b"absent")
+                    out[f"{ds}/{seed}/{name}"] = "absent"
+    return out
+
+
+def splits_digest(pattern: str, seeds: Iterable[int], datasets: Iterable[str]) -> str:
+    """sha256 over the bytes of every split file the study names (absent files count as
+    absent), so a changed file changes the study's fingerprint."""
+    h = hashlib.sha256()
+    for key, digest in split_hashes(pattern, seeds, datasets).items():
+        h.update(f"{key}:".encode())
+        h.update(b"absent" if digest == "absent" else bytes.fromhex(digest))
     return h.hexdigest()[:16]

@@ -13,12 +13,18 @@ from alstudy.models.dropout import Dropout
 
 
 class ALModel(nn.Module):
-    """`features(x) -> (N, D)`, `head(emb) -> (N, C)` logits; forward = head(features(x))."""
+    """`features(x) -> (N, D)`, `head(emb) -> (N, C)` logits; forward = head(features(x)).
 
-    def __init__(self, backbone: nn.Module, embed_dim: int, num_classes: int, *, dropout: float):
+    `levels` names the backbone's submodules whose outputs are its intermediate features, from
+    shallow to deep (a ResNet's four stages); none: the embedding is the only level.
+    """
+
+    def __init__(self, backbone: nn.Module, embed_dim: int, num_classes: int, *, dropout: float,
+                 levels: tuple[str, ...] = ()):
         super().__init__()
         self.backbone = backbone
         self.embed_dim = embed_dim
+        self.levels = tuple(levels)
         self.dropout = Dropout(dropout)
         self.classifier = nn.Linear(embed_dim, num_classes)
 
@@ -34,3 +40,20 @@ class ALModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    def forward_levels(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(logits, intermediate features) of one forward pass: the outputs of `levels` in
+        order, (N, C, ...) maps or (N, D) rows, still attached to the graph."""
+        if not self.levels:
+            emb = self.features(x)
+            return self.head(emb), [emb]
+        grabbed: dict[str, torch.Tensor] = {}
+        # forward hooks see each level's output without the backbones knowing about levels
+        handles = [self.backbone.get_submodule(name).register_forward_hook(
+            lambda _m, _i, out, name=name: grabbed.__setitem__(name, out)) for name in self.levels]
+        try:
+            logits = self(x)
+        finally:
+            for h in handles:
+                h.remove()
+        return logits, [grabbed[name] for name in self.levels]

@@ -17,7 +17,8 @@ def resnet18(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) 
     net.maxpool = nn.Identity()
     embed_dim = net.fc.in_features
     net.fc = nn.Identity()  # the ALModel head replaces it
-    return ALModel(net, embed_dim, num_classes, dropout=dropout)
+    return ALModel(net, embed_dim, num_classes, dropout=dropout,
+                   levels=("layer1", "layer2", "layer3", "layer4"))  # the stages Yoo & Kweon tap
 
 
 class _WideBlock(nn.Module):
@@ -46,4 +47,5 @@ def wrn(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,
             layers.append(_WideBlock(cin, cout, 2 if (i == 0 and stage > 0) else 1))
             cin = cout
     layers += [nn.BatchNorm2d(cin), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return ALModel(nn.Sequential(*layers), cin, num_classes, dropout=dropout)
+    levels = (str(n), str(2 * n), str(3 * n + 2))  # each stage's last block; the last after BN + ReLU
+    return ALModel(nn.Sequential(*layers), cin, num_classes, dropout=dropout, levels=levels)

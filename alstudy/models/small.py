@@ -22,7 +22,8 @@ def mlp(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,
     for _ in range(depth):
         layers += [nn.Linear(fan_in, width), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
         fan_in = width
-    return ALModel(nn.Sequential(*layers), fan_in, num_classes, dropout=dropout)
+    levels = tuple(str(3 * i + 3) for i in range(depth))  # each block's ReLU
+    return ALModel(nn.Sequential(*layers), fan_in, num_classes, dropout=dropout, levels=levels)
 
 
 class AsRows(nn.Module):
@@ -56,7 +57,7 @@ def cnn1d(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,
     backbone = nn.Sequential(
         AsRows(), block(channels, w, 5, 1), block(w, w, 5, 2), block(w, 2 * w, 3, 2),
         block(2 * w, 2 * w, 3, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    model = ALModel(backbone, 2 * w, num_classes, dropout=dropout)
+    model = ALModel(backbone, 2 * w, num_classes, dropout=dropout, levels=("1", "2", "3", "4"))
     return model.to(memory_format=torch.channels_last)
 
 
@@ -73,4 +74,4 @@ def cnn2d(input_shape: tuple[int, ...], num_classes: int, *, dropout: float,
         block(channels, w), block(w, w), nn.MaxPool2d(2),
         block(w, 2 * w), block(2 * w, 2 * w), nn.MaxPool2d(2),
         block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    return ALModel(backbone, 4 * w, num_classes, dropout=dropout)
+    return ALModel(backbone, 4 * w, num_classes, dropout=dropout, levels=("1", "4", "6"))  # per stage

@@ -8,12 +8,12 @@ PoolView into pool positions.
 
 from alstudy.strategies.arrays import (badge, bald, entropy, kcenter_greedy, least_confidence,
                                        margin, probcover, typiclust, variation_ratio)
-from alstudy.strategies.contract import Needs, PoolView, Strategy
+from alstudy.strategies.contract import LossModule, Needs, PoolView, Strategy
 from alstudy.strategies.probcover import probcover_delta
 from alstudy.strategies.registry import STRATEGIES, make_strategy, strategy_names, strategy_options
 
 __all__ = [
-    "Needs", "PoolView", "Strategy", "STRATEGIES", "make_strategy", "strategy_names",
+    "LossModule", "Needs", "PoolView", "Strategy", "STRATEGIES", "make_strategy", "strategy_names",
     "strategy_options", "entropy", "margin", "least_confidence", "bald", "variation_ratio",
     "kcenter_greedy", "badge", "typiclust", "probcover", "probcover_delta",
 ]

@@ -9,6 +9,19 @@ import torch
 
 
 @dataclass(frozen=True)
+class LossModule:
+    """A loss-prediction module trained jointly with the task model (Yoo & Kweon 2019, Eq. 2-3):
+    `width` units per feature level, the ranking loss's `weight` (their lambda) and `margin`
+    (xi), and the fraction of training after which the features are detached from its
+    gradient (`detach_after`; they detach after epoch 120 of 200)."""
+
+    width: int = 128
+    weight: float = 1.0
+    margin: float = 1.0
+    detach_after: float = 0.6
+
+
+@dataclass(frozen=True)
 class Needs:
     """Model outputs a strategy asks for; the campaign computes only these."""
 
@@ -20,6 +33,8 @@ class Needs:
                                    # member 0 is the campaign's own model, members k > 0 are
                                    # trained alike from their own initial weights
     inputs: bool = False           # the stored inputs of the pool and of the labeled set
+    loss_module: LossModule | None = None  # train the task model with this loss predictor and
+                                           # give its predicted losses of the pool, (N,)
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,7 @@ class PoolView:
     inputs: torch.Tensor | None = None           # stored pool rows (uint8 images or floats)
     labeled_inputs: torch.Tensor | None = None   # stored labeled rows
     to_float: Callable[[torch.Tensor], torch.Tensor] | None = None  # stored rows -> network input
+    predicted_loss: torch.Tensor | None = None   # (N,) the loss module's predicted task losses
 
     def labeled(self) -> torch.Tensor:
         """The labeled embeddings, (0, D) when none were given."""

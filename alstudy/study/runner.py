@@ -76,8 +76,13 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     from alstudy.study.results import write_results
     from alstudy.study.scheduler import Scheduler
 
-    run, code, other_codes = begin_run(store, runner="local" if options.local else "ray",
-                                       extra={"options": dataclasses.asdict(options)})
+    extra = {"options": dataclasses.asdict(options)}
+    if study.splits is not None:  # the files' contents decide the splits: keep what they were
+        from alstudy.data.splits import split_hashes
+
+        extra["split_files"] = split_hashes(study.splits, study.tuning.seeds + study.evaluation.seeds,
+                                            study.datasets)
+    run, code, other_codes = begin_run(store, runner="local" if options.local else "ray", extra=extra)
     scheduler = Scheduler.from_store(study, store, retries=options.max_failures)
     for note in store.notes:
         print(f"warning: {note}", file=stream, flush=True)

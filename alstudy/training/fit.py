@@ -66,13 +66,15 @@ def lr_factor(step: int, total: int, train: TrainConfig) -> float:
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
         to_float: Callable[[torch.Tensor], torch.Tensor], augment: Augment,
-        gen: torch.Generator, mix_rng: np.random.Generator) -> FitStats:
+        gen: torch.Generator, mix_rng: np.random.Generator, aux: nn.Module | None = None) -> FitStats:
     """Train `model` in place on (x, y) with the recipe `train`.
 
     `x` are stored inputs (uint8 images or floats) on the model's device; batches are index
     gathers and `augment` runs on whole batches. `gen` (on the device) drives shuffling and
     augmentation, `mix_rng` the host-side mixup coefficients: no host sync per step (one per
-    fit, for the seeds below).
+    fit, for the seeds below). `aux`: a module trained jointly by the same optimizer; each
+    step adds `aux(levels, row_losses, step=, total=)` to the task loss, with the model's
+    intermediate features (`forward_levels`) and per-row task losses (learning loss).
     """
     device = x.device
     n = int(y.shape[0])
@@ -81,7 +83,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     cuda = device.type == "cuda"
     if x.dim() == 4:  # channels_last: oneDNN and cuDNN's fast layout (small CNN on CPU: 1.3x a step)
         model = model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(model, train)
+    opt = make_optimizer(model if aux is None else nn.ModuleList([model, aux]), train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
     swa_start = total - int(train.swa * total) if train.swa > 0 else total
     swa_model = torch.optim.swa_utils.AveragedModel(model) if train.swa > 0 else None
@@ -98,7 +100,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         torch.manual_seed(global_seed)
         _train_steps(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
                      host=host, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
-                     swa_model=swa_model, swa_start=swa_start)
+                     swa_model=swa_model, swa_start=swa_start, aux=aux)
 
     if swa_model is not None:
         model.load_state_dict(swa_model.module.state_dict())
@@ -108,9 +110,13 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
 
 
 def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, opt, sched, total,
-                 bs, swa_model, swa_start) -> None:
+                 bs, swa_model, swa_start, aux=None) -> None:
     device, n, cuda = x.device, int(y.shape[0]), x.device.type == "cuda"
     model.train()
+    # (logits, intermediate features): the features only for a jointly trained `aux`
+    forward = (lambda xb: (model(xb), None)) if aux is None else model.forward_levels
+    if aux is not None:
+        aux.train()
     perm = torch.randperm(n, device=device, generator=gen)
     pos = 0
     for step in range(total):
@@ -126,18 +132,30 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
             if lambdas is not None:
                 lam = float(lambdas[step])
                 mate = torch.randperm(bs, device=device, generator=gen)
-                out = model(lam * xb + (1 - lam) * xb[mate])
+                out, levels = forward(lam * xb + (1 - lam) * xb[mate])
                 loss = (lam * F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
                         + (1 - lam) * F.cross_entropy(out, yb[mate], label_smoothing=train.label_smoothing))
             else:
-                out = model(xb)
+                out, levels = forward(xb)
                 loss = F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
+            if aux is not None:
+                mix = (lam, mate) if lambdas is not None else None
+                loss = loss + aux(levels, _row_losses(out, yb, train, mix), step=step, total=total)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         if swa_model is not None and step >= swa_start:
             swa_model.update_parameters(model)
+
+
+def _row_losses(out: torch.Tensor, yb: torch.Tensor, train: TrainConfig, mix) -> torch.Tensor:
+    """The task loss of each row, (B,): what the step's mean loss averages."""
+    ce = lambda t: F.cross_entropy(out, t, label_smoothing=train.label_smoothing, reduction="none")  # noqa: E731
+    if mix is None:
+        return ce(yb)
+    lam, mate = mix
+    return lam * ce(yb) + (1 - lam) * ce(yb[mate])
 
 
 @torch.no_grad()

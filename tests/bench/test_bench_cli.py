@@ -98,3 +98,22 @@ def test_cuda_without_a_gpu_is_a_usage_error(capsys):
         pytest.skip("a CUDA device is present")
     assert main(["bench", "--smoke", "--device", "cuda", "--only", "gpu"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_smoke_bench_papers_section(tmp_path):
+    section = _bench(tmp_path, "papers")["sections"]["papers"]
+    assert section["skipped"] is None and section["seconds"] > 0
+    ensembles = [r for r in section["rows"] if r["case"] == "ensemble x5"]
+    cycles = [r for r in section["rows"] if r["case"] == "cycle time"]
+    assert [(r["model"], r["dataset"]) for r in ensembles] == [("mlp", "digits"), ("cnn1d", "mnist1d")]
+    for r in ensembles:
+        for key in ("one_s", "sequential_s", "together_s", "together_over_one", "sequential_over_together"):
+            assert math.isfinite(r[key]) and r[key] > 0, (key, r)
+        assert r["together_over_one"] == pytest.approx(r["together_s"] / r["one_s"])
+    assert [r["strategy"] for r in cycles] == ["entropy", "vaal", "learning_loss"]
+    assert all(math.isfinite(r["cycle_s"]) and r["cycle_s"] > 0 for r in cycles)
+    assert cycles[0]["over_entropy"] == 1.0
+    for r in cycles[1:]:
+        assert r["over_entropy"] == pytest.approx(r["cycle_s"] / cycles[0]["cycle_s"])
+        assert section["summary"][f"{r['strategy']}_over_entropy"] == r["over_entropy"]
+    assert section["targets"] == []  # smoke sizes never claim a target

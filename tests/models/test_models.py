@@ -29,3 +29,15 @@ def test_unknown_model_or_option_is_a_clear_error():
         make_model("mlp", (10,), 2, options={"depthh": 3})
     with pytest.raises(UsageError, match="does not fit"):
         make_model("cnn2d", (10,), 2)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_forward_levels_gives_the_logits_and_features_from_shallow_to_deep(name):
+    model = make_model(name, SHAPES[name], 7, dropout=0.2).eval()
+    x = torch.randn(3, *SHAPES[name])
+    logits, levels = model.forward_levels(x)
+    assert torch.allclose(logits, model(x), atol=1e-5)
+    assert len(levels) == len(model.levels) >= 2 and all(t.shape[0] == 3 for t in levels)
+    assert levels[-1].shape[1] >= levels[0].shape[1]  # deeper levels are at least as wide
+    # the hooks that caught the levels are gone: a plain forward records nothing
+    assert not any(m._forward_hooks for m in model.modules())

@@ -80,3 +80,25 @@ def test_vaal_picks_the_rows_unlike_the_labeled_ones():
     assert vaal.needs() == Needs(inputs=True)
     picks = vaal.select(view, 20, torch.Generator().manual_seed(1))
     assert len(set(picks.tolist()) & set(range(100, 120))) >= 16, sorted(picks.tolist())
+
+
+def test_learning_loss_picks_the_highest_predicted_loss_within_its_random_subset():
+    pred = torch.tensor([0.1, 0.9, 0.3, 0.8, 0.2, 0.7, 0.4, 0.6, 0.5, 0.0])
+    view = PoolView(n=10, predicted_loss=pred)
+    whole = make_strategy("learning_loss")
+    assert whole.needs().loss_module is not None and whole.needs().probs is False
+    assert whole.select(view, 3, torch.Generator().manual_seed(0)).tolist() == [1, 3, 5]
+    # subset 4: the top 2 of the 4 rows the generator draws first (the paper's random subset)
+    rows = torch.randperm(10, generator=torch.Generator().manual_seed(5))[:4]
+    want = sorted(rows.tolist(), key=lambda r: -pred[r])[:2]
+    sub = make_strategy("learning_loss", subset=4).select(view, 2, torch.Generator().manual_seed(5))
+    assert sub.tolist() == want and want != [1, 3]
+    # a subset smaller than the budget grows to the budget
+    assert len(set(make_strategy("learning_loss", subset=2).select(view, 6, torch.Generator()).tolist())) == 6
+
+
+def test_learning_loss_options_are_checked():
+    with pytest.raises(UsageError, match="detach_after"):
+        make_strategy("learning_loss", detach_after=1.5)
+    with pytest.raises(UsageError, match="subset"):
+        make_strategy("learning_loss", subset=0)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from alstudy.strategies import STRATEGIES, Needs, PoolView, make_strategy, strategy_names
+from alstudy.strategies import STRATEGIES, LossModule, Needs, PoolView, make_strategy, strategy_names
 
 N_TRAIN, N_CLASSES, DIM = 400, 5, 24
 
@@ -48,6 +48,7 @@ def view_for(needs: Needs, unlabeled: np.ndarray, labeled: np.ndarray, seed: int
         mc_probs=mc,
         embedding=emb[idx] if needs.embedding else None,
         labeled_embedding=emb[torch.from_numpy(labeled)] if needs.labeled_embedding else None,
+        predicted_loss=torch.logsumexp(logits, -1)[idx] if needs.loss_module else None,
     )
 
 
@@ -71,7 +72,7 @@ ALL = pytest.mark.parametrize("name", strategy_names())
 def test_registry_holds_the_required_strategies():
     required = {"random", "least_confidence", "margin", "entropy", "bald", "variation_ratio",
                 "coreset", "badge", "typiclust", "probcover", "dbal", "qbc", "ensemble_entropy",
-                "ensemble_bald", "vaal"}
+                "ensemble_bald", "vaal", "learning_loss"}
     assert required <= set(STRATEGIES)
 
 
@@ -130,14 +131,17 @@ def test_declared_needs_are_all_it_uses(name):
     _, _, labeled = world()
     unlabeled = pool_of(labeled)
     everything = Needs(probs=True, mc_samples=strategy.needs().mc_samples or 3, embedding=True,
-                       labeled_embedding=True, ensemble=strategy.needs().ensemble or 3, inputs=True)
+                       labeled_embedding=True, ensemble=strategy.needs().ensemble or 3, inputs=True,
+                       loss_module=strategy.needs().loss_module or LossModule())
     full = view_for(everything, unlabeled, labeled)
     lean = view_for(strategy.needs(), unlabeled, labeled)
-    for field in ("probs", "mc_probs", "embedding", "labeled_embedding", "ensemble_probs", "inputs"):
+    for field in ("probs", "mc_probs", "embedding", "labeled_embedding", "ensemble_probs", "inputs",
+                  "predicted_loss"):
         declared = {"probs": strategy.needs().probs, "mc_probs": strategy.needs().mc_samples > 0,
                     "embedding": strategy.needs().embedding,
                     "labeled_embedding": strategy.needs().labeled_embedding,
-                    "ensemble_probs": strategy.needs().ensemble > 0, "inputs": strategy.needs().inputs}[field]
+                    "ensemble_probs": strategy.needs().ensemble > 0, "inputs": strategy.needs().inputs,
+                    "predicted_loss": strategy.needs().loss_module is not None}[field]
         assert (getattr(lean, field) is not None) == declared
     a = strategy.select(lean, 30, torch.Generator().manual_seed(4))
     b = strategy.select(full, 30, torch.Generator().manual_seed(4))

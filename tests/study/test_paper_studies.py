@@ -51,3 +51,19 @@ def test_paper_study_validates_on_full_size_files(tmp_path, capsys, study, datas
     # 7 cycles per campaign, 1 model per cycle, qbc 5: (60 + 30) x 7 + (10 + 5) x 7 x 5 = 1155
     assert "training runs: 1155" in out and "qbc x5" in out
     assert "not checked" not in out
+
+
+def test_mittal_study_validates_on_full_size_files(tmp_path, capsys):
+    write_full_cifar(tmp_path, "cifar10")
+    with open(os.path.join(STUDIES, "mittal_cifar10.toml")) as f:
+        text = re.sub(r'(?m)^data_root = "[^"]*"', f'data_root = "{tmp_path}"', f.read())
+    path = tmp_path / "mittal_cifar10.toml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "cifar10: model resnet18; 5000 initial + 6 x 2500 = 20000 labels, 5000 validation, pool 50000" in out
+    assert "strategies: random, entropy, coreset, learning_loss, ensemble_entropy, qbc" in out
+    assert "campaigns: tune 60, eval 30; total 90" in out
+    # 7 cycles, 1 model per cycle; ensemble_entropy and qbc 5: (40 + 20) x 7 + 2 x (10 + 5) x 7 x 5 = 1470
+    assert "training runs: 1470" in out and "qbc x5" in out and "ensemble_entropy x5" in out
+    assert "not checked" not in out

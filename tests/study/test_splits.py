@@ -100,3 +100,19 @@ def test_bad_split_patterns(tmp_path, capsys, path, words):
     study.write_text(STUDY.format(path=path))
     assert main(["validate", str(study)]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_a_run_on_split_files_records_their_hashes_in_the_manifest(tmp_path, capsys):
+    import hashlib
+    import json
+
+    for seed in (0, 1):
+        write_splits(tmp_path, seed)
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(path=tmp_path / "seed{seed}"))
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "--local", "--plain"]) == 0
+    run = json.load(open(out / "fixed" / "manifest.json"))["runs"][0]
+    want = {f"wine/{seed}/{name}.npy": hashlib.sha256((tmp_path / f"seed{seed}" / f"{name}.npy").read_bytes()).hexdigest()
+            for seed in (0, 1) for name in ("lSet", "uSet", "valSet")}
+    assert run["split_files"] == want
