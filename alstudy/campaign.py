@@ -26,6 +26,7 @@ from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training import embed, evaluate, fit, infer
 from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
+from alstudy.training.ssl import make_term
 
 Record = dict[str, Any]
 
@@ -82,8 +83,10 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
         val_idx, initial = initial_split(data.n_train, budget, seed)
     val = torch.as_tensor(val_idx, device=dev)
     x_val, y_val = data.x_train[val], data.y_train[val]
-    base = {"dataset": config.dataset, "strategy": config.strategy, "model": model_name,
-            "seed": int(seed), "n_validation": budget.validation, **config.train.as_columns()}
+    base = {"dataset": config.dataset, "paradigm": config.paradigm, "method": config.method,
+            "strategy": config.strategy, "model": model_name, "seed": int(seed),
+            "n_validation": budget.validation, **config.train.as_columns(),
+            **{f"hp.{k}": v for k, v in config.method_options.items()}}
 
     pending = resume[-1].chosen if resume else {"new_indices": initial.tolist(), "seconds_score": 0.0,
                                                 "seconds_select": 0.0}
@@ -97,10 +100,11 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             model = new_model(model_name, data, config, seed, cycle, dev)
             if config.train.warm_start and weights is not None:
                 model.load_state_dict(weights)
+            term = _unlabeled_term(config, data, labeled, val)
             stats = fit(model, data.x_train[lab], data.y_train[lab], train=config.train,
                         to_float=data.to_float, augment=augment,
                         gen=torch_generator(seed, "train", cycle, device=dev.type),
-                        mix_rng=numpy_generator(seed, "mixup", cycle))
+                        mix_rng=numpy_generator(seed, "mixup", cycle), unlabeled=term)
             t1 = _now(dev)
             val_acc, val_loss = evaluate(model, x_val, y_val, to_float=data.to_float)
             test_acc, test_loss = evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
@@ -109,7 +113,8 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
                       "test_loss": test_loss, "new_indices": [int(i) for i in pending["new_indices"]],
                       "seconds_train": t1 - t0, "seconds_eval": _now(dev) - t1,
                       "seconds_score": pending["seconds_score"],
-                      "seconds_select": pending["seconds_select"], "steps": stats.steps}
+                      "seconds_select": pending["seconds_select"], "steps": stats.steps,
+                      **(term.stats() if term is not None else {})}
             members = [model]
             if needs.ensemble > 1:
                 members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val,
@@ -126,6 +131,20 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             if on_cycle is not None:
                 on_cycle(Cycle(record, pending), weights)
     return records
+
+
+def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch.Tensor):
+    """The semi-supervised method's term over this cycle's unlabeled rows: the pool (the train
+    split less the validation set and, unless `include_labeled`, less the labeled set), or None."""
+    if config.method == "supervised":
+        return None
+    keep = torch.ones(data.n_train, dtype=torch.bool, device=data.device)
+    keep[val] = False                       # validation rows never train, not even unlabeled
+    if not config.method_options["include_labeled"]:
+        keep[torch.as_tensor(labeled, device=data.device)] = False
+    rows = keep.nonzero().squeeze(1)
+    return make_term(config.method, data.x_train[rows], data=data, options=config.method_options,
+                     batch_size=min(config.train.batch_size, len(labeled)))
 
 
 def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,

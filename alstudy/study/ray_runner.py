@@ -87,7 +87,7 @@ class StudySearcher(Searcher):
         log = self.store.log(spec.trial)
         if not error and log is not None and log.done:
             self.scheduler.complete(spec.trial, records_aubc(log.records))
-            self.progress.finished(spec.dataset, spec.strategy, spec.phase)
+            self.progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm)
             return
         total = self.study.setups[spec.dataset].budget.cycles + 1
         self.store.record_failure(spec, _error_line(trial), attempt=attempt, run=self.run, cycles_total=total)

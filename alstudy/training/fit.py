@@ -66,17 +66,19 @@ def lr_factor(step: int, total: int, train: TrainConfig) -> float:
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
         to_float: Callable[[torch.Tensor], torch.Tensor], augment: Augment,
-        gen: torch.Generator, mix_rng: np.random.Generator) -> FitStats:
+        gen: torch.Generator, mix_rng: np.random.Generator, unlabeled=None) -> FitStats:
     """Train `model` in place on (x, y) with the recipe `train`.
 
     `x` are stored inputs (uint8 images or floats) on the model's device; batches are index
     gathers and `augment` runs on whole batches. `gen` (on the device) drives shuffling and
     augmentation, `mix_rng` the host-side mixup coefficients: no host sync per step (one per
-    fit, for the seeds below).
+    fit, for the seeds below). `unlabeled`: a semi-supervised method's term
+    (alstudy.training.ssl): its rows join every step's forward pass, its loss the labeled loss,
+    and it sets the number of steps.
     """
     device = x.device
     n = int(y.shape[0])
-    total = num_steps(n, train)
+    total = num_steps(n, train) if unlabeled is None else unlabeled.steps(num_steps(n, train))
     bs = min(train.batch_size, n)
     cuda = device.type == "cuda"
     if x.dim() == 4:  # channels_last: oneDNN and cuDNN's fast layout (small CNN on CPU: 1.3x a step)
@@ -98,7 +100,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         torch.manual_seed(global_seed)
         _train_steps(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
                      host=host, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
-                     swa_model=swa_model, swa_start=swa_start)
+                     swa_model=swa_model, swa_start=swa_start, unlabeled=unlabeled)
 
     if swa_model is not None:
         model.load_state_dict(swa_model.module.state_dict())
@@ -108,7 +110,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
 
 
 def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, opt, sched, total,
-                 bs, swa_model, swa_start) -> None:
+                 bs, swa_model, swa_start, unlabeled=None) -> None:
     device, n, cuda = x.device, int(y.shape[0]), x.device.type == "cuda"
     model.train()
     perm = torch.randperm(n, device=device, generator=gen)
@@ -122,22 +124,37 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
         if xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         yb = y[idx]
+        xu = None if unlabeled is None else unlabeled.inputs(gen, host)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             if lambdas is not None:
                 lam = float(lambdas[step])
                 mate = torch.randperm(bs, device=device, generator=gen)
-                out = model(lam * xb + (1 - lam) * xb[mate])
+                out, out_u = _forward(model, lam * xb + (1 - lam) * xb[mate], xu)
                 loss = (lam * F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
                         + (1 - lam) * F.cross_entropy(out, yb[mate], label_smoothing=train.label_smoothing))
             else:
-                out = model(xb)
+                out, out_u = _forward(model, xb, xu)
                 loss = F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
+            if out_u is not None:
+                loss = loss + unlabeled.loss(out_u)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         if swa_model is not None and step >= swa_start:
             swa_model.update_parameters(model)
+
+
+def _forward(model: nn.Module, xb: torch.Tensor, xu: torch.Tensor | None):
+    """(labeled logits, unlabeled logits or None): one pass over both, so BatchNorm
+    normalizes the labeled and unlabeled rows together."""
+    if xu is None:
+        return model(xb), None
+    both = torch.cat([xb, xu])
+    if both.dim() == 4:
+        both = both.contiguous(memory_format=torch.channels_last)
+    out = model(both)
+    return out[:xb.shape[0]], out[xb.shape[0]:]
 
 
 @torch.no_grad()
