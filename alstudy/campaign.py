@@ -133,16 +133,23 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     return records
 
 
+def unlabeled_rows(n_train: int, labeled: list[int], val: torch.Tensor, *,
+                   include_labeled: bool) -> torch.Tensor:
+    """Absolute indices (ascending, on `val`'s device) a semi-supervised method may use without
+    labels: the train split less the validation set, and less the labeled set unless asked."""
+    keep = torch.ones(n_train, dtype=torch.bool, device=val.device)
+    keep[val] = False                       # validation rows never train, not even unlabeled
+    if not include_labeled:
+        keep[torch.as_tensor(labeled, dtype=torch.long, device=val.device)] = False
+    return keep.nonzero().squeeze(1)
+
+
 def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch.Tensor):
     """The semi-supervised method's term over this cycle's unlabeled rows: the pool (the train
     split less the validation set and, unless `include_labeled`, less the labeled set), or None."""
     if config.method == "supervised":
         return None
-    keep = torch.ones(data.n_train, dtype=torch.bool, device=data.device)
-    keep[val] = False                       # validation rows never train, not even unlabeled
-    if not config.method_options["include_labeled"]:
-        keep[torch.as_tensor(labeled, device=data.device)] = False
-    rows = keep.nonzero().squeeze(1)
+    rows = unlabeled_rows(data.n_train, labeled, val, include_labeled=config.method_options["include_labeled"])
     return make_term(config.method, data.x_train[rows], data=data, options=config.method_options,
                      batch_size=min(config.train.batch_size, len(labeled)))
 

@@ -78,7 +78,8 @@ def cutout(x: torch.Tensor, gen: torch.Generator, size: float) -> torch.Tensor:
     cx = torch.randint(0, w, (b, 1, 1), generator=gen, device=x.device)
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
-    hole = ((ys - cy).abs() * 2 < side) & ((xs - cx).abs() * 2 < side)  # (B, H, W)
+    top, left = cy - side // 2, cx - side // 2
+    hole = (ys >= top) & (ys < top + side) & (xs >= left) & (xs < left + side)  # (B, H, W)
     return x.masked_fill(hole[:, None], 0.0)
 
 
