@@ -28,6 +28,7 @@ from alstudy.strategies import PoolView, make_strategy
 from alstudy.training import embed, evaluate, fit, infer
 from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
 from alstudy.training.loss_module import LossLearner, predict_losses
+from alstudy.training.ssl import make_term
 
 Record = dict[str, Any]
 
@@ -85,9 +86,11 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     val = torch.as_tensor(val_idx, device=dev)
     x_val, y_val = data.x_train[val], data.y_train[val]
     # a strategy may change how the task model is trained (learning loss): the rows say so
-    base = {"dataset": config.dataset, "strategy": config.strategy, "model": model_name,
-            "seed": int(seed), "n_validation": budget.validation,
-            "trained_with": "loss_module" if needs.loss_module else "task_loss", **config.train.as_columns()}
+    base = {"dataset": config.dataset, "paradigm": config.paradigm, "method": config.method,
+            "strategy": config.strategy, "model": model_name, "seed": int(seed),
+            "n_validation": budget.validation,
+            "trained_with": "loss_module" if needs.loss_module else "task_loss", **config.train.as_columns(),
+            **{f"hp.{k}": v for k, v in config.method_options.items()}}
 
     pending = resume[-1].chosen if resume else {"new_indices": initial.tolist(), "seconds_score": 0.0,
                                                 "seconds_select": 0.0}
@@ -102,10 +105,11 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             if config.train.warm_start and weights is not None:
                 model.load_state_dict(weights)
             learner = _new_learner(model, data, lab, needs, seed, cycle) if needs.loss_module else None
+            term = _unlabeled_term(config, data, labeled, val)
             stats = fit(model, data.x_train[lab], data.y_train[lab], train=config.train,
                         to_float=data.to_float, augment=augment,
                         gen=torch_generator(seed, "train", cycle, device=dev.type),
-                        mix_rng=numpy_generator(seed, "mixup", cycle), aux=learner)
+                        mix_rng=numpy_generator(seed, "mixup", cycle), aux=learner, unlabeled=term)
             t1 = _now(dev)
             val_acc, val_loss = evaluate(model, x_val, y_val, to_float=data.to_float)
             test_acc, test_loss = evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
@@ -114,7 +118,8 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
                       "test_loss": test_loss, "new_indices": [int(i) for i in pending["new_indices"]],
                       "seconds_train": t1 - t0, "seconds_eval": _now(dev) - t1,
                       "seconds_score": pending["seconds_score"],
-                      "seconds_select": pending["seconds_select"], "steps": stats.steps}
+                      "seconds_select": pending["seconds_select"], "steps": stats.steps,
+                      **(term.stats() if term is not None else {})}
             members = [model]
             if needs.ensemble > 1:
                 members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val,
@@ -131,6 +136,27 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             if on_cycle is not None:
                 on_cycle(Cycle(record, pending), weights)
     return records
+
+
+def unlabeled_rows(n_train: int, labeled: list[int], val: torch.Tensor, *,
+                   include_labeled: bool) -> torch.Tensor:
+    """Absolute indices (ascending, on `val`'s device) a semi-supervised method may use without
+    labels: the train split less the validation set, and less the labeled set unless asked."""
+    keep = torch.ones(n_train, dtype=torch.bool, device=val.device)
+    keep[val] = False                       # validation rows never train, not even unlabeled
+    if not include_labeled:
+        keep[torch.as_tensor(labeled, dtype=torch.long, device=val.device)] = False
+    return keep.nonzero().squeeze(1)
+
+
+def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch.Tensor):
+    """The semi-supervised method's term over this cycle's unlabeled rows: the pool (the train
+    split less the validation set and, unless `include_labeled`, less the labeled set), or None."""
+    if config.method == "supervised":
+        return None
+    rows = unlabeled_rows(data.n_train, labeled, val, include_labeled=config.method_options["include_labeled"])
+    return make_term(config.method, data.x_train[rows], data=data, options=config.method_options,
+                     batch_size=min(config.train.batch_size, len(labeled)))
 
 
 def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,

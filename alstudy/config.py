@@ -138,7 +138,10 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class CampaignConfig:
-    """One AL campaign: a dataset, a strategy, a model, a budget and the training recipe."""
+    """One AL campaign: a dataset, a strategy, a model, a budget and the training recipe.
+
+    `paradigm` names the cell's training paradigm (recorded); `method` and `method_options`
+    are how it trains (alstudy.training.methods: every option resolved, defaults included)."""
 
     dataset: str
     strategy: str
@@ -151,3 +154,6 @@ class CampaignConfig:
     download: bool = False                    # fetch missing torchvision files (needs network)
     deterministic: bool = True                # deterministic kernels (identical reruns)
     splits: str | None = None                 # folder pattern with {seed}: fixed splits (alstudy.data.splits)
+    paradigm: str = "supervised"
+    method: str = "supervised"
+    method_options: Mapping[str, Any] = field(default_factory=dict)

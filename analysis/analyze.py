@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis import cd, curves, gain, penalty, pooled, ranks, regimes, stability, tuning, verdicts
 from analysis.load import BASELINE, EVAL_PHASE, arms, drop_incomplete, phase_rows, validate
+from analysis.paradigms import ParadigmStats, fold_paradigms, has_paradigms, paradigm_analysis
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Analysis:
     codes: dict[str, int] = field(default_factory=dict)  # rows per alstudy code version (column `code`)
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)  # can the tuning tell its trials apart?
     tuned_vs_untuned: pd.DataFrame = field(default_factory=pd.DataFrame)  # eval − untuned test AUBC, paired
+    paradigms: ParadigmStats | None = None  # across paradigms (studies with more than one)
 
     @property
     def bootstrap(self) -> dict:
@@ -113,6 +115,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     """All statistics of the report; test metrics come from the "eval" rows only."""
     settings = settings or Settings()
     validate(frame)
+    across = paradigm_analysis(frame, level=settings.level) if has_paradigms(frame) else None
+    frame = fold_paradigms(frame)   # from here on, every per-dataset statistic is within one paradigm
     main = arm_stats(frame, EVAL_PHASE, settings)
     rows = main.rows
     final = curves.summarize_over_seeds(curves.final_accuracy(rows), "final_acc", n_boot=settings.n_boot,
@@ -160,6 +164,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         diagnosis=tuning.tuning_diagnosis(frame),
         tuned_vs_untuned=(tuning.tuned_vs_untuned(main.aubc, others["untuned"].aubc, level=settings.level)
                           if "untuned" in others else pd.DataFrame()),
+        paradigms=across,
     )
 
 

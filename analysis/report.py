@@ -114,7 +114,12 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     lo, hi = n_seeds(a)
     strategies = list(a.mean_ranks.index) + sorted(set(main.rows["strategy"]) - set(a.mean_ranks.index))
     budget = main.rows.groupby("dataset")["n_labeled"].agg(["min", "max", "nunique"])
-    md = [f"# Active-learning study report: {a.study}", "", *verdict_section(a, strategies), "## Answer", ""]
+    md = [f"# Active-learning study report: {a.study}", ""]
+    if a.paradigms is not None:   # the paradigm axis answers first: it may matter more than the strategy
+        from analysis.paradigm_report import paradigm_section, write_paradigm_figure
+
+        md += paradigm_section(a.paradigms, figure=write_paradigm_figure(a.paradigms, out))
+    md += [*verdict_section(a, strategies), "## Answer", ""]
     md += [f"* {line}" for line in headline(a)]
     md += ["", "Scores are test AUBC of the evaluation phase (each cell's tuned hyperparameters on seeds "
            "disjoint from the tuning seeds): the area under the test-accuracy curve over labeled examples, "

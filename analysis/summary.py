@@ -183,4 +183,8 @@ def summary(a: Analysis) -> dict:
                           "cells": _nested(a.parity, ["dataset", "strategy"],
                                            ["trials", "campaigns", "epochs", "seconds", "best_val_aubc"])},
     }
+    if a.paradigms is not None:
+        from analysis.paradigm_report import paradigm_summary
+
+        out |= paradigm_summary(a.paradigms)
     return jsonable(out)

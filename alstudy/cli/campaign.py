@@ -22,8 +22,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation", type=_count, default=0.1,
                    help="labeled validation set: count, or fraction of the label budget (default 0.1)")
     p.add_argument("--model", default=None, help="model name (default: the dataset's)")
+    p.add_argument("--paradigm", default="supervised", metavar="METHOD",
+                   help="training method: supervised (default) or a semi-supervised one, e.g. "
+                   "fixmatch (see `alstudy list`)")
     p.add_argument("--set", action="append", default=[], metavar="HP=VALUE",
-                   help="a training hyperparameter, e.g. --set lr=0.1 --set mixup=0.2 (repeatable)")
+                   help="a training hyperparameter or an option of the --paradigm's method, e.g. "
+                   "--set lr=0.1 --set threshold=0.9 (repeatable)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for torch (default 1: small models run fastest on one "
@@ -69,11 +73,17 @@ def _campaign(args: argparse.Namespace) -> int:
     device = checks.device(args.device)
     if args.out:
         checks.output_file(args.out)
+    from alstudy.training.methods import check_method, option_names, resolve_options
+
+    method = check_method(args.paradigm, "--paradigm")
+    sets = _parse_sets(args.set)
+    knobs = {k: v for k, v in sets.items() if k in option_names(method)}
     config = CampaignConfig(
         dataset=args.dataset, strategy=args.strategy, model=args.model,
         budget=Budget(args.initial, args.per_cycle, args.cycles, args.validation),
-        train=TrainConfig.from_mapping(_parse_sets(args.set), where="--set"),
-        data_root=args.data_root, download=args.download)
+        train=TrainConfig.from_mapping({k: v for k, v in sets.items() if k not in knobs}, where="--set"),
+        data_root=args.data_root, download=args.download,
+        paradigm=method, method=method, method_options=resolve_options(method, knobs, where="--set"))
 
     import torch
 
@@ -81,12 +91,12 @@ def _campaign(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
 
-    print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'train_s':>8} {'select_s':>8}")
+    print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'steps':>6} {'train_s':>8} {'select_s':>8}")
 
     def show(cycle, _weights) -> None:
         record = cycle.record
         print(f"{record['cycle']:>5} {record['n_labeled']:>6} {record['val_acc']:>8.4f} "
-              f"{record['test_acc']:>8.4f} {record['seconds_train']:>8.2f} "
+              f"{record['test_acc']:>8.4f} {record['steps']:>6} {record['seconds_train']:>8.2f} "
               f"{record['seconds_score'] + record['seconds_select']:>8.2f}", flush=True)
 
     records = run_campaign(config, args.seed, device=device, on_cycle=show)

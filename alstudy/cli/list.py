@@ -1,4 +1,4 @@
-"""`alstudy list`: the datasets, models and strategies a study or a campaign may name."""
+"""`alstudy list`: the datasets, models, strategies and training methods a study or a campaign may name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list datasets, models and strategies")
+    p = sub.add_parser("list", help="list datasets, models, strategies and training methods")
     p.set_defaults(func=_list)
 
 
@@ -27,4 +27,9 @@ def _list(args: argparse.Namespace) -> int:
     for name, cls in STRATEGIES.items():
         needs = [k for k, v in vars(cls().needs()).items() if v]
         out.write(f"  {name}  needs: {', '.join(needs) or 'nothing'}\n")
+    from alstudy.training.methods import method_info
+
+    out.write("methods (a paradigm's method; [paradigms.<name>] method = ..., or campaign --paradigm):\n")
+    for row in method_info():
+        out.write(f"  {row['name']}  {row['description']}  options: {row['options']}\n")
     return 0

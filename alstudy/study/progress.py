@@ -11,7 +11,8 @@ import sys
 import time
 from typing import TextIO
 
-from alstudy.study.scheduler import Scheduler
+from alstudy.study.plan import paradigm_keys
+from alstudy.study.scheduler import Scheduler, cell_name
 
 
 def clock(seconds: float) -> str:
@@ -55,17 +56,20 @@ class Progress:
         study = self.scheduler.study
         lines = [self.line(), "best validation AUBC per cell (tuning trials finished):"]
         width = max(len(s) for s in study.strategies + ("dataset",))
-        header = "  " + " " * max(len(d) for d in study.datasets) + " " + " ".join(
+        names = [d if p is None else f"{d}/{p}" for d in study.datasets for p in paradigm_keys(study)]
+        header = "  " + " " * max(map(len, names)) + " " + " ".join(
             s.rjust(max(width, 12)) for s in study.strategies)
         lines.append(header)
-        for dataset in study.datasets:
+        rows = [(d, p) for d in study.datasets for p in paradigm_keys(study)]
+        label = {row: row[0] if row[1] is None else f"{row[0]}/{row[1]}" for row in rows}
+        for dataset, paradigm in rows:
             cells = []
             for strategy in study.strategies:
-                best = self.scheduler.best(dataset, strategy)
-                n = self.scheduler.finished_trials(dataset, strategy)
+                best = self.scheduler.best(dataset, strategy, paradigm)
+                n = self.scheduler.finished_trials(dataset, strategy, paradigm)
                 text = "-" if best is None else f"{best[1]:.3f} ({n}/{study.tuning.trials})"
                 cells.append(text.rjust(max(width, 12)))
-            lines.append(f"  {dataset.ljust(max(len(d) for d in study.datasets))} {' '.join(cells)}")
+            lines.append(f"  {label[(dataset, paradigm)].ljust(max(map(len, label.values())))} {' '.join(cells)}")
         return lines
 
     def update(self, *, force: bool = False) -> None:
@@ -89,12 +93,13 @@ class Progress:
         else:
             self._print(f"[{clock(time.monotonic() - self.started)}] {text}")
 
-    def finished(self, dataset: str, strategy: str, phase: str) -> None:
+    def finished(self, dataset: str, strategy: str, phase: str, *, paradigm: str | None = None) -> None:
         """A campaign of the cell ended: note when that completed the cell's tuning."""
         study = self.scheduler.study
-        if phase == "tune" and self.scheduler.finished_trials(dataset, strategy) == study.tuning.trials:
-            number, value = self.scheduler.best(dataset, strategy)
-            self.note(f"{dataset}/{strategy}: tuning done, best validation AUBC {value:.4f} (Optuna trial {number})")
+        if phase == "tune" and self.scheduler.finished_trials(dataset, strategy, paradigm) == study.tuning.trials:
+            number, value = self.scheduler.best(dataset, strategy, paradigm)
+            self.note(f"{cell_name(dataset, strategy, paradigm)}: tuning done, best validation AUBC "
+                      f"{value:.4f} (Optuna trial {number})")
         self.update()
 
     def close(self) -> None:

@@ -19,27 +19,29 @@ from alstudy.metrics import objective, records_aubc
 from alstudy.study.plan import PHASES
 from alstudy.study.store import Store, TrialLog, write_atomic
 
-_FIRST = ("study", "phase", "dataset", "strategy", "model", "trial", "seed", "cycle", "n_labeled",
+_FIRST = ("study", "phase", "paradigm", "dataset", "strategy", "model", "trial", "seed", "cycle", "n_labeled",
           "n_validation", "val_acc", "test_acc")
 
 
 def rows(study_name: str, logs: dict[str, TrialLog]) -> list[dict[str, Any]]:
     """Rows of every finished campaign in `logs` (the store's campaign logs), in a stable order."""
     done = [log for log in logs.values() if log.done]
-    per_seed: dict[tuple[str, str, int], list[float]] = defaultdict(list)
+    per_seed: dict[tuple, list[float]] = defaultdict(list)
     for log in done:
         if log.spec.phase == "tune":
-            per_seed[(log.spec.dataset, log.spec.strategy, log.spec.number)].append(records_aubc(log.records))
+            per_seed[(*log.spec.cell, log.spec.number)].append(records_aubc(log.records))
     order = {p: i for i, p in enumerate(PHASES)}
     done.sort(key=lambda log: (order.get(log.spec.phase, 99), log.spec.trial))
     out = []
     for log in done:
         s, value = log.spec, records_aubc(log.records)
-        trial_value = per_seed.get((s.dataset, s.strategy, s.number))
+        trial_value = per_seed.get((*s.cell, s.number))
         for line in log.lines:
             meta = line["meta"]
             out.append({
-                "study": study_name, "phase": s.phase, "trial": s.trial, **line["record"],
+                # logs written before paradigms existed have no paradigm in their records
+                "study": study_name, "phase": s.phase, "trial": s.trial, "paradigm": s.paradigm_name,
+                **line["record"],
                 "optuna_trial": s.number, "objective": value,
                 "optuna_value": objective(trial_value) if trial_value else float("nan"),
                 "attempt": meta["attempt"], "run": line["run"], "code": meta["code"],

@@ -1,4 +1,4 @@
-"""Which campaign runs next: one Optuna study per (dataset, strategy) cell, multiplexed.
+"""Which campaign runs next: one Optuna study per (dataset, strategy, paradigm) cell, multiplexed.
 
 The scheduler knows nothing of Ray; the Ray searcher and the in-process runner both drive it
 with `next()` / `complete()` / `fail()`. The tuning state lives in Optuna's own storage
@@ -44,9 +44,9 @@ class _Cell:
     torn: int = 0                                          # asks cut short: numbers without a proposal
 
 
-def cell_name(dataset: str, strategy: str) -> str:
-    """The name of a cell's Optuna study in the storage."""
-    return f"{dataset}/{strategy}"
+def cell_name(dataset: str, strategy: str, paradigm: str | None = None) -> str:
+    """The name of a cell's Optuna study in the storage (with its paradigm when the study has paradigms)."""
+    return f"{dataset}/{strategy}" if paradigm is None else f"{dataset}/{paradigm}/{strategy}"
 
 
 def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
@@ -54,11 +54,11 @@ def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
     campaign, with its params, in number order; told when all its tuning seeds finished."""
     import optuna
 
-    dists = {p.name: p.distribution() for p in study.tuning.space}
-    for dataset, strategy in plan.cells(study):
+    for dataset, strategy, paradigm in plan.cells(study):
+        dists = {p.name: p.distribution() for p in plan.cell_space(study, paradigm)}
         tuned = [log for log in logs.values() if log.spec.phase == "tune"
-                 and log.spec.cell == (dataset, strategy)]
-        ostudy = optuna.create_study(storage=storage, study_name=cell_name(dataset, strategy),
+                 and log.spec.cell == (dataset, strategy, paradigm)]
+        ostudy = optuna.create_study(storage=storage, study_name=cell_name(dataset, strategy, paradigm),
                                      direction="maximize", load_if_exists=True)
         for number in range(1 + max((log.spec.number for log in tuned), default=-1)):
             runs = [log for log in tuned if log.spec.number == number]
@@ -91,7 +91,8 @@ class Scheduler:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study, self.retries = study, retries
         self.totals = plan.totals(study)
-        self._dists = {p.name: p.distribution() for p in study.tuning.space}
+        self._dists = {par: {p.name: p.distribution() for p in plan.cell_space(study, par)}
+                       for par in plan.paradigm_keys(study)}
         self._queue: deque[CampaignSpec] = deque()
         self._filler: deque[CampaignSpec] = deque()
         self.running: dict[str, CampaignSpec] = {}
@@ -154,9 +155,9 @@ class Scheduler:
             self._resolve(spec, None)
         return False
 
-    def best(self, dataset: str, strategy: str) -> tuple[int, float] | None:
+    def best(self, dataset: str, strategy: str, paradigm: str | None = None) -> tuple[int, float] | None:
         """(Optuna number, mean objective) of the cell's best finished trial; ties: lowest number."""
-        values = self._cells[(dataset, strategy)].values
+        values = self._cells[(dataset, strategy, paradigm)].values
         if not values:
             return None
         number = max(values, key=lambda n: (values[n], -n))
@@ -173,20 +174,20 @@ class Scheduler:
     def all_done(self) -> bool:
         return sum(d for d, _, _ in self.counts().values()) == sum(self.totals.values())
 
-    def finished_trials(self, dataset: str, strategy: str) -> int:
+    def finished_trials(self, dataset: str, strategy: str, paradigm: str | None = None) -> int:
         """Optuna trials of the cell with a value (all their tuning seeds finished)."""
-        return len(self._cells[(dataset, strategy)].values)
+        return len(self._cells[(dataset, strategy, paradigm)].values)
 
     # -- internals ------------------------------------------------------------------------
     def _resume(self, finished: dict[str, tuple[str, float]]) -> None:
         import optuna
 
         self.done = {t: phase for t, (phase, _) in finished.items()}
-        for (dataset, strategy), cell in self._cells.items():
+        for (dataset, strategy, paradigm), cell in self._cells.items():
             for trial in cell.optuna.get_trials(deepcopy=False):
                 if trial.state == optuna.trial.TrialState.WAITING:
                     continue   # the defaults, enqueued just before a stop: the next ask takes them
-                if trial.state == optuna.trial.TrialState.FAIL or set(trial.params) != set(self._dists):
+                if trial.state == optuna.trial.TrialState.FAIL or set(trial.params) != set(self._dists[paradigm]):
                     # An ask cut short by a SIGKILL (part of its params stored): it ran nothing;
                     # it keeps its number, and the cell's budget asks another in its place.
                     if trial.state != optuna.trial.TrialState.FAIL:
@@ -194,7 +195,7 @@ class Scheduler:
                     cell.torn += 1
                     continue
                 cell.params[trial.number] = dict(trial.params)
-                specs = [plan.tune_spec(dataset, strategy, trial.number, s, trial.params)
+                specs = [plan.tune_spec(dataset, strategy, trial.number, s, trial.params, paradigm=paradigm)
                          for s in self.study.tuning.seeds]
                 if trial.state == optuna.trial.TrialState.COMPLETE:
                     cell.values[trial.number] = float(trial.value)
@@ -207,11 +208,11 @@ class Scheduler:
                         self._record(cell, spec, finished[spec.trial][1])
                     else:
                         self._queue.append(spec)
-            self._maybe_evaluate(dataset, strategy)
+            self._maybe_evaluate(dataset, strategy, paradigm)
         if self.study.evaluation.untuned:
-            for dataset, strategy in self._cells:
+            for dataset, strategy, paradigm in self._cells:
                 for seed in self.study.evaluation.seeds:
-                    spec = plan.eval_spec("untuned", dataset, strategy, seed, {})
+                    spec = plan.eval_spec("untuned", dataset, strategy, seed, {}, paradigm=paradigm)
                     if spec.trial not in self.done:
                         self._filler.append(spec)
 
@@ -225,26 +226,27 @@ class Scheduler:
                 self._ask(*key)
                 return
 
-    def _ask(self, dataset: str, strategy: str) -> None:
+    def _ask(self, dataset: str, strategy: str, paradigm: str | None) -> None:
         import optuna
 
-        cell = self._cells[(dataset, strategy)]
+        cell = self._cells[(dataset, strategy, paradigm)]
         number = len(cell.params) + cell.torn
         t = self.study.tuning
         cell.optuna.sampler = optuna.samplers.TPESampler(
-            seed=derive_seed(t.sampler_seed, f"tpe:{dataset}/{strategy}", number) % 2**32,
+            seed=derive_seed(t.sampler_seed, f"tpe:{cell_name(dataset, strategy, paradigm)}", number) % 2**32,
             n_startup_trials=t.startup_trials, multivariate=t.multivariate, constant_liar=t.constant_liar)
         with shielded():   # Ctrl-C or SIGTERM never leave a trial with half its params
             if number == 0 and not cell.optuna.get_trials(deepcopy=False):
                 # Tuning starts from the defaults: the best of the budget is then never worse than
                 # them on the objective. Enqueued in the storage, so a resumed run asks the same.
-                cell.optuna.enqueue_trial(start_point(t.space))
-            asked = cell.optuna.ask(self._dists)   # in the storage before anything runs
+                cell.optuna.enqueue_trial(start_point(plan.cell_space(self.study, paradigm)))
+            asked = cell.optuna.ask(self._dists[paradigm])   # in the storage before anything runs
         assert asked.number == number, (asked.number, number)
         cell.params[number] = dict(asked.params)
         cell.live.add(number)
         cell.results[number] = {}
-        self._queue.extend(plan.tune_spec(dataset, strategy, number, s, asked.params) for s in t.seeds)
+        self._queue.extend(plan.tune_spec(dataset, strategy, number, s, asked.params, paradigm=paradigm)
+                           for s in t.seeds)
 
     def _resolve(self, spec: CampaignSpec, value: float | None) -> None:
         cell = self._cells[spec.cell]
@@ -263,14 +265,15 @@ class Scheduler:
             cell.values[spec.number] = objective(results.values())
             cell.optuna.tell(spec.number, cell.values[spec.number])
 
-    def _maybe_evaluate(self, dataset: str, strategy: str) -> None:
-        cell = self._cells[(dataset, strategy)]
+    def _maybe_evaluate(self, dataset: str, strategy: str, paradigm: str | None) -> None:
+        cell = self._cells[(dataset, strategy, paradigm)]
         complete = len(cell.values) == self.study.tuning.trials
         if cell.evaluating or not complete:
             return
         cell.evaluating = True
-        number, _ = self.best(dataset, strategy)
+        number, _ = self.best(dataset, strategy, paradigm)
         for seed in self.study.evaluation.seeds:
-            spec = plan.eval_spec("eval", dataset, strategy, seed, cell.params[number], number)
+            spec = plan.eval_spec("eval", dataset, strategy, seed, cell.params[number], number,
+                                  paradigm=paradigm)
             if spec.trial not in self.done:
                 self._queue.append(spec)

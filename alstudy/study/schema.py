@@ -22,11 +22,12 @@ from typing import Any, Mapping
 from alstudy.config import Budget, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields, names
+from alstudy.study.paradigms import Paradigm, check_method_space, parse_paradigms, split_space
 from alstudy.study.space import Param, parse_space
 
 _TOP = ("name", "description", "datasets", "strategies", "data_root", "deterministic",
         "budget", "model", "train", "strategy_options", "tuning", "evaluation", "resources", "splits",
-        "tracking")
+        "tracking", "paradigms")
 _BUDGET = ("initial", "per_cycle", "cycles", "validation")
 _TUNING = ("trials", "seeds", "space", "sampler_seed", "startup_trials", "multivariate",
            "constant_liar", "max_parallel")
@@ -57,6 +58,7 @@ class Tuning:
     multivariate: bool = True
     constant_liar: bool = True
     max_parallel: int = 1             # Optuna trials of one cell in flight at once
+    method_space: Mapping[str, tuple[Param, ...]] = field(default_factory=dict)  # [tuning.space.<method>]
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ class Study:
     description: str = ""
     splits: str | None = None         # folder pattern of fixed split files ([splits] path)
     tracking: Tracking = field(default_factory=Tracking)
+    paradigms: tuple[Paradigm, ...] = ()   # () = the one implicit supervised paradigm
     source: str = field(default="", repr=False, compare=False)   # the file's text, as read
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +107,11 @@ class Study:
         d = dataclasses.asdict(self)
         d.pop("source")
         d["tuning"]["space"] = {p.name: p.as_dict() for p in self.tuning.space}
+        d["tuning"]["method_space"] = {m: {p.name: p.as_dict() for p in ps}
+                                       for m, ps in self.tuning.method_space.items()}
+        if not self.paradigms:   # a study without paradigms reads (and hashes) as it did before them
+            d.pop("paradigms")
+            d["tuning"].pop("method_space")
         return json.loads(json.dumps(d))
 
     def fingerprint(self) -> str:
@@ -156,6 +164,8 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     strategies = fields.names(raw, "strategies", "", choices=names.strategy_names())
     data_root = fields.string(raw, "data_root", "", default=None)
     tuning = _tuning(fields.table(raw, "tuning", ""))
+    paradigms = parse_paradigms(fields.table(raw, "paradigms", ""))
+    check_method_space(tuning.method_space, paradigms)
     train = fields.table(raw, "train", "")
     setups = {ds: DatasetSetup(_budget(raw, ds, datasets), *_model(raw, ds, datasets),
                                _train(train, ds, datasets, tuning.space)) for ds in datasets}
@@ -166,7 +176,7 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
         tuning=tuning, evaluation=evaluation, resources=_resources(fields.table(raw, "resources", "")),
         data_root=data_root, deterministic=fields.boolean(raw, "deterministic", "", default=True),
         description=fields.string(raw, "description", "", default=""),
-        splits=_splits(fields.table(raw, "splits", ""), datasets),
+        splits=_splits(fields.table(raw, "splits", ""), datasets), paradigms=paradigms,
         tracking=_tracking(fields.table(raw, "tracking", "")))
 
 
@@ -231,7 +241,9 @@ def _tuning(tbl: Mapping[str, Any]) -> Tuning:
     if not tbl:
         raise UsageError("is missing: give trials, seeds and a search space ([tuning.space])", key="[tuning]")
     fields.check_keys(tbl, _TUNING, "tuning")
-    space = parse_space(fields.table(tbl, "space", "tuning"))
+    shared, per_method = split_space(fields.table(tbl, "space", "tuning"))
+    space = parse_space(shared)
+    method_space = {m: parse_space(sub, f"tuning.space.{m}", method=m) for m, sub in per_method.items()}
     if not space:
         raise UsageError("is empty: search at least one hyperparameter, e.g. lr = {low = 1e-3, high = 0.3, log = true}",
                          key="tuning.space")
@@ -242,7 +254,8 @@ def _tuning(tbl: Mapping[str, Any]) -> Tuning:
         startup_trials=fields.integer(tbl, "startup_trials", "tuning", default=10, minimum=1),
         multivariate=fields.boolean(tbl, "multivariate", "tuning", default=True),
         constant_liar=fields.boolean(tbl, "constant_liar", "tuning", default=True),
-        max_parallel=fields.integer(tbl, "max_parallel", "tuning", default=1, minimum=1))
+        max_parallel=fields.integer(tbl, "max_parallel", "tuning", default=1, minimum=1),
+        method_space=method_space)
 
 
 def _evaluation(tbl: Mapping[str, Any], tuning_seeds: tuple[int, ...]) -> Evaluation:

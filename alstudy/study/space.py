@@ -28,6 +28,7 @@ class Param:
     log: bool = False
     step: float | int | None = None
     choices: tuple[Any, ...] = ()
+    method: str | None = None        # a knob of this training method (else a TrainConfig field)
 
     def distribution(self):
         """The matching optuna distribution."""
@@ -42,7 +43,7 @@ class Param:
     def start(self) -> Any:
         """TrainConfig's default of this hyperparameter, brought into the searched space: clipped
         to [low, high] and onto the step grid; for choices, the default when listed, else the first."""
-        default = next(f.default for f in dataclasses.fields(TrainConfig) if f.name == self.name)
+        default = _defaults(self.method)[self.name]
         if self.kind == "choice":
             return default if default in self.choices else self.choices[0]
         value = min(max(default, self.low), self.high)
@@ -63,41 +64,56 @@ def start_point(space: tuple[Param, ...]) -> dict[str, Any]:
     return {p.name: p.start() for p in space}
 
 
-def parse_space(table: Mapping[str, Any], where: str = "tuning.space") -> tuple[Param, ...]:
-    """Params of `[tuning.space]`, in file order; UsageError on the first bad entry."""
-    kinds = {f.name: type(f.default) for f in dataclasses.fields(TrainConfig)}
+def parse_space(table: Mapping[str, Any], where: str = "tuning.space", *,
+                method: str | None = None) -> tuple[Param, ...]:
+    """Params of `[tuning.space]` (TrainConfig fields) or, with `method`, of
+    `[tuning.space.<method>]` (that method's options), in file order; UsageError on the first bad entry."""
+    kinds = {name: type(default) for name, default in _defaults(method).items()}
     params = []
     for name, spec in table.items():
         path = fields.key_path(where, name)
         if name not in kinds:
-            raise UsageError(f"unknown hyperparameter; allowed: {', '.join(kinds)}", key=path)
+            what = "hyperparameter" if method is None else f"option of method {method!r}"
+            raise UsageError(f"unknown {what}; allowed: {', '.join(kinds) or 'none'}", key=path)
         if isinstance(spec, list):
-            params.append(_choices(name, spec, path))
+            params.append(_choices(name, spec, path, method))
         elif isinstance(spec, dict):
-            params.append(_range(name, kinds[name], spec, path))
+            params.append(_range(name, kinds[name], spec, path, method))
         else:
             raise UsageError("expected a range {low = .., high = ..} or a list of choices", key=path, value=spec)
     return tuple(params)
 
 
-def _valid(name: str, value: Any, path: str) -> Any:
-    """`value` as TrainConfig would store it; UsageError naming `path` when invalid."""
+def _defaults(method: str | None) -> dict[str, Any]:
+    if method is None:
+        return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    from alstudy.training.methods import option_defaults
+
+    return option_defaults(method)
+
+
+def _valid(name: str, value: Any, path: str, method: str | None = None) -> Any:
+    """`value` as TrainConfig (or the method) would store it; UsageError naming `path` when invalid."""
     try:
+        if method is not None:
+            from alstudy.training.methods import check_option
+
+            return check_option(method, name, value, path)
         return getattr(TrainConfig.from_mapping({name: value}), name)
     except UsageError as err:
         raise UsageError(f"{value!r} is not allowed ({err.reason})", key=path) from None
 
 
-def _choices(name: str, values: list, path: str) -> Param:
+def _choices(name: str, values: list, path: str, method: str | None = None) -> Param:
     if not values:
         raise UsageError("is empty: list at least one choice", key=path)
-    choices = tuple(_valid(name, v, path) for v in values)
+    choices = tuple(_valid(name, v, path, method) for v in values)
     if len(set(choices)) != len(choices):
         raise UsageError("a choice is listed twice", key=path, value=values)
-    return Param(name, "choice", choices=choices)
+    return Param(name, "choice", choices=choices, method=method)
 
 
-def _range(name: str, kind: type, spec: dict, path: str) -> Param:
+def _range(name: str, kind: type, spec: dict, path: str, method: str | None = None) -> Param:
     fields.check_keys(spec, ("low", "high", "log", "step"), path)
     if kind not in (int, float):
         raise UsageError(f"{name} is a {kind.__name__}; give a list of choices instead of a range", key=path)
@@ -106,7 +122,7 @@ def _range(name: str, kind: type, spec: dict, path: str) -> Param:
     step = fields.number(spec, "step", path) if "step" in spec else None
     if kind is int and any(isinstance(v, float) and not v.is_integer() for v in (low, high, step or 1)):
         raise UsageError(f"{name} is a whole number; low, high and step must be whole numbers", key=path)
-    low, high = _valid(name, low, f"{path}.low"), _valid(name, high, f"{path}.high")
+    low, high = _valid(name, low, f"{path}.low", method), _valid(name, high, f"{path}.high", method)
     if not low < high:
         raise UsageError(f"low = {low!r} must be below high = {high!r}", key=path)
     if log and low <= 0:
@@ -114,4 +130,4 @@ def _range(name: str, kind: type, spec: dict, path: str) -> Param:
     if step is not None and (step <= 0 or log):
         raise UsageError("must be > 0 and cannot be combined with log = true", key=f"{path}.step", value=step)
     step = int(step) if (kind is int and step is not None) else step
-    return Param(name, "int" if kind is int else "float", low, high, log, step)
+    return Param(name, "int" if kind is int else "float", low, high, log, step, method=method)

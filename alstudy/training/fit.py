@@ -66,7 +66,8 @@ def lr_factor(step: int, total: int, train: TrainConfig) -> float:
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
         to_float: Callable[[torch.Tensor], torch.Tensor], augment: Augment,
-        gen: torch.Generator, mix_rng: np.random.Generator, aux: nn.Module | None = None) -> FitStats:
+        gen: torch.Generator, mix_rng: np.random.Generator, aux: nn.Module | None = None,
+        unlabeled=None) -> FitStats:
     """Train `model` in place on (x, y) with the recipe `train`.
 
     `x` are stored inputs (uint8 images or floats) on the model's device; batches are index
@@ -75,10 +76,12 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     fit, for the seeds below). `aux`: a module trained jointly by the same optimizer; each
     step adds `aux(levels, row_losses, step=, total=)` to the task loss, with the model's
     intermediate features (`forward_levels`) and per-row task losses (learning loss).
+    `unlabeled`: a semi-supervised method's term (alstudy.training.ssl): its rows join every
+    step's forward pass, its loss the labeled loss, and it sets the number of steps.
     """
     device = x.device
     n = int(y.shape[0])
-    total = num_steps(n, train)
+    total = num_steps(n, train) if unlabeled is None else unlabeled.steps(num_steps(n, train))
     bs = min(train.batch_size, n)
     cuda = device.type == "cuda"
     if x.dim() == 4:  # channels_last: oneDNN and cuDNN's fast layout (small CNN on CPU: 1.3x a step)
@@ -100,7 +103,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         torch.manual_seed(global_seed)
         _train_steps(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
                      host=host, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
-                     swa_model=swa_model, swa_start=swa_start, aux=aux)
+                     swa_model=swa_model, swa_start=swa_start, aux=aux, unlabeled=unlabeled)
 
     if swa_model is not None:
         model.load_state_dict(swa_model.module.state_dict())
@@ -110,11 +113,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
 
 
 def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, opt, sched, total,
-                 bs, swa_model, swa_start, aux=None) -> None:
+                 bs, swa_model, swa_start, aux=None, unlabeled=None) -> None:
     device, n, cuda = x.device, int(y.shape[0]), x.device.type == "cuda"
     model.train()
-    # (logits, intermediate features): the features only for a jointly trained `aux`
-    forward = (lambda xb: (model(xb), None)) if aux is None else model.forward_levels
     if aux is not None:
         aux.train()
     perm = torch.randperm(n, device=device, generator=gen)
@@ -128,19 +129,22 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
         if xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         yb = y[idx]
+        xu = None if unlabeled is None else unlabeled.inputs(gen, host)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             if lambdas is not None:
                 lam = float(lambdas[step])
                 mate = torch.randperm(bs, device=device, generator=gen)
-                out, levels = forward(lam * xb + (1 - lam) * xb[mate])
+                out, out_u, levels = _forward(model, lam * xb + (1 - lam) * xb[mate], xu, levels=aux is not None)
                 loss = (lam * F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
                         + (1 - lam) * F.cross_entropy(out, yb[mate], label_smoothing=train.label_smoothing))
             else:
-                out, levels = forward(xb)
+                out, out_u, levels = _forward(model, xb, xu, levels=aux is not None)
                 loss = F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
             if aux is not None:
                 mix = (lam, mate) if lambdas is not None else None
                 loss = loss + aux(levels, _row_losses(out, yb, train, mix), step=step, total=total)
+            if out_u is not None:
+                loss = loss + unlabeled.loss(out_u)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -156,6 +160,20 @@ def _row_losses(out: torch.Tensor, yb: torch.Tensor, train: TrainConfig, mix) ->
         return ce(yb)
     lam, mate = mix
     return lam * ce(yb) + (1 - lam) * ce(yb[mate])
+
+
+def _forward(model: nn.Module, xb: torch.Tensor, xu: torch.Tensor | None, *, levels: bool = False):
+    """(labeled logits, unlabeled logits or None, the labeled rows' intermediate features when
+    `levels`, else None): one pass over both, so BatchNorm normalizes the labeled and
+    unlabeled rows together."""
+    both = xb if xu is None else torch.cat([xb, xu])
+    if xu is not None and both.dim() == 4:
+        both = both.contiguous(memory_format=torch.channels_last)
+    out, feats = model.forward_levels(both) if levels else (model(both), None)
+    b = xb.shape[0]
+    if xu is None:
+        return out, None, feats
+    return out[:b], out[b:], None if feats is None else [f[:b] for f in feats]
 
 
 @torch.no_grad()

@@ -65,6 +65,10 @@ BAD = {
                                   ["--set 'lr': expected HP=VALUE"]),
     "campaign, unknown hyperparameter": (["campaign", "--dataset", "wine", "--strategy", "random",
                                           "--set", "lrr=0.1"], ["--set.lrr: unknown hyperparameter; allowed:"]),
+    "campaign, unknown paradigm": (["campaign", "--dataset", "wine", "--strategy", "random", "--paradigm", "mixmatch"],
+                                   ["--paradigm 'mixmatch': unknown method; choices: supervised, fixmatch"]),
+    "campaign, bad method option": (["campaign", "--dataset", "wine", "--strategy", "random", "--paradigm",
+                                     "fixmatch", "--set", "threshold=2"], ["--set.threshold 2.0: must be in [0.0, 1.0]"]),
     "campaign, bad device": (["campaign", "--dataset", "wine", "--strategy", "random", "--device", "tpu"],
                              ["--device 'tpu': allowed: cpu, cuda, cuda:N"]),
     "campaign, no threads": (["campaign", "--dataset", "wine", "--strategy", "random", "--threads", "0"],
@@ -102,5 +106,6 @@ def test_bad_input_gives_exit_2_and_one_line(case, tmp_path, capsys):
 def test_list_names_what_a_study_may_use(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for section, example in (("datasets:", "name=wine"), ("models:", "mlp"), ("strategies:", "badge")):
+    for section, example in (("datasets:", "name=wine"), ("models:", "mlp"), ("strategies:", "badge"),
+                             ("methods", "fixmatch"), ("threshold=0.95", "mu=7")):
         assert section in out and example in out, (section, out)

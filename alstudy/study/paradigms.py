@@ -1,0 +1,90 @@
+"""Training paradigms in a study file: `[paradigms.<name>]` tables, and the space of each cell.
+
+A paradigm is a training method (alstudy.training.methods) plus fixed overrides of training
+options and method options, and an `init` (where a cycle's weights start):
+
+    [paradigms]
+    supervised_plain = { method = "supervised", augment = 0.0 }
+    fixmatch = { method = "fixmatch", threshold = 0.95 }
+
+A study without the table has one implicit paradigm, `supervised`, and its cells, trial ids and
+fingerprint are those of a study written before paradigms existed. Every (dataset, paradigm,
+strategy) cell is tuned over the shared `[tuning.space]` plus the knobs of its method
+(`[tuning.space.<method>]`); a value the paradigm fixes leaves its cell's space (the paradigm
+decides it, so it is not searched there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from alstudy.config import TrainConfig
+from alstudy.errors import UsageError
+from alstudy.study import fields
+
+IMPLICIT = "supervised"    # the paradigm of a study that names none
+INITS = ("random",)        # where a cycle's weights start; "random": fresh seeded weights
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")   # no '-': trial ids join names with '-'
+
+
+@dataclass(frozen=True)
+class Paradigm:
+    name: str
+    method: str = "supervised"
+    train: Mapping[str, Any] = field(default_factory=dict)     # fixed TrainConfig values
+    options: Mapping[str, Any] = field(default_factory=dict)   # fixed method options (as given)
+    init: str = "random"
+
+    def fixed(self) -> set[str]:
+        """Names this paradigm fixes (they leave its cells' search space)."""
+        return set(self.train) | set(self.options)
+
+
+def parse_paradigms(tbl: Mapping[str, Any]) -> tuple[Paradigm, ...]:
+    """The paradigms of `[paradigms]`, in file order; () when the table is absent."""
+    from alstudy.training.methods import check_method, check_option, option_names
+
+    train_keys = [f.name for f in dataclasses.fields(TrainConfig)]
+    out = []
+    for name, raw in tbl.items():
+        where = f"paradigms.{name}"
+        if not _NAME.match(name):
+            raise UsageError("use letters, digits or '_' (it is part of trial ids)", key=where)
+        if not isinstance(raw, dict):
+            raise UsageError("expected a table, e.g. { method = \"fixmatch\" }", key=where, value=raw)
+        method = check_method(raw.get("method", "supervised"), f"{where}.method")
+        init = fields.string(raw, "init", where, default="random")
+        if init not in INITS:
+            raise UsageError(f"allowed: {', '.join(INITS)} (simclr and weight files are not available yet)",
+                             key=f"{where}.init", value=init)
+        fields.check_keys(raw, ["method", "init", *train_keys, *option_names(method)], where)
+        train = {k: v for k, v in raw.items() if k in train_keys}
+        TrainConfig.from_mapping(train, where=where)
+        options = {k: check_option(method, k, v, f"{where}.{k}") for k, v in raw.items()
+                   if k in option_names(method)}
+        out.append(Paradigm(name, method, train, options, init))
+    return tuple(out)
+
+
+def split_space(tbl: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """`[tuning.space]` as (shared entries, {method: its `[tuning.space.<method>]` table})."""
+    from alstudy.training.methods import method_names
+
+    shared = {k: v for k, v in tbl.items() if k not in method_names()}
+    per_method = {k: v for k, v in tbl.items() if k in method_names()}
+    for method, sub in per_method.items():
+        if not isinstance(sub, dict):
+            raise UsageError("expected a table of the method's knobs", key=f"tuning.space.{method}", value=sub)
+    return shared, per_method
+
+
+def check_method_space(method_space: Mapping[str, tuple], paradigms: tuple[Paradigm, ...]) -> None:
+    """A searched method knob needs a paradigm of that method."""
+    used = {p.method for p in paradigms}
+    for method in method_space:
+        if method not in used:
+            raise UsageError(f"no paradigm uses method {method!r}; its knobs would never be searched",
+                             key=f"tuning.space.{method}")

@@ -1,0 +1,114 @@
+"""Training methods (the `method` of a paradigm) and their options: names, defaults, checks.
+
+A method is how a cycle's model learns from the data: `supervised` (the labeled set only) or a
+semi-supervised one that also learns from the unlabeled pool. Its options are knobs that exist
+only in that method (FixMatch's confidence threshold); a study fixes them in the paradigm's
+table or searches them in `[tuning.space.<method>]`. This module imports no torch: the CLI
+validates and lists with it.
+
+Steps of a semi-supervised cycle follow `unlabeled_epochs` passes over the unlabeled rows
+(`mu * batch_size` of them per step), capped at `max_steps`, and never fewer than supervised
+training would take on the same labels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from alstudy.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One method option: its default, and the allowed range (`low` <= value <= `high`)."""
+
+    name: str
+    default: Any
+    doc: str
+    low: float | None = None
+    high: float | None = None
+
+
+_SSL = (
+    Option("lambda_u", 1.0, "weight of the unlabeled loss", 0.0),
+    Option("mu", 7, "unlabeled rows per labeled row in a step", 1),
+    Option("unlabeled_epochs", 10.0, "passes over the unlabeled rows per cycle (sets the steps)", 0.0),
+    Option("max_steps", 3000, "cap on the steps of a cycle", 1),
+    Option("include_labeled", False, "the labeled rows also count as unlabeled"),
+)
+_STRONG = Option("strong", 2.0, "strength of the strong view (images: > 1 adds RandAugment; plus cutout)", 0.0)
+
+METHODS: dict[str, tuple[Option, ...]] = {
+    "supervised": (),
+    "fixmatch": (Option("threshold", 0.95, "confidence a weak view needs to become a pseudo-label", 0.0, 1.0),
+                 *_SSL, _STRONG,
+                 Option("cutout", 0.5, "side of the strong view's cutout square, a fraction of the image", 0.0, 1.0)),
+}
+DESCRIPTIONS = {
+    "supervised": "cross-entropy on the labeled set only",
+    "fixmatch": "FixMatch (Sohn et al. 2020): pseudo-labels from a weak view train a strong view",
+}
+
+
+def method_names() -> list[str]:
+    return list(METHODS)
+
+
+def option_names(method: str) -> list[str]:
+    return [o.name for o in METHODS[method]]
+
+
+def option_defaults(method: str) -> dict[str, Any]:
+    return {o.name: o.default for o in METHODS[method]}
+
+
+def is_semi_supervised(method: str) -> bool:
+    return method != "supervised"
+
+
+def check_method(method: Any, key: str) -> str:
+    """`method` when it names a method; UsageError keyed `key` listing the choices otherwise."""
+    if method not in METHODS:
+        raise UsageError(f"unknown method; choices: {', '.join(METHODS)}", key=key, value=method)
+    return method
+
+
+def check_option(method: str, name: str, value: Any, key: str) -> Any:
+    """`value` as the option `name` of `method` stores it; UsageError keyed `key` when bad."""
+    option = next((o for o in METHODS[method] if o.name == name), None)
+    if option is None:
+        raise UsageError(f"method {method!r} has no such option; its options: "
+                         f"{', '.join(option_names(method)) or 'none'}", key=key)
+    kind = type(option.default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if type(value) is not kind or (kind is float and not math.isfinite(value)):
+        raise UsageError(f"expected {'true or false' if kind is bool else kind.__name__}", key=key, value=value)
+    if (option.low is not None and value < option.low) or (option.high is not None and value > option.high):
+        raise UsageError(f"must be in [{option.low}, {option.high if option.high is not None else 'inf'}]",
+                         key=key, value=value)
+    return value
+
+
+def resolve_options(method: str, values: Mapping[str, Any], *, where: str) -> dict[str, Any]:
+    """Every option of `method`: its defaults overridden by checked `values`."""
+    return option_defaults(method) | {k: check_option(method, k, v, f"{where}.{k}") for k, v in values.items()}
+
+
+def ssl_steps(supervised_steps: int, n_unlabeled: int, batch_size: int, options: Mapping[str, Any]) -> int:
+    """Steps of a semi-supervised cycle: `unlabeled_epochs` passes over `n_unlabeled` rows at
+    `mu * batch_size` per step, capped at `max_steps`, never fewer than `supervised_steps`."""
+    per_step = options["mu"] * batch_size
+    passes = math.ceil(options["unlabeled_epochs"] * n_unlabeled / per_step)
+    return max(supervised_steps, min(passes, options["max_steps"]))
+
+
+def method_info() -> list[dict[str, Any]]:
+    """One row per method for `alstudy list`: name, what it does, options with defaults."""
+    return [{"name": name, "description": DESCRIPTIONS[name],
+             "options": ", ".join(f"{o.name}={o.default}" for o in options) or "-"}
+            for name, options in METHODS.items()]

@@ -1,0 +1,70 @@
+"""Analysis across training paradigms: paradigm effect beside strategy effect, spread, stability."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.analyze import analyze
+from analysis.paradigms import fold_paradigms, paradigm_analysis
+from analysis.report import write_report
+from tests.analysis.conftest import make_results
+
+STRATEGIES = ("random", "entropy", "margin")
+
+
+def two_paradigms() -> pd.DataFrame:
+    """`plain`: strategies spread by 0 / +1 / +2 points; `fixmatch`: every arm +8 points, spread
+    blurred to 0 / +0.2 / +0.4, so the paradigm adds far more than any strategy."""
+    parts = []
+    for paradigm, lift, scale in (("plain", 0.0, 1.0), ("fixmatch", 0.08, 0.2)):
+        effects = {(d, s): lift + scale * 0.01 * i for d in ("digits", "wine") for i, s in enumerate(STRATEGIES)}
+        frame = make_results(datasets=("digits", "wine"), strategies=STRATEGIES, effects=effects,
+                             untuned=False, noise=0.002, seed=1 if lift else 0)
+        method = "fixmatch" if lift else "supervised"
+        parts.append(frame.assign(paradigm=paradigm, method=method, **{"hp.augment": 0.0},
+                                  trial=frame["trial"].str.replace("-", f"-{paradigm}-", n=1)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_paradigm_effect_spread_and_stability():
+    p = paradigm_analysis(two_paradigms())
+    assert p.reference == "plain" and p.paradigms == ["fixmatch", "plain"]
+    effect = p.paradigm_effect.set_index("dataset")
+    assert effect["paradigm"].tolist() == ["fixmatch", "fixmatch"]
+    assert effect["mean"].tolist() == pytest.approx([0.08, 0.08], abs=0.01)
+    assert (effect["ci_low"] > 0.05).all()
+    assert effect["best_strategy"].tolist() == ["margin", "margin"]
+    assert effect["best_gain"].tolist() == pytest.approx([0.02, 0.02], abs=0.005)
+    spread = p.strategy_spread.set_index(["dataset", "paradigm"])["max_gain"]
+    assert (spread.xs("fixmatch", level="paradigm") < spread.xs("plain", level="paradigm")).all()
+    gains = p.gains.set_index(["paradigm", "dataset", "strategy"])["mean"]
+    assert gains[("fixmatch", "digits", "margin")] == pytest.approx(0.004, abs=0.003)
+    assert (p.stability["kendall_w"] == 1.0).all()      # same order inside both paradigms
+
+
+def test_every_other_statistic_stays_within_a_paradigm(tmp_path):
+    frame = two_paradigms()
+    assert sorted(fold_paradigms(frame)["dataset"].unique()) == ["digits/fixmatch", "digits/plain",
+                                                                 "wine/fixmatch", "wine/plain"]
+    a = analyze(frame)
+    gain = a.main.gain_aubc.set_index(["dataset", "strategy"])["mean"]
+    # over *that* paradigm's random: +2 points inside plain, +0.4 inside fixmatch (not +8)
+    assert gain[("digits/plain", "margin")] == pytest.approx(0.02, abs=0.005)
+    assert gain[("digits/fixmatch", "margin")] == pytest.approx(0.004, abs=0.003)
+    report = write_report(a, tmp_path)
+    text = report.read_text()
+    assert text.index("## Training paradigms") < text.index("## Answer")
+    assert (tmp_path / "paradigm_effect.png").stat().st_size > 1000
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["paradigms"]["reference"] == "plain"
+    assert {r["paradigm"] for r in summary["paradigm_effect"]} == {"fixmatch"}
+    assert len(summary["strategy_spread"]) == 4
+
+
+def test_one_paradigm_reads_as_before():
+    frame = make_results(datasets=("digits", "wine"), strategies=STRATEGIES, untuned=False)
+    a = analyze(frame.assign(paradigm="supervised"))
+    assert a.paradigms is None and set(a.main.ranks.index) == {"digits", "wine"}

@@ -1,0 +1,88 @@
+"""Semi-supervised training in the one loop: FixMatch's term, its step rule, its unlabeled rows."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from alstudy.campaign import _unlabeled_term, initial_split, run_campaign, unlabeled_rows
+from alstudy.config import Budget, CampaignConfig, TrainConfig
+from alstudy.data import get_dataset
+from alstudy.data.augment import cutout
+from alstudy.errors import UsageError
+from alstudy.training.methods import method_info, resolve_options, ssl_steps
+
+
+def fixmatch_config(**options) -> CampaignConfig:
+    return CampaignConfig("digits", "random", budget=Budget(20, 10, 1, 30),
+                          train=TrainConfig(epochs=2, min_steps=10, batch_size=16),
+                          paradigm="fm", method="fixmatch",
+                          method_options=resolve_options("fixmatch", options, where="t"))
+
+
+def test_step_rule_passes_over_the_pool_capped_never_below_supervised():
+    options = resolve_options("fixmatch", {"mu": 7, "unlabeled_epochs": 2.0, "max_steps": 500}, where="t")
+    assert ssl_steps(10, 1000, 16, options) == 18          # ceil(2 * 1000 / 112)
+    assert ssl_steps(40, 1000, 16, options) == 40          # never fewer than supervised training
+    assert ssl_steps(10, 100_000, 16, options) == 500      # the cap
+
+
+def test_a_fixmatch_campaign_records_its_steps_and_unlabeled_rows():
+    config = fixmatch_config(mu=2, unlabeled_epochs=2.0, max_steps=40, threshold=0.5)
+    records = run_campaign(config, 0)
+    n_train = get_dataset("digits").n_train
+    for r in records:
+        assert r["paradigm"] == "fm" and r["method"] == "fixmatch" and r["hp.threshold"] == 0.5
+        # the pool: the train split less the 30 validation rows and the labeled ones
+        assert r["n_unlabeled"] == n_train - 30 - r["n_labeled"]
+        assert r["steps"] == ssl_steps(10, r["n_unlabeled"], 16, config.method_options) == 40
+        assert 0.0 < r["ssl_mask_rate"] <= 1.0     # a threshold of 0.5 keeps some pseudo-labels
+    assert records[1]["test_acc"] > 0.3
+
+
+def test_unlabeled_rows_never_hold_the_validation_set():
+    data = get_dataset("digits")
+    budget = Budget(20, 10, 1, 30).resolve(data.n_train)
+    val, initial = initial_split(data.n_train, budget, 0)
+    labeled = initial.tolist()
+    for include in (False, True):
+        rows = set(unlabeled_rows(data.n_train, labeled, torch.as_tensor(val), include_labeled=include).tolist())
+        assert not rows & set(val.tolist())
+        assert (set(labeled) <= rows) == include and (not rows & set(labeled)) == (not include)
+        assert len(rows) == data.n_train - 30 - (0 if include else 20)
+        term = _unlabeled_term(fixmatch_config(include_labeled=include), data, labeled, torch.as_tensor(val))
+        assert term.x.shape[0] == len(rows)
+    supervised = CampaignConfig("digits", "random")
+    assert _unlabeled_term(supervised, data, labeled, torch.as_tensor(val)) is None
+
+
+def test_fixmatch_loss_uses_confident_weak_views_only():
+    from alstudy.training.ssl import FixMatch
+
+    data = get_dataset("digits")
+    options = resolve_options("fixmatch", {"threshold": 0.9}, where="t")
+    term = FixMatch(data.x_train[:50], to_float=data.to_float, weak=data.augmenter(1.0),
+                    strong=data.augmenter(2.0), options=options, batch_size=4)
+    x = term.inputs(torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    assert x.shape == (2 * 28, 1, 8, 8)
+    unsure = torch.zeros(56, 10)                                   # uniform: nobody passes 0.9
+    assert term.loss(unsure).item() == 0.0
+    sure = torch.zeros(56, 10)
+    sure[:28, 3] = 10.0                                            # confident weak views say 3
+    assert term.loss(sure).item() == pytest.approx(torch.log(torch.tensor(10.0)).item(), rel=1e-4)
+    assert term.stats()["ssl_mask_rate"] == pytest.approx(0.5)
+
+
+def test_cutout_blanks_one_square_per_image():
+    x = torch.ones(8, 3, 28, 28)
+    out = cutout(x, torch.Generator().manual_seed(0), 0.5)
+    holes = (out == 0).all(1).flatten(1).sum(1)             # (B,) pixels blanked in every channel
+    assert ((holes > 0) & (holes <= 14 * 14)).all() and (holes == 14 * 14).any()
+    assert cutout(x, torch.Generator(), 0.0) is x
+
+
+def test_method_options_are_checked_and_listed():
+    with pytest.raises(UsageError, match=r"^x.mu = 0: must be in \[1"):
+        resolve_options("fixmatch", {"mu": 0}, where="x")
+    rows = {r["name"]: r for r in method_info()}
+    assert set(rows) >= {"supervised", "fixmatch"} and "threshold=0.95" in rows["fixmatch"]["options"]
