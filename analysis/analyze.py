@@ -116,6 +116,9 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     settings = settings or Settings()
     validate(frame)
     across = paradigm_analysis(frame, level=settings.level) if has_paradigms(frame) else None
+    # verdicts keep the paradigm as its own level (summary.json: paradigm -> dataset -> strategy)
+    table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
+                              level=settings.level)
     frame = fold_paradigms(frame)   # from here on, every per-dataset statistic is within one paradigm
     main = arm_stats(frame, EVAL_PHASE, settings)
     rows = main.rows
@@ -125,8 +128,6 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     regime_tables = ranks.regime_rank_tables(by_regime)
     friedman = cd.friedman(main.scores)
     others = {p: arm_stats(frame, p, settings) for p in arms(frame) if p != EVAL_PHASE}
-    table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
-                              level=settings.level)
     effect = None
     if others:
         parts = []
