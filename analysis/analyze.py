@@ -116,7 +116,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     settings = settings or Settings()
     validate(frame)
     across = paradigm_analysis(frame, level=settings.level) if has_paradigms(frame) else None
-    frame = fold_paradigms(frame)   # from here on, every per-dataset statistic is within one paradigm
+    raw, frame = frame, fold_paradigms(frame)   # from here on, every per-dataset statistic is within one paradigm
     main = arm_stats(frame, EVAL_PHASE, settings)
     rows = main.rows
     final = curves.summarize_over_seeds(curves.final_accuracy(rows), "final_acc", n_boot=settings.n_boot,
@@ -125,7 +125,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     regime_tables = ranks.regime_rank_tables(by_regime)
     friedman = cd.friedman(main.scores)
     others = {p: arm_stats(frame, p, settings) for p in arms(frame) if p != EVAL_PHASE}
-    table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
+    # verdicts keep their own paradigm level: they read the frame before folding
+    table = verdicts.verdicts(verdicts.campaign_aubc(raw), margin=settings.margin, alpha=settings.alpha,
                               level=settings.level)
     effect = None
     if others:
