@@ -139,3 +139,12 @@ def test_results_have_a_paradigm_column_old_logs_included(tmp_path):
                      {"attempt": 0, "code": "x", "host": "h", "device": "cpu", "gpu_ids": []}, run=0, cycles_total=1)
     by_trial = {row["trial"]: row["paradigm"] for row in rows("pinned", store.logs())}
     assert by_trial == {old.trial: "supervised", new.trial: "fixmatch"}
+
+
+def test_the_shipped_paradigms_study_validates():
+    from pathlib import Path
+
+    study = load_study(Path(__file__).parents[2] / "studies" / "paradigms.toml")
+    assert [p.name for p in study.paradigms] == ["supervised_plain", "supervised_aug", "fixmatch"]
+    assert {"mnist5k", "digits", "mnist1d"} == set(study.datasets)
+    assert [p.name for p in plan.cell_space(study, "fixmatch")] == ["lr", "weight_decay", "threshold"]
