@@ -5,7 +5,7 @@ with `next()` / `complete()` / `fail()`. The tuning state lives in Optuna's own 
 (`tuning.db` in the results store, one Optuna study per cell), so resuming the tuning is
 Optuna's: a trial asked before a stop keeps its params in the storage and only its missing
 seeds run again; a trial whose campaigns all finished is told its value. Each ask uses a TPE
-sampler seeded from (sampler seed, cell, trial number), so with `max_parallel = 1` a cell's
+sampler seeded from (sampler seed, cell, proposal index), so with `max_parallel = 1` a cell's
 proposals are the same whatever stopped or resumed the run. Every cell's first proposal is the
 defaults of the searched hyperparameters (`space.start_point`, enqueued in Optuna's storage), so
 no cell's chosen configuration is worse on the tuning objective than the untuned defaults.
@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from alstudy.errors import UsageError
 from alstudy.metrics import objective, records_aubc
 from alstudy.rng import derive_seed
 from alstudy.study import plan
@@ -41,7 +42,7 @@ class _Cell:
     results: dict[int, dict[int, float | None]] = field(default_factory=dict)  # number -> seed -> value
     values: dict[int, float] = field(default_factory=dict)  # told values (complete trials)
     evaluating: bool = False
-    torn: int = 0                                          # asks cut short: numbers without a proposal
+    optuna_number: dict[int, int] = field(default_factory=dict)   # proposal index -> Optuna trial number
 
 
 def cell_name(dataset: str, strategy: str, paradigm: str | None = None) -> str:
@@ -62,10 +63,10 @@ def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
                                      direction="maximize", load_if_exists=True)
         for number in range(1 + max((log.spec.number for log in tuned), default=-1)):
             runs = [log for log in tuned if log.spec.number == number]
-            if not runs:      # asked but never run: keep its number
-                ostudy.add_trial(optuna.trial.create_trial(params={}, distributions={},
-                                                           state=optuna.trial.TrialState.FAIL))
-                continue
+            if not runs:
+                raise UsageError(f"cannot rebuild the tuning of {cell_name(dataset, strategy, paradigm)}: "
+                                 f"its proposal {number} left no campaign log; move the results folder away "
+                                 "to start over")
             params = dict(runs[0].spec.params)
             if len(runs) == len(study.tuning.seeds) and all(log.done for log in runs):
                 ostudy.add_trial(optuna.trial.create_trial(
@@ -184,25 +185,26 @@ class Scheduler:
 
         self.done = {t: phase for t, (phase, _) in finished.items()}
         for (dataset, strategy, paradigm), cell in self._cells.items():
-            for trial in cell.optuna.get_trials(deepcopy=False):
+            for trial in sorted(cell.optuna.get_trials(deepcopy=False), key=lambda x: x.number):
                 if trial.state == optuna.trial.TrialState.WAITING:
                     continue   # the defaults, enqueued just before a stop: the next ask takes them
                 if trial.state == optuna.trial.TrialState.FAIL or set(trial.params) != set(self._dists[paradigm]):
-                    # An ask cut short by a SIGKILL (part of its params stored): it ran nothing;
-                    # it keeps its number, and the cell's budget asks another in its place.
+                    # An ask cut short by a SIGKILL (part of its params stored): it ran nothing.
+                    # It takes no proposal index, so the next ask is the one a clean run made.
                     if trial.state != optuna.trial.TrialState.FAIL:
                         cell.optuna.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-                    cell.torn += 1
                     continue
-                cell.params[trial.number] = dict(trial.params)
-                specs = [plan.tune_spec(dataset, strategy, trial.number, s, trial.params, paradigm=paradigm)
+                index = len(cell.params)
+                cell.optuna_number[index] = trial.number
+                cell.params[index] = dict(trial.params)
+                specs = [plan.tune_spec(dataset, strategy, index, s, trial.params, paradigm=paradigm)
                          for s in self.study.tuning.seeds]
                 if trial.state == optuna.trial.TrialState.COMPLETE:
-                    cell.values[trial.number] = float(trial.value)
+                    cell.values[index] = float(trial.value)
                     continue
                 # Asked before the last stop: its params stand; run only its missing seeds.
-                cell.live.add(trial.number)
-                cell.results[trial.number] = {}
+                cell.live.add(index)
+                cell.results[index] = {}
                 for spec in specs:
                     if spec.trial in finished:
                         self._record(cell, spec, finished[spec.trial][1])
@@ -230,18 +232,19 @@ class Scheduler:
         import optuna
 
         cell = self._cells[(dataset, strategy, paradigm)]
-        number = len(cell.params) + cell.torn
+        number = len(cell.params)   # the proposal index: trial ids, sampler seeds and the budget count these
         t = self.study.tuning
         cell.optuna.sampler = optuna.samplers.TPESampler(
             seed=derive_seed(t.sampler_seed, f"tpe:{cell_name(dataset, strategy, paradigm)}", number) % 2**32,
             n_startup_trials=t.startup_trials, multivariate=t.multivariate, constant_liar=t.constant_liar)
         with shielded():   # Ctrl-C or SIGTERM never leave a trial with half its params
-            if number == 0 and not cell.optuna.get_trials(deepcopy=False):
+            if number == 0 and all(x.state == optuna.trial.TrialState.FAIL
+                                   for x in cell.optuna.get_trials(deepcopy=False)):
                 # Tuning starts from the defaults: the best of the budget is then never worse than
                 # them on the objective. Enqueued in the storage, so a resumed run asks the same.
                 cell.optuna.enqueue_trial(start_point(plan.cell_space(self.study, paradigm)))
             asked = cell.optuna.ask(self._dists[paradigm])   # in the storage before anything runs
-        assert asked.number == number, (asked.number, number)
+        cell.optuna_number[number] = asked.number
         cell.params[number] = dict(asked.params)
         cell.live.add(number)
         cell.results[number] = {}
@@ -263,7 +266,7 @@ class Scheduler:
         cell.live.discard(spec.number)
         if all(v is not None for v in results.values()):
             cell.values[spec.number] = objective(results.values())
-            cell.optuna.tell(spec.number, cell.values[spec.number])
+            cell.optuna.tell(cell.optuna_number[spec.number], cell.values[spec.number])
 
     def _maybe_evaluate(self, dataset: str, strategy: str, paradigm: str | None) -> None:
         cell = self._cells[(dataset, strategy, paradigm)]

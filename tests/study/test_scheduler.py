@@ -196,3 +196,26 @@ def test_a_stop_between_enqueueing_the_defaults_and_asking_keeps_the_proposals(t
     drive(scheduler_of(study, store))
     cells = list(scheduler_of(study, store)._cells)
     assert {c: proposals(store_a, c) for c in cells} == {c: proposals(store, c) for c in cells}
+
+
+def test_an_ask_cut_short_by_a_kill_leaves_the_proposals_of_a_clean_run(tmp_path):
+    import optuna
+
+    study = make_study()
+    clean = Store.open(str(tmp_path / "a"), study, "")
+    drive(scheduler_of(study, clean))
+    store = Store.open(str(tmp_path / "b"), study, "")
+    drive(scheduler_of(study, store), stop_after=7)
+    for cell in list(scheduler_of(study, store)._cells):     # as if SIGKILL hit mid-ask in every cell
+        torn = optuna.load_study(study_name=cell_name(*cell), storage=store.tuning_url).ask()
+        torn.suggest_float("lr", 1e-3, 0.3, log=True)         # one of its two params stored
+    drive(scheduler_of(study, store))
+    cells = list(scheduler_of(study, store)._cells)
+
+    def valid(s: Store, cell) -> list[dict]:
+        trials = optuna.load_study(study_name=cell_name(*cell), storage=s.tuning_url).get_trials()
+        return [t.params for t in sorted(trials, key=lambda t: t.number) if t.state.name != "FAIL"]
+
+    assert {c: valid(clean, c) for c in cells} == {c: valid(store, c) for c in cells}
+    done = sorted(t for t, log in store.logs().items() if log.done)
+    assert done == sorted(t for t, log in clean.logs().items() if log.done)   # same trial ids, t000..t004
