@@ -96,11 +96,13 @@ def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int,
     return len(manifest["runs"]) - 1, code, sorted(set(earlier.values()) - {code})
 
 
-def end_run(store: Store, run: int, *, status: str, extra: dict[str, Any] | None = None) -> None:
-    """Close run `run`: its end time, status, and the hosts and devices seen by its trials."""
+def end_run(store: Store, run: int, logs: dict[str, Any], *, status: str,
+            extra: dict[str, Any] | None = None) -> None:
+    """Close run `run`: its end time, status, and the hosts and devices its campaigns' cycles
+    (`logs`, as `store.logs()` reads them) name."""
     manifest = store.read_json("manifest.json")
     hosts, devices, codes = set(), set(), set()
-    for log in store.logs().values():
+    for log in logs.values():
         for line in log.lines:
             if line["run"] == run:
                 meta = line["meta"]

@@ -26,15 +26,16 @@ _FIRST = ("study", "phase", "paradigm", "dataset", "strategy", "model", "trial",
 def rows(study_name: str, logs: dict[str, TrialLog]) -> list[dict[str, Any]]:
     """Rows of every finished campaign in `logs` (the store's campaign logs), in a stable order."""
     done = [log for log in logs.values() if log.done]
+    value = {log.spec.trial: records_aubc(log.records) for log in done}   # each campaign's objective
     per_seed: dict[tuple, list[float]] = defaultdict(list)
     for log in done:
         if log.spec.phase == "tune":
-            per_seed[(*log.spec.cell, log.spec.number)].append(records_aubc(log.records))
+            per_seed[(*log.spec.cell, log.spec.number)].append(value[log.spec.trial])
     order = {p: i for i, p in enumerate(PHASES)}
     done.sort(key=lambda log: (order.get(log.spec.phase, 99), log.spec.trial))
     out = []
     for log in done:
-        s, value = log.spec, records_aubc(log.records)
+        s = log.spec
         trial_value = per_seed.get((*s.cell, s.number))
         for line in log.lines:
             meta = line["meta"]
@@ -42,7 +43,7 @@ def rows(study_name: str, logs: dict[str, TrialLog]) -> list[dict[str, Any]]:
                 # logs written before paradigms existed have no paradigm in their records
                 "study": study_name, "phase": s.phase, "trial": s.trial, "paradigm": s.paradigm_name,
                 **line["record"],
-                "optuna_trial": s.number, "objective": value,
+                "optuna_trial": s.number, "objective": value[s.trial],
                 "optuna_value": objective(trial_value) if trial_value else float("nan"),
                 "attempt": meta["attempt"], "run": line["run"], "code": meta["code"],
                 "host": meta["host"], "device": meta["device"], "gpu_ids": meta["gpu_ids"],
@@ -51,13 +52,14 @@ def rows(study_name: str, logs: dict[str, TrialLog]) -> list[dict[str, Any]]:
     return out
 
 
-def write_results(store: Store, study_name: str) -> tuple[str, int]:
-    """Write `results.parquet` from the finished campaign logs; return its path and row count.
+def write_results(store: Store, study_name: str, logs: dict[str, TrialLog]) -> tuple[str, int]:
+    """Write `results.parquet` from the finished campaign logs (`store.logs()`); return its path
+    and row count.
     Without a finished campaign nothing is written (an empty table would say nothing)."""
     import pandas as pd
 
     path = store.path("results.parquet")
-    frame = pd.DataFrame(rows(study_name, store.logs()))
+    frame = pd.DataFrame(rows(study_name, logs))
     if not len(frame):
         return path, 0
     first = [c for c in _FIRST if c in frame.columns]

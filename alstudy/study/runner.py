@@ -107,8 +107,9 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     finally:
         with shielded():
             progress.close()
-            results, n_rows = write_results(store, study.name)
-            end_run(store, run, status=status, extra=facts)
+            logs = store.logs()   # read once: the results and the manifest's hosts both come from them
+            results, n_rows = write_results(store, study.name, logs)
+            end_run(store, run, logs, status=status, extra=facts)
     if n_rows:
         print(f"results: {results} ({n_rows} rows)", file=stream)
         print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)}), file=stream)
