@@ -42,16 +42,22 @@ def test_a_signalled_driver_says_how_to_resume_and_the_rerun_completes(clean, wr
     root = tmp_path / "out" / "sig"
     command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(tmp_path / "out"), "--local", "--plain"]
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    ready = (lambda: logs(root)) if when == "before_first_finished" else (lambda: len(finished_logs(root / "trials")) >= 2)
-    while not ready():
-        assert driver.poll() is None, driver.communicate()
-        assert time.monotonic() < deadline, "the study never reached the point of the signal"
-        time.sleep(0.05)
-    if when == "before_first_finished":
-        assert finished_logs(root / "trials") == {}
-    driver.send_signal(sig)
-    out, err = driver.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        ready = ((lambda: logs(root)) if when == "before_first_finished"
+                 else (lambda: len(finished_logs(root / "trials")) >= 2))
+        while not ready():
+            assert driver.poll() is None, driver.communicate()
+            assert time.monotonic() < deadline, "the study never reached the point of the signal"
+            time.sleep(0.05)
+        if when == "before_first_finished":
+            assert finished_logs(root / "trials") == {}
+        driver.send_signal(sig)
+        out, err = driver.communicate(timeout=60)
+    finally:   # whatever failed above, the driver does not outlive the test
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
     if sig == signal.SIGKILL:
         assert driver.returncode == -signal.SIGKILL
     else:

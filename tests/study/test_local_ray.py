@@ -50,9 +50,13 @@ def test_a_private_ray_listens_on_loopback_only_and_serves_no_dashboard(make_stu
         while driver.poll() is None:
             seen |= listeners(descendants(driver.pid))
             time.sleep(0.3)
-    finally:
+    finally:   # on failure, the driver and every Ray process it started, by pid
         if driver.poll() is None:
-            driver.kill()
+            for pid in descendants(driver.pid):
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass
     assert driver.wait() == 0, driver.stdout.read()
     assert seen, "no listening socket was seen: the test could not look"
     loopback = {a for a in seen if a.rsplit(":", 1)[0] in ("127.0.0.1", "[::ffff:127.0.0.1]")}
