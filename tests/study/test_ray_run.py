@@ -192,32 +192,49 @@ def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_st
     assert [r["status"] for r in runs] == ["running", "complete"]   # the killed run never closed
 
 
+class PauseOnce:
+    """Wraps run_campaign: the first campaign to finish cycle 1 says so (a marker file) and
+    pauses there, so a test can kill its worker mid-campaign, not between campaigns."""
+
+    def __init__(self, folder: str, seconds: float = 20.0):
+        self.folder, self.seconds = folder, seconds
+
+    def __call__(self, config, seed, *, on_cycle, **kwargs):
+        def pausing(cycle, weights):
+            on_cycle(cycle, weights)
+            marker = os.path.join(self.folder, "paused")
+            if cycle.record["cycle"] == 1 and not os.path.exists(marker):
+                open(marker, "w").close()
+                time.sleep(self.seconds)      # the test kills this worker meanwhile
+        return run_campaign(config, seed, on_cycle=pausing, **kwargs)
+
+
 def test_a_killed_ray_worker_is_retried_and_the_records_equal_a_clean_run(ray_address, make_study, tmp_path):
     """SIGKILL of the worker process running a campaign, mid-campaign: the scheduler hands the
     campaign out again, it resumes from its log, and the results equal an in-process run's."""
     import threading
 
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     path = make_study(name="workerkill", strategies=("random",), trials=1, eval_seeds=(100,), cycles=3)
     out = tmp_path / "ray"
-    trials = out / "workerkill" / "trials"
     killed: list[int] = []
 
     def kill_once() -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            logs = list(trials.glob("tune-*.jsonl")) if trials.exists() else []
-            if logs and len(logs[0].read_text().splitlines()) >= 3:     # header + 2 cycles logged
-                pids = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True,
-                                      text=True).stdout.split()
-                for pid in pids:
-                    os.kill(int(pid), signal.SIGKILL)
-                    killed.append(int(pid))
+        while time.monotonic() < deadline and not (tmp_path / "paused").exists():
             time.sleep(0.05)
+        time.sleep(0.5)                       # the paused campaign's cycle 1 reaches the driver's log
+        pids = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout.split()
+        for pid in pids:
+            os.kill(int(pid), signal.SIGKILL)
+            killed.append(int(pid))
 
     watcher = threading.Thread(target=kill_once)
     watcher.start()
     try:
-        assert run_study(path, RunOptions(out=str(out), live=False)) == 0
+        assert run_study(path, RunOptions(out=str(out), live=False), campaign=PauseOnce(str(tmp_path))) == 0
     finally:
         watcher.join()
     assert killed, "no trial worker was found to kill"
