@@ -23,6 +23,7 @@ from alstudy.config import CampaignConfig, ResolvedBudget
 from alstudy.data import get_dataset
 from alstudy.data.splits import read_splits, split_folder
 from alstudy.models import make_model
+from alstudy.models.weights import load_weights
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training import embed, evaluate, fit, infer
@@ -230,11 +231,15 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
 def new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, dev: torch.device, *,
               member: int = 0):
     """Fresh weights from (seed, 'init', cycle): the same for every strategy at a cycle.
-    An ensemble's member i > 0 starts from (seed, 'init/member<i>', cycle)."""
+    An ensemble's member i > 0 starts from (seed, 'init/member<i>', cycle). With a weights file
+    (`config.weights`) its tensors replace the fresh ones where they fit; the head (and a stem
+    of another shape) stay fresh from the seed (alstudy.models.weights)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "init" if member == 0 else f"init/member{member}", cycle))
         model = make_model(name, data.input_shape, data.num_classes,
                            dropout=config.train.dropout, options=dict(config.model_options))
+    if config.weights is not None:
+        load_weights(model, config.weights, model_name=name)
     return model.to(dev)
 
 

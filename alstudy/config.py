@@ -157,3 +157,4 @@ class CampaignConfig:
     paradigm: str = "supervised"
     method: str = "supervised"
     method_options: Mapping[str, Any] = field(default_factory=dict)
+    weights: str | None = None                # a pretrained weights file every cycle starts from

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from alstudy.config import ResolvedBudget
 from alstudy.errors import UsageError
 from alstudy.study import names
+from alstudy.study.paradigms import WeightsInit
 from alstudy.study.schema import Study
 
 
@@ -51,6 +52,9 @@ def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
     setup = study.setups[dataset]
     where = f"model.{dataset}"
     names.check_model(setup.model, dataset, setup.model_options, where)
+    for par in study.paradigms:   # a pretrained file exists, loads and fits this dataset's model
+        if isinstance(par.init, WeightsInit):
+            names.check_weights(setup.model, dataset, setup.model_options, par.init.file, f"paradigms.{par.name}")
     root = study.data_root
     if names.needs_root(dataset):
         if root is None:

@@ -57,6 +57,21 @@ def check_model(name: str, dataset: str, options: Mapping[str, Any], where: str)
         raise UsageError(str(err).splitlines()[0], key=f"{where}.options") from None
 
 
+def check_weights(name: str, dataset: str, options: Mapping[str, Any], path: str, where: str) -> None:
+    """Read the weights file at `path` and fit it to model `name` for `dataset` (exists, loads,
+    fits), so a wrong file fails before the run."""
+    from alstudy.data import dataset_spec
+    from alstudy.models import make_model
+    from alstudy.models.weights import fit_weights, read_weights
+
+    spec = dataset_spec(dataset)
+    model = make_model(name, spec.input_shape, spec.num_classes, options=dict(options))
+    try:
+        fit_weights(model, read_weights(path), path=path, model_name=f"model {name} of {dataset}")
+    except UsageError as err:
+        raise err.under(where) from None
+
+
 def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:
     """Build strategy `name` with `options` once, so bad options fail before the run."""
     from alstudy.strategies import make_strategy

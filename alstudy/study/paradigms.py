@@ -6,6 +6,7 @@ options and method options, and an `init` (where a cycle's weights start):
     [paradigms]
     supervised_plain = { method = "supervised", augment = 0.0 }
     fixmatch = { method = "fixmatch", threshold = 0.95 }
+    imagenet_ft = { method = "supervised", init = { weights = "weights/resnet18.pth" } }
 
 A study without the table has one implicit paradigm, `supervised`, and its cells, trial ids and
 fingerprint are those of a study written before paradigms existed. Every (dataset, paradigm,
@@ -17,6 +18,8 @@ decides it, so it is not searched there).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -25,9 +28,40 @@ from alstudy.config import TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields
 
+
 IMPLICIT = "supervised"    # the paradigm of a study that names none
 INITS = ("random",)        # where a cycle's weights start; "random": fresh seeded weights
+# (or a table { weights = "PATH" }: a local pretrained file, alstudy.models.weights)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")   # no '-': trial ids join names with '-'
+
+
+@dataclass(frozen=True)
+class WeightsInit:
+    """`init = { weights = PATH }`: every cycle starts from a local pretrained file
+    (alstudy.models.weights loads it). `path` is as the study file writes it, `base` the folder
+    it is relative to (the study file's; "" for the working directory)."""
+
+    path: str
+    base: str = ""
+
+    @property
+    def file(self) -> str:
+        return os.path.join(self.base, os.path.expanduser(self.path))
+
+    def sha256(self) -> str:
+        """sha256 of the file's bytes ("absent" when it cannot be read): for the manifest and the
+        fingerprint, so changed weights change the study."""
+        h = hashlib.sha256()
+        try:
+            with open(self.file, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            return "absent"
+        return h.hexdigest()
+
+    def __str__(self) -> str:
+        return f"weights {self.path}"
 
 
 @dataclass(frozen=True)
@@ -36,7 +70,7 @@ class Paradigm:
     method: str = "supervised"
     train: Mapping[str, Any] = field(default_factory=dict)     # fixed TrainConfig values
     options: Mapping[str, Any] = field(default_factory=dict)   # fixed method options (as given)
-    init: str = "random"
+    init: str | WeightsInit = "random"
 
     def fixed(self) -> set[str]:
         """Names this paradigm fixes (they leave its cells' search space)."""
@@ -56,10 +90,7 @@ def parse_paradigms(tbl: Mapping[str, Any]) -> tuple[Paradigm, ...]:
         if not isinstance(raw, dict):
             raise UsageError("expected a table, e.g. { method = \"fixmatch\" }", key=where, value=raw)
         method = check_method(raw.get("method", "supervised"), f"{where}.method")
-        init = fields.string(raw, "init", where, default="random")
-        if init not in INITS:
-            raise UsageError(f"allowed: {', '.join(INITS)} (simclr and weight files are not available yet)",
-                             key=f"{where}.init", value=init)
+        init = parse_init(raw.get("init", "random"), f"{where}.init")
         fields.check_keys(raw, ["method", "init", *train_keys, *option_names(method)], where)
         train = {k: v for k, v in raw.items() if k in train_keys}
         TrainConfig.from_mapping(train, where=where)
@@ -67,6 +98,31 @@ def parse_paradigms(tbl: Mapping[str, Any]) -> tuple[Paradigm, ...]:
                    if k in option_names(method)}
         out.append(Paradigm(name, method, train, options, init))
     return tuple(out)
+
+
+def parse_init(raw: Any, key: str) -> str | WeightsInit:
+    """A paradigm's `init`: one of INITS, or `{ weights = "PATH" }` (a WeightsInit whose path is
+    relative to the working directory until `with_base` places it beside the study file)."""
+    if isinstance(raw, dict):
+        fields.check_keys(raw, ["weights"], key)
+        path = fields.string(raw, "weights", key)
+        if not path:
+            raise UsageError("is empty: name a weights file", key=f"{key}.weights")
+        return WeightsInit(path)
+    if raw not in INITS:
+        raise UsageError(f"allowed: {', '.join(INITS)}, or {{ weights = \"PATH\" }}", key=key, value=raw)
+    return raw
+
+
+def with_base(paradigms: tuple[Paradigm, ...], folder: str) -> tuple[Paradigm, ...]:
+    """The paradigms with relative weights paths read from `folder` (the study file's)."""
+    return tuple(dataclasses.replace(p, init=WeightsInit(p.init.path, folder))
+                 if isinstance(p.init, WeightsInit) else p for p in paradigms)
+
+
+def weights_files(paradigms: tuple[Paradigm, ...]) -> dict[str, str]:
+    """{paradigm name: the weights file it starts from} for the paradigms that name one."""
+    return {p.name: p.init.file for p in paradigms if isinstance(p.init, WeightsInit)}
 
 
 def split_space(tbl: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import CampaignConfig, TrainConfig
-from alstudy.study.paradigms import IMPLICIT, Paradigm
+from alstudy.study.paradigms import IMPLICIT, Paradigm, weights_files
 from alstudy.study.schema import Study
 from alstudy.study.space import Param
 
@@ -149,7 +149,8 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
         model_options=dict(setup.model_options),
         strategy_options=dict(study.strategy_options.get(spec.strategy, {})),
         budget=setup.budget, train=train, data_root=study.data_root, deterministic=study.deterministic,
-        splits=None if study.splits is None else study.splits.replace("{dataset}", spec.dataset))
+        splits=None if study.splits is None else study.splits.replace("{dataset}", spec.dataset),
+        weights=weights_files(study.paradigms).get(spec.paradigm_name))
 
 
 def describe(study: Study, checks: list, *, resources_note: str = "") -> str:

@@ -22,7 +22,8 @@ from typing import Any, Mapping
 from alstudy.config import Budget, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields, names
-from alstudy.study.paradigms import Paradigm, check_method_space, parse_paradigms, split_space
+from alstudy.study.paradigms import (Paradigm, WeightsInit, check_method_space, parse_paradigms, split_space,
+                                     with_base)
 from alstudy.study.space import Param, parse_space
 
 _TOP = ("name", "description", "datasets", "strategies", "data_root", "deterministic",
@@ -127,7 +128,15 @@ class Study:
 
             d["splits_digest"] = splits_digest(self.splits, self.tuning.seeds + self.evaluation.seeds,
                                                self.datasets)
+        for par, files in zip(d.get("paradigms", ()), _weights_digests(self.paradigms)):
+            if files is not None:   # the file's bytes decide results, not where it lies
+                par["init"] = {"weights_sha256": files}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _weights_digests(paradigms: tuple[Paradigm, ...]) -> list[str | None]:
+    """sha256 of each paradigm's weights file (None for a paradigm without one)."""
+    return [p.init.sha256() if isinstance(p.init, WeightsInit) else None for p in paradigms]
 
 
 def load_study(path: str | os.PathLike) -> Study:
@@ -148,7 +157,10 @@ def load_study(path: str | os.PathLike) -> Study:
     except UnicodeDecodeError:
         raise UsageError("not valid TOML: not UTF-8 text", context=(path,)) from None
     try:
-        return dataclasses.replace(parse_study(raw), source=text)
+        study = parse_study(raw)
+        # weights files named relative to the study file are read from beside it
+        paradigms = with_base(study.paradigms, os.path.dirname(os.path.abspath(path)))
+        return dataclasses.replace(study, paradigms=paradigms, source=text)
     except UsageError as err:
         raise err.within(path) from None
 
