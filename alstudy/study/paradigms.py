@@ -28,7 +28,6 @@ from alstudy.config import TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields
 
-
 IMPLICIT = "supervised"    # the paradigm of a study that names none
 INITS = ("random",)        # where a cycle's weights start; "random": fresh seeded weights
 # (or a table { weights = "PATH" }: a local pretrained file, alstudy.models.weights)

@@ -54,7 +54,12 @@ def test_paper_study_validates_on_full_size_files(tmp_path, capsys, study, datas
 
 
 def test_mittal_study_validates_on_full_size_files(tmp_path, capsys):
+    import torch
+    import torchvision
+
     write_full_cifar(tmp_path, "cifar10")
+    (tmp_path / "weights").mkdir()   # the ImageNet paradigm's file, beside the study file
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "weights" / "resnet18_imagenet.pth")
     with open(os.path.join(STUDIES, "mittal_cifar10.toml")) as f:
         text = re.sub(r'(?m)^data_root = "[^"]*"', f'data_root = "{tmp_path}"', f.read())
     path = tmp_path / "mittal_cifar10.toml"
@@ -63,7 +68,20 @@ def test_mittal_study_validates_on_full_size_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cifar10: model resnet18; 5000 initial + 6 x 2500 = 20000 labels, 5000 validation, pool 50000" in out
     assert "strategies: random, entropy, coreset, learning_loss, ensemble_entropy, qbc" in out
-    assert "campaigns: tune 60, eval 30; total 90" in out
-    # 7 cycles, 1 model per cycle; ensemble_entropy and qbc 5: (40 + 20) x 7 + 2 x (10 + 5) x 7 x 5 = 1470
-    assert "training runs: 1470" in out and "qbc x5" in out and "ensemble_entropy x5" in out
+    for line in ("paradigm supervised (6 cells): method supervised, init random; fixed augment=0.0",
+                 "paradigm supervised_aug (6 cells): method supervised, init random; fixed augment=2.0",
+                 "paradigm fixmatch (6 cells): method fixmatch, init random; fixed augment=1.0",
+                 "paradigm imagenet_ft (6 cells): method supervised, init weights weights/resnet18_imagenet.pth"):
+        assert line in out, out
+    # 4 paradigms x 6 strategies = 24 cells: x 10 trials x 1 seed; x 5 seeds
+    assert "campaigns: tune 240, eval 120; total 360" in out
+    # per paradigm, 7 cycles, 1 model per cycle; ensemble_entropy and qbc 5:
+    # 4 x ((40 + 20) x 7 + 2 x (10 + 5) x 7 x 5) = 4 x 1470 = 5880
+    assert "training runs: 5880" in out and "qbc x5" in out and "ensemble_entropy x5" in out
     assert "not checked" not in out
+
+    # the weights file must fit: another network's is one line naming the file
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "weights" / "resnet18_imagenet.pth")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "paradigms.imagenet_ft.init.weights" in err and "resnet18_imagenet.pth" in err
