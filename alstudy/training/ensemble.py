@@ -1,11 +1,13 @@
 """fit_members / member_probs: K models of one architecture trained and scored together.
 
-The members' weights are stacked along a new leading axis (`torch.func.stack_module_state`) and
-one `vmap`ped call runs every member's backbone on its own batch, so K small networks take a
-few large kernels per step instead of K small ones; the head is one batched product. Every
-member follows the recipe of `fit` (steps, optimizer, schedule, weight decay groups, label
-smoothing, mixup, augmentation, head dropout); each draws its own batches. SWA is the
-exception: with `train.swa > 0` the members are trained one after another with `fit`.
+Small models (mlp, cnn1d, cnn2d) train as one `GroupedNet` (alstudy.models.grouped): each
+layer runs the K members in one kernel - batched matrix products, grouped convolutions,
+BatchNorm over the members' channels at once. Other models stack their weights
+(`torch.func.stack_module_state`) and run one `vmap`ped backbone call. Either way every member
+follows the recipe of `fit` (steps, optimizer, schedule, weight decay groups, label smoothing,
+mixup, augmentation, head dropout) and draws its own batches; a step gathers the K members'
+rows and augments them in one call. SWA is the exception: with `train.swa > 0` the members
+are trained one after another with `fit`.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from torch.func import functional_call, stack_module_state
 
 from alstudy.config import TrainConfig
 from alstudy.models.almodel import ALModel
+from alstudy.models.grouped import GroupedNet, supports
 from alstudy.training.fit import Augment, FitStats, fit, lr_factor, num_steps, optimizer_for
 from alstudy.training.infer import infer
 
 ToFloat = Callable[[torch.Tensor], torch.Tensor]
+Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B, ...) -> logits (K, B, C)
 
 
 def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
@@ -41,10 +45,16 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
         return stats[0]
     for m in models:
         m.train()
-    params, buffers = stack_module_state(models)  # {name: (K, ...)}; params are new leaves
-    shapes = dict(models[0].named_parameters())
-    decay = [p for k, p in params.items() if shapes[k].ndim > 1]
-    no_decay = [p for k, p in params.items() if shapes[k].ndim <= 1]
+    if supports(models[0]):
+        net = GroupedNet(models)
+        named, forward = list(net.params.items()), net
+        shapes = net.member_shapes
+    else:
+        params, buffers = stack_module_state(models)  # {name: (K, ...)}; params are new leaves
+        named, forward = list(params.items()), _vmapped(models[0], params, buffers)
+        shapes = {k: p.shape for k, p in models[0].named_parameters()}
+    decay = [p for k, p in named if len(shapes[k]) > 1]
+    no_decay = [p for k, p in named if len(shapes[k]) <= 1]
     opt = optimizer_for(decay, no_decay, train)
     n, total = int(y.shape[0]), num_steps(int(y.shape[0]), train)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
@@ -53,20 +63,21 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     host = gen if x.device.type == "cpu" else torch.Generator().manual_seed(global_seed)
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         torch.manual_seed(global_seed)  # head dropout draws from the global generator, as in fit
-        _steps(models[0], params, buffers, x, y, n=n, total=total, train=train, to_float=to_float,
-               augment=augment, gen=gen, host=host, lambdas=lambdas, opt=opt, sched=sched,
-               k=len(models))
+        _steps(forward, x, y, n=n, total=total, train=train, to_float=to_float, augment=augment, gen=gen,
+               host=host, lambdas=lambdas, opt=opt, sched=sched, k=len(models))
     with torch.no_grad():
-        for i, m in enumerate(models):
-            m.load_state_dict({name: t[i] for name, t in (params | buffers).items()})
-            m.eval()
+        if isinstance(forward, GroupedNet):
+            forward.write_back(models)
+        else:
+            for i, m in enumerate(models):
+                m.load_state_dict({name: t[i] for name, t in (params | buffers).items()})
+    for m in models:
+        m.eval()
     return FitStats(steps=total)
 
 
-def _steps(skeleton: ALModel, params, buffers, x, y, *, n, total, train, to_float, augment, gen,
-           host, lambdas, opt, sched, k) -> None:
-    device, cuda = x.device, x.device.type == "cuda"
-    bs = min(train.batch_size, n)
+def _vmapped(skeleton: ALModel, params: dict, buffers: dict) -> Forward:
+    """The members' forward pass by `vmap` over their stacked weights (any architecture)."""
     bb = {name[len("backbone."):]: t for name, t in (params | buffers).items() if name.startswith("backbone.")}
     w, b = params["classifier.weight"], params["classifier.bias"]  # (K, C, D), (K, C)
 
@@ -74,6 +85,17 @@ def _steps(skeleton: ALModel, params, buffers, x, y, *, n, total, train, to_floa
         return functional_call(skeleton.backbone, state, (xb,))
 
     batched = torch.vmap(features, in_dims=(0, 0))
+
+    def forward(xb: torch.Tensor) -> torch.Tensor:
+        h = skeleton.dropout(batched(bb, xb))                                   # (K, bs, D)
+        return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+    return forward
+
+
+def _steps(forward: Forward, x, y, *, n, total, train, to_float, augment, gen, host, lambdas, opt, sched,
+           k) -> None:
+    device, cuda = x.device, x.device.type == "cuda"
+    bs = min(train.batch_size, n)
     perms = _perms(k, n, device, gen)
     pos = 0
     for step in range(total):
@@ -81,7 +103,7 @@ def _steps(skeleton: ALModel, params, buffers, x, y, *, n, total, train, to_floa
             perms, pos = _perms(k, n, device, gen), 0
         idx = perms[:, pos:pos + bs]  # (K, bs)
         pos += bs
-        xb = augment(to_float(x[idx.reshape(-1)]), gen, host=host)
+        xb = augment(to_float(x[idx.reshape(-1)]), gen, host=host)   # one gather, one augmentation call
         xb = xb.reshape(k, bs, *xb.shape[1:])
         yb = y[idx]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
@@ -89,8 +111,7 @@ def _steps(skeleton: ALModel, params, buffers, x, y, *, n, total, train, to_floa
                 lam = float(lambdas[step])
                 mate = torch.randperm(bs, device=device, generator=gen)
                 xb = lam * xb + (1 - lam) * xb[:, mate]
-            h = skeleton.dropout(batched(bb, xb))                     # (K, bs, D)
-            logits = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)).flatten(0, 1)
+            logits = forward(xb).flatten(0, 1)
         # the sum of the members' mean losses: each member's gradient is its own
         loss = _ce(logits.float(), yb.reshape(-1), train) * k if lambdas is None else k * (
             lam * _ce(logits.float(), yb.reshape(-1), train)
