@@ -91,12 +91,13 @@ class GroupedNet(nn.Module):
                 h, layout = _linear(_rows(h, k, layout), self._get(m, "weight"), self._get(m, "bias")), "rows"
             elif isinstance(m, nn.Conv2d):
                 w, bias = self._get(m, "weight"), self._get(m, "bias")
-                # channels_last: oneDNN's grouped kernels, 1.2x the default layout's (cnn1d, K = 5)
-                h = F.conv2d(_maps(h, k, layout).contiguous(memory_format=torch.channels_last), w.flatten(0, 1), None if bias is None else bias.flatten(),
-                             m.stride, m.padding, m.dilation, groups=k)
+                # channels_last: oneDNN's grouped kernels were as fast or up to 1.2x faster (cnn1d, K = 5)
+                xm = _maps(h, k, layout).contiguous(memory_format=torch.channels_last)
+                h = F.conv2d(xm, w.flatten(0, 1), None if bias is None else bias.flatten(), m.stride, m.padding,
+                             m.dilation, groups=k)
                 layout = "maps"
             elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                h, layout = self._batch_norm(m, h, layout), ("rows" if isinstance(m, nn.BatchNorm1d) else "maps")
+                h, layout = self._batch_norm(m, _maps(h, k, layout)), "maps"
             elif isinstance(m, nn.ReLU):   # elementwise: either layout
                 h = m(h)
             else:   # per channel, the members' channels side by side
@@ -105,16 +106,14 @@ class GroupedNet(nn.Module):
         h = self.dropout(_rows(h, k, layout))                                          # (K, B, D)
         return _linear(h, self.params["classifier__weight"], self.params["classifier__bias"])     # (K, B, C)
 
-    def _batch_norm(self, m: nn.Module, h: torch.Tensor, layout: str) -> torch.Tensor:
-        k = self.k
-        flat = isinstance(m, nn.BatchNorm1d)
-        x = h.transpose(0, 1).reshape(h.shape[1], -1) if flat else _maps(h, k, layout)   # (B, K*F) or maps
+    def _batch_norm(self, m: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """BatchNorm of maps (B, K*C, ...): channel j of member i is channel i*C + j, and the
+        running statistics update in place through views of the stacked buffers."""
         mean, var = self._get(m, "running_mean"), self._get(m, "running_var")
         if self.training:
             self._get(m, "num_batches_tracked").add_(1)
-        out = F.batch_norm(x, mean.view(-1), var.view(-1), self._get(m, "weight").flatten(),
-                           self._get(m, "bias").flatten(), self.training, m.momentum, m.eps)
-        return out.reshape(out.shape[0], k, -1).transpose(0, 1) if flat else out
+        return F.batch_norm(x, mean.view(-1), var.view(-1), self._get(m, "weight").flatten(),
+                            self._get(m, "bias").flatten(), self.training, m.momentum, m.eps)
 
     @torch.no_grad()
     def write_back(self, models: list[ALModel]) -> None:
