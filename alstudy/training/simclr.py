@@ -49,7 +49,8 @@ class ProjectionHead(nn.Sequential):
 class PretrainStats:
     steps: int
     seconds: float
-    final_loss: float      # mean NT-Xent over the last tenth of the steps
+    first_loss: float      # mean NT-Xent over the first tenth of the steps
+    final_loss: float      # ... and over the last tenth
 
 
 def pretrain(model: ALModel, x: torch.Tensor, *, to_float, augment, recipe: Recipe,
@@ -69,7 +70,8 @@ def pretrain(model: ALModel, x: torch.Tensor, *, to_float, augment, recipe: Reci
     host = gen if device.type == "cpu" else torch.Generator().manual_seed(
         int(torch.randint(0, 2**62, (1,), generator=gen, device=device)))
     bs = min(recipe.batch_size, int(x.shape[0]))
-    tail = torch.zeros((), device=device)          # summed on the device: no host sync per step
+    head_sum = torch.zeros((), device=device)      # summed on the device: no host sync per step
+    tail = torch.zeros((), device=device)
     last = max(1, recipe.steps // 10)
     both.train()
     t0 = perf_counter()
@@ -86,10 +88,13 @@ def pretrain(model: ALModel, x: torch.Tensor, *, to_float, augment, recipe: Reci
         loss.backward()
         opt.step()
         sched.step()
+        if step < last:
+            head_sum += loss.detach()
         if step >= recipe.steps - last:
             tail += loss.detach()
     model.eval()
-    return PretrainStats(recipe.steps, perf_counter() - t0 if not cuda else _synced(t0), float(tail) / last)
+    seconds = perf_counter() - t0 if not cuda else _synced(t0)
+    return PretrainStats(recipe.steps, seconds, float(head_sum) / last, float(tail) / last)
 
 
 def _synced(t0: float) -> float:
@@ -111,7 +116,8 @@ def run_job(job: Job, *, device: str = "cpu") -> tuple[bytes, dict]:
                          recipe=job.recipe, gen=torch_generator(job.seed, "simclr", device=dev.type))
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.backbone.state_dict().items()}, buffer)
-    facts = job.describe() | {"steps": stats.steps, "seconds": stats.seconds, "final_loss": stats.final_loss,
+    facts = job.describe() | {"steps": stats.steps, "seconds": stats.seconds, "first_loss": stats.first_loss,
+                              "final_loss": stats.final_loss,
                               "device": device}
     return buffer.getvalue(), facts
 

@@ -42,30 +42,31 @@ class Recipe:
     def from_mapping(cls, values: Mapping[str, Any], *, where: str = "pretrain") -> "Recipe":
         """A checked Recipe; UsageError keyed `<where>.<name>` on the first bad value."""
         known = {f.name: f for f in dataclasses.fields(cls)}
+        at = (lambda k: f"{where} {k}") if where.startswith("-") else (lambda k: f"{where}.{k}")  # a flag or a table
         kwargs = {}
         for key, value in values.items():
             if key not in known:
-                raise UsageError(f"unknown key; allowed: {', '.join(known)}", key=f"{where}.{key}")
+                raise UsageError(f"unknown key; allowed: {', '.join(known)}", key=at(key))
             kind = type(known[key].default)
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if kind is int and isinstance(value, float) and value.is_integer():
                 value = int(value)
             if type(value) is not kind or (kind is float and not math.isfinite(value)):
-                raise UsageError(f"expected {kind.__name__}", key=f"{where}.{key}", value=value)
+                raise UsageError(f"expected {kind.__name__}", key=at(key), value=value)
             kwargs[key] = value
         recipe = cls(**kwargs)
         for key in ("steps", "batch_size", "lr", "temperature", "proj_dim"):
             if getattr(recipe, key) <= 0:
-                raise UsageError("must be > 0", key=f"{where}.{key}", value=getattr(recipe, key))
+                raise UsageError("must be > 0", key=at(key), value=getattr(recipe, key))
         if recipe.batch_size < 2:   # NT-Xent needs a negative in the batch
-            raise UsageError("must be >= 2 (the other rows are the negatives)", key=f"{where}.batch_size",
+            raise UsageError("must be >= 2 (the other rows are the negatives)", key=at("batch_size"),
                              value=recipe.batch_size)
         for key in ("weight_decay", "strength"):
             if getattr(recipe, key) < 0:
-                raise UsageError("must be >= 0", key=f"{where}.{key}", value=getattr(recipe, key))
+                raise UsageError("must be >= 0", key=at(key), value=getattr(recipe, key))
         if not 0 <= recipe.warmup < 1:
-            raise UsageError("must be in [0, 1)", key=f"{where}.warmup", value=recipe.warmup)
+            raise UsageError("must be in [0, 1)", key=at("warmup"), value=recipe.warmup)
         return recipe
 
     def as_dict(self) -> dict[str, Any]:
