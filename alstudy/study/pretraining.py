@@ -41,8 +41,8 @@ def parse_pretrain(tbl: Mapping[str, Any], datasets: tuple[str, ...], *, used: b
     the table must be absent: a recipe nobody reads is a mistake worth a line)."""
     if not used:
         if tbl:
-            raise UsageError('no paradigm has init = "simclr" and no strategy features = "simclr": '
-                             "nothing would use this recipe", key="[pretrain]")
+            raise UsageError('is not used: no paradigm has init = "simclr" and no strategy has '
+                             'features = "simclr"', key="[pretrain]")
         return {}
     own = [f.name for f in dataclasses.fields(Recipe)]
     for key, value in tbl.items():
