@@ -93,7 +93,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             "trained_with": "loss_module" if needs.loss_module else "task_loss", **config.train.as_columns(),
             **{f"hp.{k}": v for k, v in config.method_options.items()},
             **(config.pretrained.columns() if config.pretrained is not None else {})}
-    encoder = _encoder(model_name, data, config, dev) if needs.features == "simclr" else None
+    encoder = _encoder(model_name, data, config, dev) if needs.simclr_features else None
 
     pending = resume[-1].chosen if resume else {"new_indices": initial.tolist(), "seconds_score": 0.0,
                                                 "seconds_select": 0.0}

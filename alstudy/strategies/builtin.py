@@ -172,7 +172,7 @@ class TypiClust(Strategy):
         self.features = _features(features)
 
     def needs(self) -> Needs:
-        return Needs(embedding=True, labeled_embedding=True, features=self.features)
+        return Needs(embedding=True, labeled_embedding=True, simclr_features=self.features == "simclr")
 
     def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
         return typiclust(view.embedding, view.labeled(), k, gen, max_clusters=self.max_clusters,
@@ -198,7 +198,8 @@ class ProbCover(Strategy):
         self.features = _features(features)
 
     def needs(self) -> Needs:
-        return Needs(embedding=True, labeled_embedding=True, probs=self.n_clusters is None, features=self.features)
+        return Needs(embedding=True, labeled_embedding=True, probs=self.n_clusters is None,
+                     simclr_features=self.features == "simclr")
 
     def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
         n_clusters = self.n_clusters if self.n_clusters is not None else int(view.probs.shape[1])

@@ -41,8 +41,8 @@ def test_options_shape_the_needs():
     assert not make_strategy("probcover", n_clusters=10).needs().probs
     assert strategy_options("typiclust") == {"max_clusters": 500, "min_cluster_size": 5, "knn": 20,
                                              "features": "model"}
-    assert make_strategy("typiclust").needs().features == "model"
-    assert make_strategy("probcover", features="simclr").needs().features == "simclr"
+    assert not make_strategy("typiclust").needs().simclr_features
+    assert make_strategy("probcover", features="simclr").needs().simclr_features
     assert strategy_names()[0] == "random"
 
 
