@@ -29,6 +29,7 @@ from alstudy.strategies import PoolView, make_strategy
 from alstudy.training import embed, evaluate, fit, infer
 from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
 from alstudy.training.loss_module import LossLearner, predict_losses
+from alstudy.training.simclr import start_from
 from alstudy.training.ssl import make_term
 
 Record = dict[str, Any]
@@ -91,7 +92,9 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             "strategy": config.strategy, "model": model_name, "seed": int(seed),
             "n_validation": budget.validation,
             "trained_with": "loss_module" if needs.loss_module else "task_loss", **config.train.as_columns(),
-            **{f"hp.{k}": v for k, v in config.method_options.items()}}
+            **{f"hp.{k}": v for k, v in config.method_options.items()},
+            **(config.pretrained.columns() if config.pretrained is not None else {})}
+    encoder = _encoder(model_name, data, config, dev) if needs.simclr_features else None
 
     pending = resume[-1].chosen if resume else {"new_indices": initial.tolist(), "seconds_score": 0.0,
                                                 "seconds_select": 0.0}
@@ -130,7 +133,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             pending = None
             if cycle < budget.cycles:
                 pending = _acquire(members, data, strategy, needs, labeled, val, budget.per_cycle,
-                                   seed=seed, cycle=cycle, learner=learner)
+                                   seed=seed, cycle=cycle, learner=learner, encoder=encoder)
                 labeled = labeled + pending["new_indices"]
             weights = ({k: v.detach().clone() for k, v in model.state_dict().items()}
                        if config.train.warm_start else None)
@@ -192,10 +195,11 @@ def _new_learner(model, data, lab: torch.Tensor, needs, seed: int, cycle: int) -
 
 
 def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torch.Tensor, k: int, *,
-             seed: int, cycle: int, learner: LossLearner | None = None) -> dict:
+             seed: int, cycle: int, learner: LossLearner | None = None, encoder=None) -> dict:
     """Score the unlabeled pool with what the strategy needs, let it pick k new labels.
     `members[0]` is the campaign's model; the rest are the ensemble's other members;
-    `learner` the loss module trained with the model when the strategy needs one."""
+    `learner` the loss module trained with the model when the strategy needs one; `encoder`
+    the pretrained model whose embeddings a strategy asking for SimCLR features gets."""
     model = members[0]
     dev = data.device
     t0 = _now(dev)
@@ -204,17 +208,21 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
     free[val] = False
     pool = free.nonzero().squeeze(1)  # absolute indices, ascending
     outs = {}
-    if needs.probs or needs.mc_samples or needs.embedding:
+    own_embedding = needs.embedding and encoder is None
+    if needs.probs or needs.mc_samples or own_embedding:
         outs = infer(model, data.x_train[pool], to_float=data.to_float, probs=needs.probs,
-                     mc_samples=needs.mc_samples, embedding=needs.embedding,
+                     mc_samples=needs.mc_samples, embedding=own_embedding,
                      gen=torch_generator(seed, "mc_dropout", cycle, device=dev.type))
+    if needs.embedding and encoder is not None:   # the pretrained encoder's features, not the task model's
+        outs["embedding"] = embed(encoder, data.x_train[pool], to_float=data.to_float)
     ens = None
     if needs.ensemble > 1:
         ens = member_probs(members, data.x_train[pool], to_float=data.to_float)  # (K, N, C)
     lab_x = data.x_train[torch.as_tensor(labeled, device=dev)] if needs.inputs else None
     lab_emb = None
     if needs.labeled_embedding:
-        lab_emb = embed(model, data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
+        lab_emb = embed(encoder if encoder is not None else model,
+                        data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
     predicted = None
     if learner is not None:
         predicted = predict_losses(model, learner, data.x_train[pool], to_float=data.to_float)
@@ -240,7 +248,19 @@ def new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, de
                            dropout=config.train.dropout, options=dict(config.model_options))
     if config.weights is not None:
         load_weights(model, config.weights, model_name=name)
+    pre = config.pretrained
+    if pre is not None and pre.init:   # SimCLR init: the encoder's backbone, the head fresh from the seed
+        start_from(model, pre.path, linear=pre.tune == "linear")
     return model.to(dev)
+
+
+def _encoder(name: str, data, config: CampaignConfig, dev: torch.device):
+    """The pretrained encoder as a model (its head unused) for strategies asking for its features."""
+    if config.pretrained is None:
+        raise ValueError(f"strategy {config.strategy!r} asks for SimCLR features, but the campaign "
+                         "has no pretrained encoder (config.pretrained)")
+    model = make_model(name, data.input_shape, data.num_classes, options=dict(config.model_options))
+    return start_from(model, config.pretrained.path).to(dev)
 
 
 def _now(dev: torch.device) -> float:

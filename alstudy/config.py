@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from alstudy.errors import UsageError
+
+if TYPE_CHECKING:
+    from alstudy.training.simclr_recipe import Pretrained
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,9 @@ class CampaignConfig:
     """One AL campaign: a dataset, a strategy, a model, a budget and the training recipe.
 
     `paradigm` names the cell's training paradigm (recorded); `method` and `method_options`
-    are how it trains (alstudy.training.methods: every option resolved, defaults included)."""
+    are how it trains (alstudy.training.methods: every option resolved, defaults included).
+    `pretrained`: the finished SimCLR pretraining of (dataset, model, recipe, seed) the
+    campaign starts from (`init`) and/or its strategy embeds with; it is only read."""
 
     dataset: str
     strategy: str
@@ -158,3 +163,4 @@ class CampaignConfig:
     method: str = "supervised"
     method_options: Mapping[str, Any] = field(default_factory=dict)
     weights: str | None = None                # a pretrained weights file every cycle starts from
+    pretrained: "Pretrained | None" = None    # a SimCLR encoder to start from / embed with

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 
 from alstudy.cli import checks
 from alstudy.errors import UsageError
@@ -28,6 +29,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="HP=VALUE",
                    help="a training hyperparameter or an option of the --paradigm's method, e.g. "
                    "--set lr=0.1 --set threshold=0.9 (repeatable)")
+    p.add_argument("--init", default="random", choices=("random", "simclr"),
+                   help="where each cycle's model starts: fresh seeded weights (default) or a SimCLR "
+                   "encoder pretrained on the train split's inputs (computed once, kept under --cache)")
+    p.add_argument("--tune", default="finetune", choices=("finetune", "linear"),
+                   help="with --init simclr: train the whole model (default) or only its head")
+    p.add_argument("--pretrain", action="append", default=[], metavar="KEY=VALUE",
+                   help="a SimCLR recipe value, e.g. --pretrain steps=200 --pretrain temperature=0.5 "
+                   "(repeatable; keys: steps, batch_size, lr, weight_decay, warmup, temperature, "
+                   "strength, proj_dim)")
+    p.add_argument("--cache", default="alstudy-pretrained", metavar="DIR",
+                   help="folder of pretrained encoders, reused across runs (default ./alstudy-pretrained)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for torch (default 1: small models run fastest on one "
@@ -45,12 +57,14 @@ def _count(text: str) -> int | float:
     return int(value) if value >= 1 and value.is_integer() else value
 
 
-def _parse_sets(items: list[str]) -> dict:
+def _parse_sets(items: list[str], *, flag: str = "--set") -> dict:
     values = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise UsageError("expected HP=VALUE, e.g. --set lr=0.1", key="--set", value=item)
+            example = "--set lr=0.1" if flag == "--set" else f"{flag} steps=200"
+            raise UsageError(f"expected {'HP' if flag == '--set' else 'KEY'}=VALUE, e.g. {example}", key=flag,
+                             value=item)
         try:
             values[key.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
@@ -90,6 +104,7 @@ def _campaign(args: argparse.Namespace) -> int:
     from alstudy.campaign import run_campaign
 
     torch.set_num_threads(args.threads)
+    config = _with_pretrained(config, args, device)
 
     print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'steps':>6} {'train_s':>8} {'select_s':>8}")
 
@@ -104,6 +119,30 @@ def _campaign(args: argparse.Namespace) -> int:
         _write(records, args.out)
         print(f"records written to {args.out}")
     return 0
+
+
+def _with_pretrained(config, args: argparse.Namespace, device: str):
+    """`config` starting from a SimCLR encoder when --init simclr, pretrained in this process
+    when --cache lacks it."""
+    import dataclasses
+
+    from alstudy.data import get_dataset
+    from alstudy.study import pretraining
+    from alstudy.training.simclr_recipe import Job, Recipe
+
+    if args.tune != "finetune" and args.init != "simclr":
+        raise UsageError("applies to --init simclr only", key="--tune", value=args.tune)
+    if args.init != "simclr":
+        if args.pretrain:
+            raise UsageError("applies to --init simclr only", key="--pretrain")
+        return config
+    recipe = Recipe.from_mapping(_parse_sets(args.pretrain, flag="--pretrain"), where="--pretrain")
+    model = config.model or get_dataset(config.dataset, root=config.data_root).default_model
+    job = Job(config.dataset, model, {}, recipe, args.seed, data_root=config.data_root)
+    folder = os.path.abspath(os.path.expanduser(args.cache))
+    pretraining.ensure([job], folder, note=lambda text: print(text, flush=True), device=device)
+    pre = pretraining.read(folder, job.key, init=True, tune=args.tune)
+    return dataclasses.replace(config, pretrained=pre)
 
 
 def _write(records: list[dict], path: str) -> None:

@@ -35,6 +35,16 @@ def _check(name: str, value, kind: type | tuple[type, ...], *, low: float | None
     return value
 
 
+def _features(value) -> str:
+    """Where an embedding strategy's features come from: "model" (the cycle's task model) or
+    "simclr" (the study's pretrained encoder, as the TypiClust and ProbCover papers use)."""
+    from alstudy.training.simclr_recipe import FEATURES
+
+    if value not in FEATURES:
+        raise UsageError(f"strategy option features = {value!r}: allowed: {', '.join(FEATURES)}")
+    return value
+
+
 def top_k(keys: list[torch.Tensor], k: int, gen: torch.Generator) -> torch.Tensor:
     """Positions of the k best rows, best first: ordered by keys[0] descending, ties by keys[1]
     descending, and so on; remaining ties in an order drawn from gen."""
@@ -154,13 +164,15 @@ class TypiClust(Strategy):
 
     name = "typiclust"
 
-    def __init__(self, *, max_clusters: int = 500, min_cluster_size: int = 5, knn: int = 20) -> None:
+    def __init__(self, *, max_clusters: int = 500, min_cluster_size: int = 5, knn: int = 20,
+                 features: str = "model") -> None:
         self.max_clusters = _check("max_clusters", max_clusters, int, low=1)
         self.min_cluster_size = _check("min_cluster_size", min_cluster_size, int, low=1)
         self.knn = _check("knn", knn, int, low=1)
+        self.features = _features(features)
 
     def needs(self) -> Needs:
-        return Needs(embedding=True, labeled_embedding=True)
+        return Needs(embedding=True, labeled_embedding=True, simclr_features=self.features == "simclr")
 
     def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
         return typiclust(view.embedding, view.labeled(), k, gen, max_clusters=self.max_clusters,
@@ -174,7 +186,8 @@ class ProbCover(Strategy):
     name = "probcover"
 
     def __init__(self, *, delta: float | None = None, purity: float = 0.95,
-                 n_clusters: int | None = None, normalize: bool = True, max_degree: int = 100) -> None:
+                 n_clusters: int | None = None, normalize: bool = True, max_degree: int = 100,
+                 features: str = "model") -> None:
         self.delta = _check("delta", delta, (int, float), low=0.0, allow_none=True)
         self.purity = _check("purity", purity, (int, float), low=0.0, high=1.0)
         self.n_clusters = _check("n_clusters", n_clusters, int, low=1, allow_none=True)
@@ -182,9 +195,11 @@ class ProbCover(Strategy):
             raise UsageError(f"strategy option normalize = {normalize!r}: expected true or false")
         self.normalize = normalize
         self.max_degree = _check("max_degree", max_degree, int, low=1)
+        self.features = _features(features)
 
     def needs(self) -> Needs:
-        return Needs(embedding=True, labeled_embedding=True, probs=self.n_clusters is None)
+        return Needs(embedding=True, labeled_embedding=True, probs=self.n_clusters is None,
+                     simclr_features=self.features == "simclr")
 
     def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
         n_clusters = self.n_clusters if self.n_clusters is not None else int(view.probs.shape[1])

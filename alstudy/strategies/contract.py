@@ -35,6 +35,8 @@ class Needs:
     inputs: bool = False           # the stored inputs of the pool and of the labeled set
     loss_module: LossModule | None = None  # train the task model with this loss predictor and
                                            # give its predicted losses of the pool, (N,)
+    simclr_features: bool = False  # embeddings from the campaign's pretrained SimCLR encoder
+                                   # (alstudy.training.simclr), not from the task model
 
 
 @dataclass(frozen=True)

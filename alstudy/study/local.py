@@ -12,6 +12,7 @@ from typing import Any, Callable
 from alstudy.errors import UsageError
 from alstudy.metrics import records_aubc
 from alstudy.study import plan
+from alstudy.study.pretraining import attach
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
@@ -29,20 +30,24 @@ def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progres
 
     from alstudy.campaign import run_campaign
 
+    from alstudy.study import pretraining
+
     threads, wanted = torch.get_num_threads(), max(1, int(scheduler.study.resources.cpu))
     torch.set_num_threads(wanted)
     try:
+        pre = pretraining.ensure(pretraining.jobs(scheduler.study), store.path(pretraining.FOLDER),
+                                 note=progress.note, device=device)
         _run_all(scheduler, store, run=run, progress=progress, device=device, campaign=campaign or run_campaign)
     finally:
         torch.set_num_threads(threads)
-    return {"device": device, "threads": wanted}
+    return {"device": device, "threads": wanted} | ({"pretrained": pre} if pre else {})
 
 
 def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str,
              campaign: Callable) -> None:
     study, where = scheduler.study, placement(device)
     while (spec := scheduler.next()) is not None:
-        config = plan.campaign_config(study, spec)
+        config = attach(plan.campaign_config(study, spec), study, spec, store.root)
         total = config.budget.cycles + 1
         resume, attempt = store.resume_point(spec, warm_start=config.train.warm_start)
         meta = where | {"attempt": attempt}

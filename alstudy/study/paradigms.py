@@ -29,8 +29,9 @@ from alstudy.errors import UsageError
 from alstudy.study import fields
 
 IMPLICIT = "supervised"    # the paradigm of a study that names none
-INITS = ("random",)        # where a cycle's weights start; "random": fresh seeded weights
-# (or a table { weights = "PATH" }: a local pretrained file, alstudy.models.weights)
+INITS = ("random", "simclr")   # where a cycle's weights start; "random": fresh seeded weights;
+                               # "simclr": the study's pretrained encoder (alstudy.study.pretraining);
+# or a table { weights = "PATH" }: a local pretrained file (alstudy.models.weights)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")   # no '-': trial ids join names with '-'
 
 
@@ -70,6 +71,7 @@ class Paradigm:
     train: Mapping[str, Any] = field(default_factory=dict)     # fixed TrainConfig values
     options: Mapping[str, Any] = field(default_factory=dict)   # fixed method options (as given)
     init: str | WeightsInit = "random"
+    tune: str = "finetune"    # init "simclr": train the whole model, or "linear": only its head
 
     def fixed(self) -> set[str]:
         """Names this paradigm fixes (they leave its cells' search space)."""
@@ -90,12 +92,13 @@ def parse_paradigms(tbl: Mapping[str, Any]) -> tuple[Paradigm, ...]:
             raise UsageError("expected a table, e.g. { method = \"fixmatch\" }", key=where, value=raw)
         method = check_method(raw.get("method", "supervised"), f"{where}.method")
         init = parse_init(raw.get("init", "random"), f"{where}.init")
-        fields.check_keys(raw, ["method", "init", *train_keys, *option_names(method)], where)
+        tune = _tune(raw, init, where)
+        fields.check_keys(raw, ["method", "init", "tune", *train_keys, *option_names(method)], where)
         train = {k: v for k, v in raw.items() if k in train_keys}
         TrainConfig.from_mapping(train, where=where)
         options = {k: check_option(method, k, v, f"{where}.{k}") for k, v in raw.items()
                    if k in option_names(method)}
-        out.append(Paradigm(name, method, train, options, init))
+        out.append(Paradigm(name, method, train, options, init, tune))
     return tuple(out)
 
 
@@ -122,6 +125,18 @@ def with_base(paradigms: tuple[Paradigm, ...], folder: str) -> tuple[Paradigm, .
 def weights_files(paradigms: tuple[Paradigm, ...]) -> dict[str, str]:
     """{paradigm name: the weights file it starts from} for the paradigms that name one."""
     return {p.name: p.init.file for p in paradigms if isinstance(p.init, WeightsInit)}
+
+
+def _tune(raw: Mapping[str, Any], init: str, where: str) -> str:
+    """The paradigm's `tune` ("finetune" by default); only a pretrained init has one."""
+    from alstudy.training.simclr_recipe import check_tune
+
+    if "tune" not in raw:
+        return "finetune"
+    if init != "simclr":
+        raise UsageError('applies to init = "simclr" only (what to train of the pretrained model)',
+                         key=f"{where}.tune", value=raw["tune"])
+    return check_tune(raw["tune"], f"{where}.tune")
 
 
 def split_space(tbl: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

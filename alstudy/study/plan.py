@@ -162,6 +162,10 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
              f" = {_n(len(cells(study)), 'cell')}"]
     lines.append(f"  strategies: {', '.join(study.strategies)}")
     lines += _paradigm_lines(study)
+    if study.pretrain:
+        from alstudy.study.pretraining import describe_lines
+
+        lines += describe_lines(study)
     if study.splits is not None:
         lines.append(f"  splits: fixed, from {study.splits} (lSet.npy, uSet.npy, valSet.npy per seed)")
     for check in checks:
@@ -208,7 +212,8 @@ def _paradigm_lines(study: Study) -> list[str]:
         fixed = {**par.train, **par.options}
         space = ", ".join(p.name for p in cell_space(study, par.name))
         n = len(study.datasets) * len(study.strategies)
-        out.append(f"  paradigm {par.name} ({_n(n, 'cell')}): method {par.method}, init {par.init}"
+        init = f"{par.init} ({par.tune})" if par.init == "simclr" else par.init
+        out.append(f"  paradigm {par.name} ({_n(n, 'cell')}): method {par.method}, init {init}"
                    f"{'; fixed ' + ', '.join(f'{k}={v}' for k, v in fixed.items()) if fixed else ''}"
                    f"; its cells search {space or 'nothing'}")
     return out

@@ -21,7 +21,9 @@ from ray.tune.search import Searcher
 
 from alstudy.metrics import records_aubc
 from alstudy.study import plan
+from alstudy.study import pretraining
 from alstudy.study.interrupt import sigterm_as_sigint
+from alstudy.study.pretraining import attach
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
@@ -64,7 +66,7 @@ class StudySearcher(Searcher):
         spec = self.scheduler.next()
         if spec is None:
             return None if self.scheduler.running else Searcher.FINISHED
-        config = plan.campaign_config(self.study, spec)
+        config = attach(plan.campaign_config(self.study, spec), self.study, spec, self.store.root)
         weights = self._weights.pop(spec.trial, None)
         resume, attempt = self.store.resume_point(spec, warm_start=config.train.warm_start,
                                                   have_weights=weights is not None)
@@ -138,6 +140,9 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
         study = scheduler.study
         resources = ray.cluster_resources()
         _warn_if_unfit(study.resources, resources, progress)
+        # shared work first: each SimCLR encoder is one Ray task, before the campaigns that read it
+        pre = pretraining.ensure(pretraining.jobs(study), store.path(pretraining.FOLDER), note=progress.note,
+                                 remote={"cpu": study.resources.cpu, "gpu": study.resources.gpu})
         name = study.name if storage else "ray"
         storage = _storage_uri(storage) if storage else store.root
         searcher = StudySearcher(scheduler, store, run=run, progress=progress)
@@ -156,7 +161,8 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
         with _working_dir(store.root):
             tuner.fit()
         return {"ray_address": ray.get_runtime_context().gcs_address,
-                "cluster_resources": {k: v for k, v in resources.items() if not k.startswith("node:")}}
+                "cluster_resources": {k: v for k, v in resources.items() if not k.startswith("node:")}} | (
+                    {"pretrained": pre} if pre else {})
     finally:
         if owns_ray:
             ray.shutdown()

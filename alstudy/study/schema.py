@@ -28,7 +28,7 @@ from alstudy.study.space import Param, parse_space
 
 _TOP = ("name", "description", "datasets", "strategies", "data_root", "deterministic",
         "budget", "model", "train", "strategy_options", "tuning", "evaluation", "resources", "splits",
-        "tracking", "paradigms")
+        "tracking", "paradigms", "pretrain")
 _BUDGET = ("initial", "per_cycle", "cycles", "validation")
 _TUNING = ("trials", "seeds", "space", "sampler_seed", "startup_trials", "multivariate",
            "constant_liar", "max_parallel")
@@ -101,6 +101,7 @@ class Study:
     splits: str | None = None         # folder pattern of fixed split files ([splits] path)
     tracking: Tracking = field(default_factory=Tracking)
     paradigms: tuple[Paradigm, ...] = ()   # () = the one implicit supervised paradigm
+    pretrain: Mapping[str, Any] = field(default_factory=dict)   # dataset -> SimCLR Recipe; {}: none used
     source: str = field(default="", repr=False, compare=False)   # the file's text, as read
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +114,11 @@ class Study:
         if not self.paradigms:   # a study without paradigms reads (and hashes) as it did before them
             d.pop("paradigms")
             d["tuning"].pop("method_space")
+        for par in d.get("paradigms", ()):   # likewise paradigms without a pretrained init
+            if par["init"] != "simclr":
+                par.pop("tune")
+        if not self.pretrain:   # and studies that use no pretraining
+            d.pop("pretrain")
         return json.loads(json.dumps(d))
 
     def fingerprint(self) -> str:
@@ -182,9 +188,14 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     setups = {ds: DatasetSetup(_budget(raw, ds, datasets), *_model(raw, ds, datasets),
                                _train(train, ds, datasets, tuning.space)) for ds in datasets}
     evaluation = _evaluation(fields.table(raw, "evaluation", ""), tuning.seeds)
+    from alstudy.study.pretraining import parse_pretrain, uses_pretraining   # torch, as methods do
+
+    strategy_options = _strategy_options(fields.table(raw, "strategy_options", ""), strategies)
+    pretrain = parse_pretrain(fields.table(raw, "pretrain", ""), datasets,
+                              used=uses_pretraining(paradigms, strategy_options))
     return Study(
         name=name, datasets=datasets, strategies=strategies, setups=setups,
-        strategy_options=_strategy_options(fields.table(raw, "strategy_options", ""), strategies),
+        strategy_options=strategy_options, pretrain=pretrain,
         tuning=tuning, evaluation=evaluation, resources=_resources(fields.table(raw, "resources", "")),
         data_root=data_root, deterministic=fields.boolean(raw, "deterministic", "", default=True),
         description=fields.string(raw, "description", "", default=""),

@@ -5,6 +5,8 @@
     tuning.db           Optuna's own storage (SQLite): one Optuna study per cell
     trials/<id>.jsonl   one append-only log per campaign: a header line, then one line per cycle
     results.parquet     one row per (trial, cycle) of every finished campaign
+    pretrained/<key>.pt SimCLR encoders shared by campaigns, each with <key>.json (facts, cost)
+                        (alstudy.study.pretraining)
 
 A campaign's log is the one source of truth for it: its records, where each cycle ran, and
 the labels chosen after each cycle, from which the campaign resumes (`TrialLog.resume`).

@@ -27,7 +27,7 @@ def test_unknown_option_lists_the_strategy_options():
 @pytest.mark.parametrize("name,options", [
     ("bald", {"mc_samples": 1}), ("bald", {"mc_samples": "20"}), ("variation_ratio", {"mc_samples": True}),
     ("typiclust", {"knn": 0}), ("probcover", {"purity": 1.5}), ("probcover", {"normalize": "yes"}),
-    ("probcover", {"delta": -1.0}),
+    ("probcover", {"delta": -1.0}), ("typiclust", {"features": "imagenet"}),
 ])
 def test_bad_option_values_name_the_option(name, options):
     with pytest.raises(UsageError, match=next(iter(options))):
@@ -39,7 +39,10 @@ def test_options_shape_the_needs():
     assert make_strategy("bald", mc_samples=8).needs().mc_samples == 8
     assert make_strategy("probcover").needs().probs  # pseudo-classes = model classes
     assert not make_strategy("probcover", n_clusters=10).needs().probs
-    assert strategy_options("typiclust") == {"max_clusters": 500, "min_cluster_size": 5, "knn": 20}
+    assert strategy_options("typiclust") == {"max_clusters": 500, "min_cluster_size": 5, "knn": 20,
+                                             "features": "model"}
+    assert not make_strategy("typiclust").needs().simclr_features
+    assert make_strategy("probcover", features="simclr").needs().simclr_features
     assert strategy_names()[0] == "random"
 
 
