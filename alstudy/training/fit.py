@@ -76,8 +76,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     fit, for the seeds below). `aux`: a module trained jointly by the same optimizer; each
     step adds `aux(levels, row_losses, step=, total=)` to the task loss, with the model's
     intermediate features (`forward_levels`) and per-row task losses (learning loss).
-    `unlabeled`: a semi-supervised method's term (alstudy.training.ssl): its rows join every
-    step's forward pass, its loss the labeled loss, and it sets the number of steps.
+    `unlabeled`: a semi-supervised method's term (alstudy.training.ssl.term states the
+    contract): its rows join every step's forward pass, its loss the labeled loss, it sets the
+    number of steps, sees every optimizer step, and may set the final weights (after SWA).
     """
     device = x.device
     n = int(y.shape[0])
@@ -91,6 +92,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     swa_start = total - int(train.swa * total) if train.swa > 0 else total
     swa_model = torch.optim.swa_utils.AveragedModel(model) if train.swa > 0 else None
     lambdas = mix_rng.beta(train.mixup, train.mixup, size=total) if train.mixup > 0 else None
+    if unlabeled is not None:
+        unlabeled.bind(model, total=total)
 
     # Dropout layers draw from torch's global generator: seed it from `gen` inside a fork so
     # training is reproducible and leaves the caller's global state untouched.
@@ -108,6 +111,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     if swa_model is not None:
         model.load_state_dict(swa_model.module.state_dict())
         _recompute_batchnorm(model, x, to_float=to_float, batch_size=max(bs, 256))
+    if unlabeled is not None:
+        unlabeled.finish(model)
     model.eval()
     return FitStats(steps=total)
 
@@ -149,6 +154,8 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
         loss.backward()
         opt.step()
         sched.step()
+        if unlabeled is not None:
+            unlabeled.after_step()
         if swa_model is not None and step >= swa_start:
             swa_model.update_parameters(model)
 

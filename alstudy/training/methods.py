@@ -31,24 +31,45 @@ class Option:
     high: float | None = None
 
 
-_SSL = (
-    Option("lambda_u", 1.0, "weight of the unlabeled loss", 0.0),
-    Option("mu", 7, "unlabeled rows per labeled row in a step", 1),
-    Option("unlabeled_epochs", 10.0, "passes over the unlabeled rows per cycle (sets the steps)", 0.0),
-    Option("max_steps", 3000, "cap on the steps of a cycle", 1),
-    Option("include_labeled", False, "the labeled rows also count as unlabeled"),
-)
-_STRONG = Option("strong", 2.0, "strength of the strong view (images: > 1 adds RandAugment; plus cutout)", 0.0)
+def _ssl(lambda_u: float = 1.0) -> tuple[Option, ...]:
+    """The options every semi-supervised method has (the step rule and the unlabeled rows)."""
+    return (Option("lambda_u", lambda_u, "weight of the unlabeled loss", 0.0),
+            Option("mu", 7, "unlabeled rows per labeled row in a step", 1),
+            Option("unlabeled_epochs", 10.0, "passes over the unlabeled rows per cycle (sets the steps)", 0.0),
+            Option("max_steps", 3000, "cap on the steps of a cycle", 1),
+            Option("include_labeled", False, "the labeled rows also count as unlabeled"))
+
+
+_STRONG = (Option("strong", 2.0, "strength of the strong view (images: > 1 adds RandAugment; plus cutout)", 0.0),
+           Option("cutout", 0.5, "side of the strong view's cutout square, a fraction of the image", 0.0, 1.0))
+_VIEW = Option("view", 1.0, "augmentation strength of the unlabeled views", 0.0)
 
 METHODS: dict[str, tuple[Option, ...]] = {
     "supervised": (),
     "fixmatch": (Option("threshold", 0.95, "confidence a weak view needs to become a pseudo-label", 0.0, 1.0),
-                 *_SSL, _STRONG,
-                 Option("cutout", 0.5, "side of the strong view's cutout square, a fraction of the image", 0.0, 1.0)),
+                 *_ssl(), *_STRONG),
+    "uda": (Option("threshold", 0.8, "confidence a target view needs to count (confidence mask)", 0.0, 1.0),
+            Option("temperature", 0.4, "softmax temperature sharpening the target", 1e-3, 10.0),
+            Option("target_strength", 0.0, "augmentation strength of the target view (0: the original row)", 0.0),
+            *_ssl(), *_STRONG),
+    "mean_teacher": (Option("ema_decay", 0.999, "decay of the teacher's moving average of the weights", 0.0, 1.0),
+                     Option("rampup", 0.3, "fraction of the steps over which the consistency weight ramps up",
+                            0.0, 1.0),
+                     Option("teacher_scores", True, "the teacher (else the student) is evaluated and scores the pool"),
+                     *_ssl(lambda_u=10.0), _VIEW),
+    "pseudo_label": (Option("threshold", 0.95, "confidence a prediction needs to become a pseudo-label "
+                            "(0: every row, as Lee 2013)", 0.0, 1.0),
+                     Option("rampup_start", 0.1, "fraction of the steps before which the weight is 0 (T1)", 0.0, 1.0),
+                     Option("rampup_end", 0.6, "fraction of the steps at which the weight reaches lambda_u (T2)",
+                            0.0, 1.0),
+                     *_ssl(lambda_u=3.0), _VIEW),
 }
 DESCRIPTIONS = {
     "supervised": "cross-entropy on the labeled set only",
     "fixmatch": "FixMatch (Sohn et al. 2020): pseudo-labels from a weak view train a strong view",
+    "uda": "UDA (Xie et al. 2020): KL from a sharpened target view to a strong view, confidence mask",
+    "mean_teacher": "Mean Teacher (Tarvainen & Valpola 2017): consistency with an EMA teacher on another view",
+    "pseudo_label": "Pseudo-Label (Lee 2013): confident argmax labels, weight ramped up linearly",
 }
 
 

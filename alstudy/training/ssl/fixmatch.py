@@ -1,0 +1,45 @@
+"""FixMatch's unlabeled term."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from alstudy.data.augment import cutout
+from alstudy.training.ssl.term import UnlabeledTerm, confident
+
+
+class FixMatch(UnlabeledTerm):
+    """FixMatch (Sohn et al. 2020, Eq. 2-4): per step, `mu * batch_size` unlabeled rows get a
+    weak view (the dataset's augmentation at strength 1) and a strong one (strength `strong`,
+    RandAugment above 1 for images, plus cutout). Where the model's weak-view confidence is
+    >= `threshold`, its argmax is the hard pseudo-label of the strong view:
+    loss_u = lambda_u * mean_b( 1[max p_weak >= tau] * CE(strong logits, argmax p_weak) ).
+
+    `x_unlabeled`: stored rows (uint8 images or floats) on the device.
+    """
+
+    masks = True
+
+    def __init__(self, x_unlabeled: torch.Tensor, *, to_float: Callable[[torch.Tensor], torch.Tensor],
+                 weak: Callable[..., torch.Tensor], strong: Callable[..., torch.Tensor],
+                 options: Mapping[str, Any], batch_size: int):
+        super().__init__(x_unlabeled, to_float=to_float, options=options, batch_size=batch_size)
+        self.weak, self.strong = weak, strong
+
+    def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
+        """(2 * rows, ...): the weak views, then the strong views of the same rows."""
+        u = self._sample(gen)
+        strong = self.strong(u, gen, host=host)
+        if strong.dim() == 4:
+            strong = cutout(strong, gen, self.options["cutout"])
+        return torch.cat([self.weak(u, gen, host=host), strong])
+
+    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+        weak, strong = logits.float().chunk(2)
+        _, pseudo, mask = confident(weak, self.options["threshold"])
+        value = (F.cross_entropy(strong, pseudo, reduction="none") * mask).mean()
+        self._track(value, mask)
+        return self.options["lambda_u"] * value

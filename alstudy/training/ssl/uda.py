@@ -1,0 +1,61 @@
+"""UDA's unlabeled term."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from alstudy.data.augment import cutout
+from alstudy.training.ssl.term import UnlabeledTerm, confident
+
+
+def uda_loss(target_logits: torch.Tensor, strong_logits: torch.Tensor, *, temperature: float,
+             threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loss, mask) of UDA on (B, C) logits: the mean over the B rows of
+    1[max softmax(target) >= threshold] * KL( softmax(target / T) || softmax(strong) ),
+    no gradient through the target (Xie et al. 2020, Eq. 1 with the sharpening of Sec. 3.2)."""
+    _, _, mask = confident(target_logits, threshold)
+    log_q = torch.log_softmax(target_logits.detach().float() / temperature, dim=1)
+    log_p = torch.log_softmax(strong_logits.float(), dim=1)
+    kl = (log_q.exp() * (log_q - log_p)).sum(dim=1)                    # (B,)
+    return (kl * mask).mean(), mask
+
+
+class UDA(UnlabeledTerm):
+    """UDA (Xie et al. 2020, "Unsupervised Data Augmentation for Consistency Training",
+    Eq. 1-3 and the "training signal" sharpening of Sec. 3.2): per step, `mu * batch_size`
+    unlabeled rows get a target view (augmentation strength `target_strength`; 0, the default,
+    is the original row, as in the paper) and a strong view (strength `strong`, RandAugment
+    above 1 for images, plus cutout). The strong view's prediction is pulled towards the
+    target view's, sharpened by `temperature`, on rows whose target confidence is >=
+    `threshold` (confidence-based masking):
+    loss_u = lambda_u * mean_b( mask_b * KL(softmax(z_target / T) || softmax(z_strong)) ).
+
+    Not done here: training signal annealing (TSA) of the labeled loss, and the paper's much
+    larger unlabeled batch (`mu` sets it, as for FixMatch, so budgets match).
+    """
+
+    masks = True
+
+    def __init__(self, x_unlabeled: torch.Tensor, *, to_float: Callable[[torch.Tensor], torch.Tensor],
+                 target: Callable[..., torch.Tensor], strong: Callable[..., torch.Tensor],
+                 options: Mapping[str, Any], batch_size: int):
+        super().__init__(x_unlabeled, to_float=to_float, options=options, batch_size=batch_size)
+        self.target, self.strong = target, strong
+
+    def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
+        """(2 * rows, ...): the target views, then the strong views of the same rows."""
+        u = self._sample(gen)
+        strong = self.strong(u, gen, host=host)
+        if strong.dim() == 4:
+            strong = cutout(strong, gen, self.options["cutout"])
+        return torch.cat([self.target(u, gen, host=host), strong])
+
+    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+        target, strong = logits.chunk(2)
+        value, mask = uda_loss(target, strong, temperature=self.options["temperature"],
+                               threshold=self.options["threshold"])
+        self._track(value, mask)
+        return self.options["lambda_u"] * value
