@@ -33,6 +33,7 @@ RULES = {
     "today": TODAY,
     "fixed-20": TrainConfig(stop="fixed", epochs=20, min_steps=50),
     "plateau": TrainConfig(stop="plateau", epochs=60, min_steps=100, tolerance=0.01, patience=30),
+    "plateau-50-0.5%": TrainConfig(stop="plateau", epochs=60, min_steps=50, tolerance=0.005, patience=30),
     "plateau-50": TrainConfig(stop="plateau", epochs=60, min_steps=50, tolerance=0.01, patience=30),
     "plateau-50-2%": TrainConfig(stop="plateau", epochs=60, min_steps=50, tolerance=0.02, patience=20),
 }
