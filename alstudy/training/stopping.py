@@ -6,9 +6,9 @@ on the device and reads it on the host once every `CHECK_EVERY` steps (one sync 
 per step). The learning rate is warmup-stable-decay: linear warmup, the base rate held while
 the loss still improves, then a decay to zero over `cooldown` x the steps taken so far, shaped
 by `TrainConfig.schedule` (cosine: half a cosine; onecycle: linear; constant: no decay). The
-decay starts at the first check where the smoothed loss has not improved by `tolerance`
-(relative) for `patience` steps -- stop reason "plateau" -- or, at the latest, where the decay
-still ends at the cap -- "cap". The run lasts at least `min_steps` and at most the fixed rule's
+decay starts at the first check where the smoothed loss has not improved by `tolerance` x
+its value at the first check for `patience` steps -- stop reason "plateau" -- or, at the
+latest, where the decay still ends at the cap -- "cap". The run lasts at least `min_steps` and at most the fixed rule's
 count (`epochs` passes, at least `min_steps`).
 """
 
