@@ -98,7 +98,8 @@ def table(runs: dict, *, baseline: str = "today") -> list[dict]:
                      "final_acc": float(np.mean([r["final_acc"] for r in per_seed])),
                      "d_aubc_pt": mean, "ci_low": low, "ci_high": high,
                      "plateau_share": sum(r["plateau_cycles"] for r in per_seed) / sum(r["cycles"] for r in per_seed),
-                     "seconds": float(np.mean([r["seconds"] for r in per_seed]))})
+                     "seconds": float(np.mean([r["seconds"] for r in per_seed])),
+                     "aubc_per_seed": [r["aubc"] for r in per_seed], "steps_per_seed": [r["steps"] for r in per_seed]})
     return rows
 
 
@@ -154,7 +155,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def run(mode: str, *, device: str, out_dir: str | None = None) -> Section:
     section = Section("steps", "Time to accuracy: step rules against today's defaults",
-                      wide=("ci_high", "plateau_share"))
+                      wide=("ci_high", "plateau_share", "aubc_per_seed", "steps_per_seed"))
     budgets, strategies, seeds, rules = PLANS[mode]
     # the current defaults join the sweep unless a rule is them (smoke sizes stand in with "plateau")
     defaults = rules["plateau"] if mode == "smoke" else TrainConfig()
