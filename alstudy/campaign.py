@@ -123,11 +123,12 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
                       "seconds_train": t1 - t0, "seconds_eval": _now(dev) - t1,
                       "seconds_score": pending["seconds_score"],
                       "seconds_select": pending["seconds_select"], "steps": stats.steps,
+                      "stop_reason": stats.stop_reason,
                       **(term.stats() if term is not None else {})}
             members = [model]
             if needs.ensemble > 1:
                 members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val,
-                                                seed=seed, cycle=cycle)
+                                                seed=seed, cycle=cycle, steps=stats.steps)
                 record.update(extra)
             records.append(record)
             pending = None
@@ -164,10 +165,10 @@ def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch
 
 
 def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,
-                   seed: int, cycle: int) -> tuple[list, Record]:
+                   seed: int, cycle: int, steps: int) -> tuple[list, Record]:
     """The ensemble of a cycle: `model` (member 0, trained like every strategy's model) and
     k - 1 members from their own initial weights (seed, 'init/member<i>', cycle), trained
-    together with the same recipe on the same labels. Returns (members, record columns):
+    together with the same recipe on the same labels for member 0's `steps`. Returns (members, record columns):
     the ensemble's accuracies, its size and the members' training time."""
     dev = data.device
     t0 = _now(dev)
@@ -176,7 +177,7 @@ def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: in
     fit_members(others, data.x_train[lab], data.y_train[lab], train=config.train, to_float=data.to_float,
                 augment=data.augmenter(config.train.augment),
                 gen=torch_generator(seed, "train-members", cycle, device=dev.type),
-                mix_rng=numpy_generator(seed, "mixup-members", cycle))
+                mix_rng=numpy_generator(seed, "mixup-members", cycle), steps=steps)
     t1 = _now(dev)
     members = [model, *others]
     extra = {"ensemble_size": k,

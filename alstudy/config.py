@@ -83,6 +83,11 @@ class TrainConfig:
     weight_decay: float = 5e-4
     epochs: int = 60              # passes over the labeled set ...
     min_steps: int = 100          # ... but at least this many optimizer steps (tiny labeled sets)
+    stop: str = "fixed"           # "fixed": exactly that many steps; "plateau": at most that many, stopping
+                                  # once the training loss plateaus (alstudy.training.stopping)
+    patience: int = 30            # plateau: steps without an improvement of `tolerance` x the starting
+    tolerance: float = 0.01       # ... value of the smoothed training loss
+    cooldown: float = 0.25        # plateau: the final decay lasts this fraction of the steps before it
     batch_size: int = 64
     schedule: str = "cosine"      # "cosine", "onecycle" or "constant"
     warmup: float = 0.0           # fraction of steps with linear warmup
@@ -120,17 +125,18 @@ class TrainConfig:
         def bad(key: str, allowed: str) -> UsageError:
             return UsageError(allowed, key=f"{where}.{key}", value=getattr(self, key))
 
-        choices = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant")}
+        choices = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant"),
+                   "stop": ("fixed", "plateau")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise bad(key, f"allowed: {', '.join(allowed)}")
         for key in ("lr", "batch_size"):
             if getattr(self, key) <= 0:
                 raise bad(key, "must be > 0")
-        for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum"):
+        for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum", "patience", "cooldown"):
             if getattr(self, key) < 0:
                 raise bad(key, "must be >= 0")
-        for key in ("warmup", "label_smoothing", "swa", "dropout"):
+        for key in ("warmup", "label_smoothing", "swa", "dropout", "tolerance"):
             if not 0 <= getattr(self, key) < 1:
                 raise bad(key, "must be in [0, 1)")
 

@@ -1,12 +1,15 @@
 """Speed benchmarks behind `alstudy bench`: one module per section, each with
-`run(mode, *, device) -> Section`; `run_bench` runs them and writes the JSON."""
+`run(mode, *, device) -> Section` (and `out_dir` where it draws figures: the JSON's folder);
+`run_bench` runs them and writes the JSON."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 SCHEMA_VERSION = 1
 
@@ -31,7 +34,10 @@ def run_bench(mode: str, modules: list[str], *, device: str, threads: int | None
     sections = {}
     for module in modules:
         t0 = time.perf_counter()
-        section = importlib.import_module(f"alstudy.bench.{module}").run(mode, device=device)
+        run = importlib.import_module(f"alstudy.bench.{module}").run
+        # a section that draws figures writes them beside the JSON
+        extra = {"out_dir": str(Path(json_path).parent)} if json_path and "out_dir" in inspect.signature(run).parameters else {}
+        section = run(mode, device=device, **extra)
         section.seconds = time.perf_counter() - t0
         print_section(section, out)
         sections[section.name] = section.to_dict()

@@ -31,8 +31,10 @@ Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B,
 
 def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
                 to_float: ToFloat, augment: Augment, gen: torch.Generator,
-                mix_rng: np.random.Generator) -> FitStats:
-    """Train `models` (same architecture, own initial weights) in place on (x, y), together.
+                mix_rng: np.random.Generator, steps: int | None = None) -> FitStats:
+    """Train `models` (same architecture, own initial weights) in place on (x, y), together,
+    for `steps` optimizer steps (None: `num_steps`) under `lr_factor`'s schedule; a training-
+    watching stop rule is member 0's: the campaign passes the steps its `fit` took.
 
     Like `fit`, all randomness comes from `gen` (on x's device: batches, augmentation, dropout)
     and `mix_rng` (mixup coefficients); each member gets its own batch order.
@@ -56,7 +58,8 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     decay = [p for k, p in named if len(shapes[k]) > 1]
     no_decay = [p for k, p in named if len(shapes[k]) <= 1]
     opt = optimizer_for(decay, no_decay, train)
-    n, total = int(y.shape[0]), num_steps(int(y.shape[0]), train)
+    n = int(y.shape[0])
+    total = num_steps(n, train) if steps is None else steps
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
     lambdas = mix_rng.beta(train.mixup, train.mixup, size=total) if train.mixup > 0 else None
     global_seed = int(torch.randint(0, 2**62, (1,), device=x.device, generator=gen))

@@ -13,6 +13,7 @@ from torch import nn
 
 from alstudy.config import TrainConfig
 from alstudy.rng import derive_seed
+from alstudy.training.stopping import Plateau
 
 # aug(x, gen, *, host) -> x: `gen` on x's device, `host` a CPU generator (alstudy.data.augment)
 Augment = Callable[..., torch.Tensor]
@@ -20,7 +21,8 @@ Augment = Callable[..., torch.Tensor]
 
 @dataclass(frozen=True)
 class FitStats:
-    steps: int  # optimizer steps taken
+    steps: int                   # optimizer steps taken
+    stop_reason: str = "fixed"   # "fixed" (a count set in advance), "plateau" or "cap" (alstudy.training.stopping)
 
 
 def num_steps(n: int, train: TrainConfig) -> int:
@@ -79,16 +81,20 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     `unlabeled`: a semi-supervised method's term (alstudy.training.ssl.term states the
     contract): its rows join every step's forward pass, its loss the labeled loss, it sets the
     number of steps, sees every optimizer step, and may set the final weights (after SWA).
+    `train.stop`: "fixed" runs `num_steps`; "plateau" stops when the training loss has
+    plateaued (`stop_rule`), with `num_steps` as the cap; a semi-supervised term's count is fixed.
     """
     device = x.device
     n = int(y.shape[0])
     total = num_steps(n, train) if unlabeled is None else unlabeled.steps(num_steps(n, train))
+    stopper = stop_rule(total, train, device=device) if unlabeled is None else None
     bs = min(train.batch_size, n)
     cuda = device.type == "cuda"
     if x.dim() == 4:  # channels_last: oneDNN and cuDNN's fast layout (small CNN on CPU: 1.3x a step)
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model if aux is None else nn.ModuleList([model, aux]), train)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
+    schedule = (lambda s: lr_factor(s, total, train)) if stopper is None else stopper.factor
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     swa_start = total - int(train.swa * total) if train.swa > 0 else total
     swa_model = torch.optim.swa_utils.AveragedModel(model) if train.swa > 0 else None
     lambdas = mix_rng.beta(train.mixup, train.mixup, size=total) if train.mixup > 0 else None
@@ -106,19 +112,29 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         torch.manual_seed(global_seed)
         _train_steps(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
                      host=host, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
-                     swa_model=swa_model, swa_start=swa_start, aux=aux, unlabeled=unlabeled)
+                     swa_model=swa_model, swa_start=swa_start, aux=aux, unlabeled=unlabeled,
+                     stopper=stopper)
 
-    if swa_model is not None:
+    if swa_model is not None and (stopper is None or int(swa_model.n_averaged) > 0):
         model.load_state_dict(swa_model.module.state_dict())
         _recompute_batchnorm(model, x, to_float=to_float, batch_size=max(bs, 256))
     if unlabeled is not None:
         unlabeled.finish(model)
     model.eval()
-    return FitStats(steps=total)
+    if stopper is None:
+        return FitStats(steps=total)
+    return FitStats(steps=stopper.steps, stop_reason=stopper.reason)
+
+
+def stop_rule(cap: int, train: TrainConfig, *, device: torch.device) -> Plateau | None:
+    """The state of `train.stop` for a run of at most `cap` steps: None for the fixed rule
+    (exactly `cap` steps, `lr_factor`'s schedule), else a `Plateau` that sets the schedule
+    and says when to stop."""
+    return Plateau(cap, train, device=device) if train.stop == "plateau" else None
 
 
 def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, opt, sched, total,
-                 bs, swa_model, swa_start, aux=None, unlabeled=None) -> None:
+                 bs, swa_model, swa_start, aux=None, unlabeled=None, stopper=None) -> None:
     device, n, cuda = x.device, int(y.shape[0]), x.device.type == "cuda"
     model.train()
     if aux is not None:
@@ -156,7 +172,12 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
         sched.step()
         if unlabeled is not None:
             unlabeled.after_step()
-        if swa_model is not None and step >= swa_start:
+        if stopper is not None:  # the plateau rule: SWA averages its decay phase
+            if swa_model is not None and stopper.decaying(step):
+                swa_model.update_parameters(model)
+            if stopper.observe(step, loss):
+                break
+        elif swa_model is not None and step >= swa_start:
             swa_model.update_parameters(model)
 
 
