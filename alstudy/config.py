@@ -82,9 +82,10 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     epochs: int = 60              # passes over the labeled set ...
-    min_steps: int = 100          # ... but at least this many optimizer steps (tiny labeled sets)
-    stop: str = "fixed"           # "fixed": exactly that many steps; "plateau": at most that many, stopping
-                                  # once the training loss plateaus (alstudy.training.stopping)
+    min_steps: int = 50           # ... but at least this many optimizer steps (tiny labeled sets)
+    stop: str = "plateau"         # "fixed": exactly that many steps; "plateau" (chosen by `alstudy bench
+                                  # --only steps`, see README): at most that many, stopping once the
+                                  # training loss plateaus (alstudy.training.stopping)
     patience: int = 30            # plateau: steps without an improvement of `tolerance` x the starting
     tolerance: float = 0.01       # ... value of the smoothed training loss
     cooldown: float = 0.25        # plateau: the final decay lasts this fraction of the steps before it

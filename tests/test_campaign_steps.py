@@ -15,7 +15,7 @@ BUDGET = Budget(initial=100, per_cycle=100, cycles=1, validation=10)
 
 
 def test_fixed_rule_records_its_count_and_reason():
-    train = TrainConfig(epochs=5, min_steps=20)
+    train = TrainConfig(stop="fixed", epochs=5, min_steps=20)
     records = run_campaign(CampaignConfig("digits", "entropy", budget=BUDGET, train=train), 0)
     assert [(r["steps"], r["stop_reason"]) for r in records] == [
         (num_steps(r["n_labeled"], train), "fixed") for r in records]

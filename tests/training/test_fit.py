@@ -22,8 +22,8 @@ def _blobs(n=200, seed=0):
 
 
 @pytest.mark.parametrize("train", [
-    TrainConfig(epochs=20),
-    TrainConfig(epochs=20, optimizer="adamw", lr=3e-3, mixup=0.3, label_smoothing=0.1, swa=0.25),
+    TrainConfig(stop="fixed", epochs=20),
+    TrainConfig(stop="fixed", epochs=20, optimizer="adamw", lr=3e-3, mixup=0.3, label_smoothing=0.1, swa=0.25),
 ])
 def test_fit_learns_separable_blobs(train):
     x, y = _blobs()

@@ -66,8 +66,8 @@ def test_plateau_is_deterministic_given_the_seed():
 
 def test_fixed_rule_ignores_the_plateau_knobs():
     x, y = _blobs()
-    a, sa = _fit(x, y, TrainConfig(epochs=10))
-    b, sb = _fit(x, y, TrainConfig(epochs=10, patience=1, tolerance=0.5, cooldown=3.0))
+    a, sa = _fit(x, y, TrainConfig(stop="fixed", epochs=10))
+    b, sb = _fit(x, y, TrainConfig(stop="fixed", epochs=10, patience=1, tolerance=0.5, cooldown=3.0))
     assert sa == sb and (sa.steps, sa.stop_reason) == (num_steps(200, TrainConfig(epochs=10)), "fixed")
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
 
