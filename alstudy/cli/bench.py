@@ -9,7 +9,7 @@ from alstudy.errors import UsageError
 # Section name -> module alstudy.bench.<module> with `run(mode, *, device) -> Section`, in the order they run.
 SECTIONS = {"training": "training", "scoring": "scoring", "kernels": "kernels", "campaigns": "campaigns",
             "papers": "papers", "ray": "ray_overhead", "reference": "reference", "steps": "steps",
-            "pretraining": "pretraining", "gpu": "gpu"}
+            "pretraining": "pretraining", "ssl": "ssl", "gpu": "gpu"}
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,23 @@
+"""`alstudy bench --only ssl`: a semi-supervised step against a supervised one."""
+
+from __future__ import annotations
+
+import json
+
+from alstudy.cli import main
+
+
+def test_smoke_ssl_section_times_every_method_against_supervised(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--smoke", "--json", str(out), "--only", "ssl"]) == 0
+    section = json.loads(out.read_text())["sections"]["ssl"]
+    assert section["skipped"] is None
+    rows = section["rows"]
+    assert {(r["dataset"], r["method"]) for r in rows} == {
+        (d, m) for d in ("digits", "mnist1d", "mnist5k")
+        for m in ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label")}
+    for r in rows:
+        assert r["ms_per_step"] > 0
+        if r["method"] != "supervised":
+            assert r["x_supervised"] > 0 and 0 < r["views_share"]
+    assert "Semi-supervised step cost" in capsys.readouterr().out
