@@ -7,7 +7,6 @@ from typing import Any, Callable, Mapping
 import torch
 import torch.nn.functional as F
 
-from alstudy.data.augment import cutout
 from alstudy.training.ssl.term import UnlabeledTerm, confident
 
 
@@ -31,11 +30,7 @@ class FixMatch(UnlabeledTerm):
 
     def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
         """(2 * rows, ...): the weak views, then the strong views of the same rows."""
-        u = self._sample(gen)
-        strong = self.strong(u, gen, host=host)
-        if strong.dim() == 4:
-            strong = cutout(strong, gen, self.options["cutout"])
-        return torch.cat([self.weak(u, gen, host=host), strong])
+        return self._anchored_strong(self.weak, self.strong, gen, host)
 
     def loss(self, logits: torch.Tensor) -> torch.Tensor:
         weak, strong = logits.float().chunk(2)

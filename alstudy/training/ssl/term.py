@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from alstudy.data.augment import cutout
 from alstudy.training.methods import ssl_steps
 
 END_FRACTION = 0.1   # `ssl_consistency_end` averages the last tenth of the steps
@@ -87,6 +88,17 @@ class UnlabeledTerm:
         """(rows, ...) float inputs: `rows` unlabeled rows drawn with replacement."""
         idx = torch.randint(0, int(self.x.shape[0]), (self.rows,), generator=gen, device=self.x.device)
         return self.to_float(self.x[idx])
+
+    def _anchored_strong(self, anchor: Callable[..., torch.Tensor], strong: Callable[..., torch.Tensor],
+                         gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
+        """(2 * rows, ...): `anchor` views of freshly drawn rows, then their `strong` views (plus
+        cutout for images, side `options["cutout"]`): the inputs of FixMatch and UDA. The strong
+        view draws from the generators first, so both methods' draws keep their order."""
+        u = self._sample(gen)
+        strong_view = strong(u, gen, host=host)
+        if strong_view.dim() == 4:
+            strong_view = cutout(strong_view, gen, self.options["cutout"])
+        return torch.cat([anchor(u, gen, host=host), strong_view])
 
     def _track(self, value: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         self._values.append(value.detach())

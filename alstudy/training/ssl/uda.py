@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 import torch
-import torch.nn.functional as F
 
-from alstudy.data.augment import cutout
 from alstudy.training.ssl.term import UnlabeledTerm, confident
 
 
@@ -47,11 +45,7 @@ class UDA(UnlabeledTerm):
 
     def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
         """(2 * rows, ...): the target views, then the strong views of the same rows."""
-        u = self._sample(gen)
-        strong = self.strong(u, gen, host=host)
-        if strong.dim() == 4:
-            strong = cutout(strong, gen, self.options["cutout"])
-        return torch.cat([self.target(u, gen, host=host), strong])
+        return self._anchored_strong(self.target, self.strong, gen, host)
 
     def loss(self, logits: torch.Tensor) -> torch.Tensor:
         target, strong = logits.chunk(2)
