@@ -32,4 +32,22 @@ def _list(args: argparse.Namespace) -> int:
     out.write("methods (a paradigm's method; [paradigms.<name>] method = ..., or campaign --paradigm):\n")
     for row in method_info():
         out.write(f"  {row['name']}  {row['description']}  options: {row['options']}\n")
+    _paradigm_keys(out)
     return 0
+
+
+def _paradigm_keys(out) -> None:
+    """What a [paradigms.<name>] table takes besides `method`, and the [pretrain] recipe."""
+    from alstudy.study.paradigms import INITS
+    from alstudy.training.simclr_recipe import TUNES, Recipe
+
+    out.write("paradigm keys ([paradigms.<name>]; campaign --init, --tune):\n")
+    out.write(f"  init  {' | '.join(INITS)} | {{ weights = \"PATH\" }}  where each cycle's model starts: fresh "
+              "seeded weights (default), a SimCLR encoder pretrained once per (dataset, seed) on the train "
+              "split's inputs, or a local torchvision-format state dict (never downloaded)\n")
+    out.write(f"  tune  {' | '.join(TUNES)}  with a pretrained init: train the whole model (default) or only "
+              "its head on frozen features\n")
+    out.write("  any training option (e.g. augment = 1.0) or option of the method: fixed in the paradigm's cells\n")
+    recipe = ", ".join(f"{k}={v}" for k, v in Recipe().as_dict().items())
+    out.write("pretrain (SimCLR recipe for init = \"simclr\"; [pretrain], per dataset [pretrain.<dataset>]; "
+              f"campaign --pretrain KEY=VALUE):\n  {recipe}\n")
