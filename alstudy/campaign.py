@@ -26,7 +26,7 @@ from alstudy.models import make_model
 from alstudy.models.weights import load_weights
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
-from alstudy.training import embed, evaluate, fit, infer
+from alstudy.training import FitStats, embed, evaluate, fit, infer
 from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
 from alstudy.training.loss_module import LossLearner, predict_losses
 from alstudy.training.simclr import start_from
@@ -128,7 +128,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             members = [model]
             if needs.ensemble > 1:
                 members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val,
-                                                seed=seed, cycle=cycle, steps=stats.steps)
+                                                seed=seed, cycle=cycle, like=stats)
                 record.update(extra)
             records.append(record)
             pending = None
@@ -165,10 +165,10 @@ def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch
 
 
 def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,
-                   seed: int, cycle: int, steps: int) -> tuple[list, Record]:
+                   seed: int, cycle: int, like: FitStats) -> tuple[list, Record]:
     """The ensemble of a cycle: `model` (member 0, trained like every strategy's model) and
     k - 1 members from their own initial weights (seed, 'init/member<i>', cycle), trained
-    together with the same recipe on the same labels for member 0's `steps`. Returns (members, record columns):
+    together with the same recipe on the same labels for member 0's steps and schedule (`like`). Returns (members, record columns):
     the ensemble's accuracies, its size and the members' training time."""
     dev = data.device
     t0 = _now(dev)
@@ -177,7 +177,7 @@ def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: in
     fit_members(others, data.x_train[lab], data.y_train[lab], train=config.train, to_float=data.to_float,
                 augment=data.augmenter(config.train.augment),
                 gen=torch_generator(seed, "train-members", cycle, device=dev.type),
-                mix_rng=numpy_generator(seed, "mixup-members", cycle), steps=steps)
+                mix_rng=numpy_generator(seed, "mixup-members", cycle), like=like)
     t1 = _now(dev)
     members = [model, *others]
     extra = {"ensemble_size": k,

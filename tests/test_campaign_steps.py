@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
 from alstudy.campaign import run_campaign
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.models import make_model
-from alstudy.training import num_steps
+from alstudy.training import FitStats, num_steps
 from alstudy.training.ensemble import fit_members
 
 BUDGET = Budget(initial=100, per_cycle=100, cycles=1, validation=10)
@@ -42,5 +44,15 @@ def test_ensemble_members_train_as_long_as_the_plateau_stopped_model():
     x, y = torch.randn(64, 8), torch.arange(64) % 3
     models = [make_model("mlp", (8,), 3, dropout=0.1) for _ in range(2)]
     stats = fit_members(models, x, y, train=train, to_float=lambda t: t, augment=lambda t, g, **_: t,
-                        gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0), steps=37)
-    assert stats.steps == 37 != num_steps(64, train)
+                        gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0),
+                        like=FitStats(37, "plateau"))
+    assert stats.steps == 37 != num_steps(64, train) and stats.stop_reason == "plateau"
+    # members follow member 0's learning-rate schedule, not a cosine over its step count: a
+    # schedule of zeros leaves their weights where they started
+    before = [copy.deepcopy(m.state_dict()) for m in models]
+    fit_members(models, x, y, train=train, to_float=lambda t: t, augment=lambda t, g, **_: t,
+                gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0),
+                like=FitStats(37, "plateau", schedule=lambda step: 0.0))
+    for m, b in zip(models, before):
+        assert all(torch.equal(m.state_dict()[k], b[k]) for k in b if not k.endswith(("running_mean", "running_var",
+                                                                                      "num_batches_tracked")))

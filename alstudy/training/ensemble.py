@@ -31,10 +31,11 @@ Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B,
 
 def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
                 to_float: ToFloat, augment: Augment, gen: torch.Generator,
-                mix_rng: np.random.Generator, steps: int | None = None) -> FitStats:
+                mix_rng: np.random.Generator, like: FitStats | None = None) -> FitStats:
     """Train `models` (same architecture, own initial weights) in place on (x, y), together,
-    for `steps` optimizer steps (None: `num_steps`) under `lr_factor`'s schedule; a training-
-    watching stop rule is member 0's: the campaign passes the steps its `fit` took.
+    for `num_steps` under `lr_factor`'s schedule -- or, with `like` (member 0's `fit`), for the
+    steps it took under the learning-rate schedule it followed: a training-watching stop rule
+    is member 0's, and every member trains the same recipe.
 
     Like `fit`, all randomness comes from `gen` (on x's device: batches, augmentation, dropout)
     and `mix_rng` (mixup coefficients); each member gets its own batch order.
@@ -59,8 +60,10 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     no_decay = [p for k, p in named if len(shapes[k]) <= 1]
     opt = optimizer_for(decay, no_decay, train)
     n = int(y.shape[0])
-    total = num_steps(n, train) if steps is None else steps
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, train))
+    total = num_steps(n, train) if like is None else like.steps
+    schedule = like.schedule if like is not None and like.schedule is not None else (
+        lambda s: lr_factor(s, total, train))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     lambdas = mix_rng.beta(train.mixup, train.mixup, size=total) if train.mixup > 0 else None
     global_seed = int(torch.randint(0, 2**62, (1,), device=x.device, generator=gen))
     host = gen if x.device.type == "cpu" else torch.Generator().manual_seed(global_seed)
@@ -76,7 +79,8 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
                 m.load_state_dict({name: t[i] for name, t in (params | buffers).items()})
     for m in models:
         m.eval()
-    return FitStats(steps=total)
+    return FitStats(steps=total, stop_reason=like.stop_reason if like is not None else "fixed",
+                    schedule=like.schedule if like is not None else None)
 
 
 def _vmapped(skeleton: ALModel, params: dict, buffers: dict) -> Forward:

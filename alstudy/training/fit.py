@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -13,7 +13,7 @@ from torch import nn
 
 from alstudy.config import TrainConfig
 from alstudy.rng import derive_seed
-from alstudy.training.stopping import Plateau
+from alstudy.training.stopping import Plateau, warmup_decay
 
 # aug(x, gen, *, host) -> x: `gen` on x's device, `host` a CPU generator (alstudy.data.augment)
 Augment = Callable[..., torch.Tensor]
@@ -23,6 +23,9 @@ Augment = Callable[..., torch.Tensor]
 class FitStats:
     steps: int                   # optimizer steps taken
     stop_reason: str = "fixed"   # "fixed" (a count set in advance), "plateau" or "cap" (alstudy.training.stopping)
+    # the learning-rate multiplier of each step taken (None: `lr_factor`'s over `steps`), so
+    # that ensemble members train member 0's schedule as well as its step count
+    schedule: Callable[[int], float] | None = field(default=None, repr=False, compare=False)
 
 
 def num_steps(n: int, train: TrainConfig) -> int:
@@ -56,14 +59,10 @@ def optimizer_for(decay: list[torch.Tensor], no_decay: list[torch.Tensor], train
 def lr_factor(step: int, total: int, train: TrainConfig) -> float:
     """Multiplier of the base learning rate at `step` (linear warmup, then the schedule)."""
     warm = int(train.warmup * total)
-    if step < warm:
-        return (step + 1) / warm
-    t = (step - warm) / max(1, total - warm)
-    if train.schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * t))
-    if train.schedule == "onecycle":  # triangular: up to 1 at 30 %, down to 0
+    if train.schedule == "onecycle" and step >= warm:  # triangular: up to 1 at 30 %, down to 0
+        t = (step - warm) / max(1, total - warm)
         return t / 0.3 if t < 0.3 else (1 - t) / 0.7
-    return 1.0
+    return warmup_decay(step, warm, warm, total, train.schedule)
 
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
@@ -123,7 +122,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     model.eval()
     if stopper is None:
         return FitStats(steps=total)
-    return FitStats(steps=stopper.steps, stop_reason=stopper.reason)
+    return FitStats(steps=stopper.steps, stop_reason=stopper.reason, schedule=stopper.factor)
 
 
 def stop_rule(cap: int, train: TrainConfig, *, device: torch.device) -> Plateau | None:

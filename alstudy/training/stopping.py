@@ -24,6 +24,23 @@ CHECK_EVERY = 10   # steps between host reads of the smoothed loss
 EMA_DECAY = 0.9    # about a 10-step window: one check's worth of batches
 
 
+def warmup_decay(step: int, warm: int, start: int | None, end: int, schedule: str) -> float:
+    """Learning-rate multiplier at `step` (0-based): linear warmup over the first `warm` steps,
+    the base rate until `start` (None: not yet known), then a decay to zero at `end` shaped by
+    `schedule` (cosine: half a cosine; onecycle: linear; constant: none). `fit.lr_factor`'s
+    fixed-length cosine is this with start = warm and end = the step count."""
+    if step < warm:
+        return (step + 1) / warm
+    if start is None or step < start:
+        return 1.0
+    t = (step - start) / max(1, end - start)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if schedule == "onecycle":
+        return 1 - t
+    return 1.0
+
+
 class Plateau:
     """Stop state of one `fit` under the plateau rule: `factor(step)` is the learning-rate
     multiplier, `observe(step, loss)` says whether training ends after `step`, then `steps`
@@ -50,16 +67,7 @@ class Plateau:
 
     def factor(self, step: int) -> float:
         """Multiplier of the base learning rate at `step` (0-based)."""
-        if step < self.warm:
-            return (step + 1) / self.warm
-        if self.start is None or step < self.start:
-            return 1.0
-        t = (step - self.start) / max(1, self.end - self.start)
-        if self.train.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * t))
-        if self.train.schedule == "onecycle":
-            return 1 - t
-        return 1.0
+        return warmup_decay(step, self.warm, self.start, self.end, self.train.schedule)
 
     def decaying(self, step: int) -> bool:
         """Whether `step` is in the final (decay) phase: where SWA averages under this rule."""
