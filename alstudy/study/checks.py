@@ -2,12 +2,14 @@
 each train split, models against each dataset's inputs, strategy options.
 
 `check_study` returns what it resolved per dataset plus notes on what it could not check
-(a dataset read from a local root that is absent on this machine). `alstudy validate`
+(a dataset read from a local root, or a paradigm's weights file, absent on this machine: a
+study may be validated on a laptop before it runs where those files are). `alstudy validate`
 prints the notes; `alstudy run` refuses to start while any remain.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -24,10 +26,13 @@ class DatasetCheck:
     n_train: int | None               # None: not known on this machine
     budget: ResolvedBudget | None     # None: sizes not checked
     missing: str = ""                 # why its files could not be read here ("" when they were)
+    absent_weights: tuple[str, ...] = ()   # `paradigms.<name>.init.weights = PATH` not on this machine
 
     @property
     def note(self) -> str:
-        return f"the budget and files of {self.dataset!r} ({self.missing})" if self.missing else ""
+        notes = [f"the budget and files of {self.dataset!r} ({self.missing})"] if self.missing else []
+        return "; ".join(notes + [f"{w} for {self.dataset!r} (no such file on this machine)"
+                                  for w in self.absent_weights])
 
 
 def check_study(study: Study, *, source: str = "study") -> list[DatasetCheck]:
@@ -46,15 +51,29 @@ def require_checked(checks: list[DatasetCheck], *, source: str = "study") -> Non
         if check.missing:
             raise UsageError(f"cannot run: dataset {check.dataset!r} is read from a local folder "
                              f"and {check.missing}", context=(source,))
+        if check.absent_weights:
+            raise UsageError(f"cannot run: {check.absent_weights[0]}: no such weights file on this machine",
+                             context=(source,))
 
 
 def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
     setup = study.setups[dataset]
     where = f"model.{dataset}"
     names.check_model(setup.model, dataset, setup.model_options, where)
-    for par in study.paradigms:   # a pretrained file exists, loads and fits this dataset's model
+    absent = []
+    for par in study.paradigms:   # a pretrained file that is here loads and fits this dataset's model
         if isinstance(par.init, WeightsInit):
-            names.check_weights(setup.model, dataset, setup.model_options, par.init.file, f"paradigms.{par.name}")
+            if os.path.isfile(par.init.file):
+                names.check_weights(setup.model, dataset, setup.model_options, par.init.file,
+                                    f"paradigms.{par.name}")
+            else:
+                absent.append(f"paradigms.{par.name}.init.weights = {par.init.file!r}")
+    return dataclasses.replace(_check_files(study, dataset), absent_weights=tuple(absent))
+
+
+def _check_files(study: Study, dataset: str) -> DatasetCheck:
+    """The dataset's budget against its train split, and its fixed splits, where it can be read."""
+    setup = study.setups[dataset]
     root = study.data_root
     if names.needs_root(dataset):
         if root is None:

@@ -175,6 +175,22 @@ def test_validate_reads_the_file_beside_the_study_and_refuses_one_that_does_not_
     assert "the model has no: backbone.layer1.2." in err
 
 
+def test_an_absent_weights_file_is_a_note_for_validate_and_a_one_line_refusal_for_run(tmp_path, capsys):
+    # like a data_root that lives only on the cluster: the study validates on a laptop without it
+    write_cifar(tmp_path, "cifar10", np.random.default_rng(0))
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(STUDY.format(root=tmp_path, weights="weights/r18.pth"))
+    assert main(["validate", str(study_file)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert (f"not checked: paradigms.imagenet.init.weights = '{tmp_path / 'weights' / 'r18.pth'}' for 'cifar10' "
+            "(no such file on this machine)") in out
+    out_dir = tmp_path / "results"
+    assert main(["run", str(study_file), "--local", "--out", str(out_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot run: paradigms.imagenet.init.weights" in err
+    assert "no such weights file on this machine" in err and not out_dir.exists()
+
+
 def test_a_bad_init_is_one_line(tmp_path, capsys):
     study_file = tmp_path / "study.toml"
     study_file.write_text(STUDY.format(root=tmp_path, weights="x.pth").replace(
