@@ -68,11 +68,12 @@ gpu = {gpu}
 
 def tiny_study(folder, *, name: str = "tiny", datasets=("wine",), strategies=("random", "entropy"),
                cycles: int = 2, trials: int = 2, eval_seeds=(100, 101), untuned: bool = False,
-               cpu: float = 1, gpu: float = 0) -> str:
-    """Write a small, fast study file (seconds per campaign on one core) and return its path."""
+               cpu: float = 1, gpu: float = 0, extra: str = "") -> str:
+    """Write a small, fast study file (seconds per campaign on one core) and return its path.
+    `extra`: more tables (paradigms, pretrain, strategy options), appended as they are."""
     text = TINY.format(name=name, datasets=json.dumps(list(datasets)), strategies=json.dumps(list(strategies)),
                        cycles=cycles, trials=trials, eval_seeds=json.dumps(list(eval_seeds)),
-                       untuned=str(untuned).lower(), cpu=cpu, gpu=gpu)
+                       untuned=str(untuned).lower(), cpu=cpu, gpu=gpu) + extra
     path = os.path.join(folder, f"{name}.toml")
     with open(path, "w") as f:
         f.write(text)

@@ -19,12 +19,9 @@ from alstudy.study import pretraining
 from alstudy.study.runner import RunOptions, run_study
 from alstudy.study.schema import load_study, parse_study
 from alstudy.training.simclr_recipe import Job, Recipe
+from tests.conftest import tiny_study
 
-STUDY = """
-name = "{name}"
-datasets = ["digits"]
-strategies = ["random", "typiclust"]
-
+EXTRA = """
 [paradigms]
 ft = {{ method = "supervised", init = "simclr" }}
 lin = {{ method = "supervised", init = "simclr", tune = "linear" }}
@@ -35,37 +32,15 @@ features = "simclr"
 [pretrain]
 steps = {steps}
 batch_size = 32
-
-[budget]
-initial = 10
-per_cycle = 8
-cycles = 1
-validation = 10
-
-[train]
-epochs = 3
-min_steps = 15
-batch_size = 16
-
-[tuning]
-trials = 1
-seeds = [0]
-
-[tuning.space]
-lr = {{ low = 0.01, high = 0.2, log = true }}
-
-[evaluation]
-seeds = [100]
 """
 VOLATILE = ["seconds_train", "seconds_eval", "seconds_score", "seconds_select", "seconds_pretrain", "attempt",
             "run", "code"]
 
 
 def write(folder, *, name: str = "pre", steps: int = 20) -> str:
-    path = os.path.join(folder, f"{name}.toml")
-    with open(path, "w") as f:
-        f.write(STUDY.format(name=name, steps=steps))
-    return path
+    """digits x (ft, lin) x (random, typiclust on SimCLR features): 1 tuning and 1 evaluation seed."""
+    return tiny_study(folder, name=name, datasets=("digits",), strategies=("random", "typiclust"), cycles=1,
+                      trials=1, eval_seeds=(100,), extra=EXTRA.format(steps=steps))
 
 
 def encoders(root) -> list[str]:
