@@ -1,8 +1,8 @@
-"""The closing table of `alstudy run`: per dataset, each strategy's evaluation AUBC and rank.
+"""The closing table of `alstudy run`: per dataset and paradigm, each strategy's evaluation AUBC and rank.
 
 Read from results.parquet (the same file `analysis` reads): test AUBC of the evaluation
-phase, averaged over the evaluation seeds; rank 1 = best within the dataset (tied strategies
-share their average rank, as in `alstudy report`). The untuned arm's test AUBC is shown beside it when the study has one.
+phase, averaged over the evaluation seeds; rank 1 = best within the (dataset, paradigm) (tied
+strategies share their average rank, as in `alstudy report`). The untuned arm's test AUBC is shown beside it when the study has one.
 """
 
 from __future__ import annotations
@@ -13,39 +13,56 @@ from alstudy.metrics import rank_desc, records_aubc as aubc
 
 
 def eval_table(path: str) -> list[dict]:
-    """One dict per (dataset, strategy) with mean/sd test AUBC, seeds, rank, untuned AUBC."""
+    """One dict per (dataset, paradigm, strategy) with mean/sd test AUBC, seeds, rank, untuned AUBC."""
     import pandas as pd
+    import pyarrow.parquet as pq
 
-    frame = pd.read_parquet(path, columns=["phase", "dataset", "strategy", "trial", "n_labeled", "test_acc"])
+    keys = ["phase", "dataset", "paradigm", "strategy", "trial"]
+    columns = set(pq.read_schema(path).names)
+    frame = pd.read_parquet(path, columns=[k for k in keys if k in columns] + ["n_labeled", "test_acc"])
+    if "paradigm" not in frame:   # a store written before paradigms existed: the implicit one
+        frame["paradigm"] = "supervised"
     per_trial = {}
-    for (phase, dataset, strategy, trial), rows in frame.groupby(["phase", "dataset", "strategy", "trial"]):
-        per_trial.setdefault((phase, dataset, strategy), []).append(aubc(rows.to_dict("records"), "test_acc"))
+    for (phase, dataset, paradigm, strategy, trial), rows in frame.groupby(keys):
+        per_trial.setdefault((phase, dataset, paradigm, strategy), []).append(
+            aubc(rows.to_dict("records"), "test_acc"))
     out = []
-    for (phase, dataset, strategy), values in sorted(per_trial.items()):
+    for (phase, dataset, paradigm, strategy), values in sorted(per_trial.items()):
         if phase != "eval":
             continue
-        untuned = per_trial.get(("untuned", dataset, strategy))
-        out.append({"dataset": dataset, "strategy": strategy, "aubc": fmean(values), "sd": pstdev(values),
-                    "seeds": len(values), "untuned": fmean(untuned) if untuned else None})
-    for dataset in {r["dataset"] for r in out}:
-        rows = [r for r in out if r["dataset"] == dataset]
+        untuned = per_trial.get(("untuned", dataset, paradigm, strategy))
+        out.append({"dataset": dataset, "paradigm": paradigm, "strategy": strategy, "aubc": fmean(values),
+                    "sd": pstdev(values), "seeds": len(values), "untuned": fmean(untuned) if untuned else None})
+    for cell in {(r["dataset"], r["paradigm"]) for r in out}:
+        rows = [r for r in out if (r["dataset"], r["paradigm"]) == cell]
         for r, rank in zip(rows, rank_desc([r["aubc"] for r in rows])):
             r["rank"] = float(rank)
     return out
 
 
-def render(rows: list[dict], *, order: dict[str, int] | None = None) -> str:
-    """Text table of `eval_table` rows, datasets in study order, strategies by rank."""
+def render(rows: list[dict], *, order: dict[str, int] | None = None,
+           paradigm_order: dict[str, int] | None = None) -> str:
+    """Text table of `eval_table` rows, datasets and paradigms in study order, strategies by
+    rank; a paradigm column when there is more than one."""
     if not rows:
         return "no evaluation results yet"
-    order = order or {}
-    rows = sorted(rows, key=lambda r: (order.get(r["dataset"], 0), r["dataset"], r["rank"], r["strategy"]))
+    order, paradigm_order = order or {}, paradigm_order or {}
+    rows = sorted(rows, key=lambda r: (order.get(r["dataset"], 0), r["dataset"],
+                                       paradigm_order.get(r["paradigm"], 0), r["paradigm"], r["rank"], r["strategy"]))
     untuned = any(r["untuned"] is not None for r in rows)
     width = max(len(r["strategy"]) for r in rows)
-    head = f"{'dataset':<14} {'strategy':<{width}}  {'test AUBC':>15}  rank" + ("  untuned" if untuned else "")
-    lines = [f"evaluation: test AUBC, mean +- sd over {rows[0]['seeds']} seeds; rank 1 = best", head]
+    paradigms = len({r["paradigm"] for r in rows}) > 1
+    pw = max(len(r["paradigm"]) for r in rows)
+    par = (lambda name: f"{name:<{pw}} ") if paradigms else (lambda name: "")
+    fewest, most = min(r["seeds"] for r in rows), max(r["seeds"] for r in rows)
+    head = (f"{'dataset':<14} {par('paradigm')}{'strategy':<{width}}  {'test AUBC':>15}  rank"
+            + ("  untuned" if untuned else ""))
+    within = "within its dataset and paradigm" if paradigms else "within its dataset"
+    count = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+    lines = [f"evaluation: test AUBC, mean +- sd over {count} seeds; rank 1 = best {within}", head]
     for r in rows:
-        line = f"{r['dataset']:<14} {r['strategy']:<{width}}  {r['aubc']:>7.4f} +- {r['sd']:.4f}  {r['rank']:>4g}"
+        line = (f"{r['dataset']:<14} {par(r['paradigm'])}{r['strategy']:<{width}}  "
+                f"{r['aubc']:>7.4f} +- {r['sd']:.4f}  {r['rank']:>4g}")
         if untuned:
             line += f"  {r['untuned']:.4f}" if r["untuned"] is not None else "        -"
         lines.append(line)

@@ -116,7 +116,8 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
             end_run(store, run, logs, status=status, extra=facts)
     if n_rows:
         print(f"results: {results} ({n_rows} rows)", file=stream)
-        print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)}), file=stream)
+        print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)},
+                     paradigm_order={p.name: i for i, p in enumerate(study.paradigms)}), file=stream)
     else:
         print(f"no campaign has finished yet ({len(scheduler.failed)} failed): no results.parquet written",
               file=stream)

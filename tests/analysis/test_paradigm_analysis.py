@@ -68,3 +68,20 @@ def test_one_paradigm_reads_as_before():
     frame = make_results(datasets=("digits", "wine"), strategies=STRATEGIES, untuned=False)
     a = analyze(frame.assign(paradigm="supervised"))
     assert a.paradigms is None and set(a.main.ranks.index) == {"digits", "wine"}
+
+
+def test_the_closing_table_of_alstudy_run_ranks_within_each_paradigm(tmp_path):
+    from alstudy.study.closing import eval_table, render
+
+    path, frame = tmp_path / "results.parquet", two_paradigms()
+    frame.to_parquet(path)
+    rows = eval_table(str(path))
+    assert len(rows) == 2 * 2 * len(STRATEGIES)          # (dataset, paradigm, strategy), not pooled
+    assert {r["seeds"] for r in rows} == {frame[frame["phase"] == "eval"]["seed"].nunique()}
+    rank = {(r["dataset"], r["paradigm"], r["strategy"]): r["rank"] for r in rows}
+    assert rank[("digits", "plain", "margin")] == rank[("digits", "fixmatch", "margin")] == 1.0
+    text = render(rows, order={"digits": 0, "wine": 1}, paradigm_order={"plain": 0, "fixmatch": 1})
+    lines = text.splitlines()
+    assert "rank 1 = best within its dataset and paradigm" in lines[0] and "paradigm" in lines[1]
+    assert lines[2].split()[:3] == ["digits", "plain", "margin"]
+    assert lines[2 + len(STRATEGIES)].split()[:3] == ["digits", "fixmatch", "margin"]
