@@ -25,6 +25,7 @@ def paradigm_section(p: ParadigmStats, *, figure: str | None = None) -> list[str
           "Every number is a difference in test AUBC (accuracy points), paired by seed, with its 95 % t interval. "
           "All other sections of this report are computed within each paradigm: a 'dataset' there reads "
           "`<dataset>/<paradigm>`, and gains are over that paradigm's tuned random.", "",
+          *paradigm_answers(p), "",
           "### Does the paradigm add more than the strategy?", ""]
     if p.paradigm_effect.empty:
         md += ["No paired random campaigns across paradigms.", ""]
@@ -52,29 +53,92 @@ def paradigm_section(p: ParadigmStats, *, figure: str | None = None) -> list[str
     return md + [""]
 
 
+def paradigm_answers(p: ParadigmStats) -> list[str]:
+    """The four questions answered in one line each, from the tables below (means and 95 % intervals)."""
+    md = ["**Answers** (test AUBC points, paired by seed; an interval that excludes 0 is called clear):", ""]
+    for dataset, group in p.paradigm_effect.groupby("dataset", sort=False):
+        top = group.loc[group["mean"].idxmax()]
+        more = top["mean"] > (top["best_gain"] if pd.notna(top["best_gain"]) else 0.0)
+        clear = top["ci_low"] > 0 or top["ci_high"] < 0
+        clear_best = top["best_ci_low"] > 0 or top["best_ci_high"] < 0
+        verdict = (f"the {'paradigm' if more else 'strategy'} adds more" if clear or clear_best else
+                   f"the {'paradigm' if more else 'strategy'} has the larger mean, but neither interval is "
+                   "clear of 0: more seeds needed")
+        md.append(f"* *Paradigm or strategy, {dataset}:* the best paradigm, {top['paradigm']}, moves random by "
+                  f"{_ci(top['mean'], top['ci_low'], top['ci_high'])} ({'clear' if clear else 'not clear'}); "
+                  f"the best strategy in {p.reference} gains "
+                  f"{_ci(top['best_gain'], top['best_ci_low'], top['best_ci_high'])} "
+                  f"({top['best_strategy'] or '-'}): {verdict}.")
+    sd = p.strategy_spread.groupby("paradigm")["sd_aubc"].mean()
+    if p.reference in sd and len(sd) > 1:
+        ref = sd[p.reference]
+        parts = [f"{name} {100 * v:.2f} ({'narrower' if v < ref else 'wider'})" for name, v in sd.items()
+                 if name != p.reference]
+        md.append(f"* *Blurring:* SD of the strategies' AUBCs, mean over datasets: {p.reference} "
+                  f"{100 * ref:.2f}; " + ", ".join(parts) + " than the reference.")
+    counts = []
+    for paradigm, group in p.gains.groupby("paradigm", sort=False):
+        if paradigm != p.reference:
+            up, down = int((group["ci_low"] > 0).sum()), int((group["ci_high"] < 0).sum())
+            counts.append(f"{paradigm} {up} above and {down} below of {len(group)}")
+    if counts:
+        md.append("* *AL on top of each paradigm:* (dataset, strategy) gains over that paradigm's random with "
+                  "a clear interval: " + "; ".join(counts) + ".")
+    if not p.stability.empty:
+        w = p.stability["kendall_w"]
+        md.append(f"* *Ranking across paradigms:* Kendall's W {w.min():.2f}-{w.max():.2f} over datasets "
+                  f"(1 = the same order in every paradigm, 0 = none shared).")
+    return md
+
+
 def plot_paradigm_effect(p: ParadigmStats):
-    """Bars per dataset: each paradigm's random over the reference random, and the best strategy's gain."""
+    """One column per dataset. Top: each paradigm's random over the reference random (blue) and
+    the best strategy's gain within the reference (orange), with 95 % intervals. Bottom: every
+    strategy's gain over random inside each paradigm: a narrow row is a blurred one."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    e = p.paradigm_effect
-    labels, values, errs, colors = [], [], [], []
-    for dataset, group in e.groupby("dataset", sort=True):
-        for _, r in group.iterrows():
-            labels.append(f"{dataset}\n{r['paradigm']}")
-            values.append(100 * r["mean"])
-            errs.append(100 * (r["mean"] - r["ci_low"]) if pd.notna(r["ci_low"]) else 0)
-            colors.append("tab:blue")
-        r = group.iloc[0]
-        labels.append(f"{dataset}\nbest AL ({r['best_strategy']})")
-        values.append(100 * r["best_gain"] if pd.notna(r["best_gain"]) else 0)
-        errs.append(100 * (r["best_gain"] - r["best_ci_low"]) if pd.notna(r["best_ci_low"]) else 0)
-        colors.append("tab:orange")
-    ax.bar(range(len(values)), values, yerr=errs, color=colors, capsize=3)
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(range(len(values)), labels, fontsize=7)
-    ax.set_ylabel(f"AUBC gain over {p.reference} random (points)")
-    ax.set_title("Paradigm effect (blue) beside the best strategy's effect (orange)")
+    e, g = p.paradigm_effect, p.gains
+    datasets = list(dict.fromkeys(e["dataset"])) or list(dict.fromkeys(g["dataset"]))
+    order = [p.reference] + [name for name in p.paradigms if name != p.reference]
+    fig, axes = plt.subplots(2, len(datasets), figsize=(3.6 * len(datasets) + 1.2, 6.2), squeeze=False)
+    for j, dataset in enumerate(datasets):
+        ax = axes[0, j]
+        rows = e[e["dataset"] == dataset].set_index("paradigm")
+        labels, values, errs, colors = [], [], [], []
+        for name in order[1:]:
+            if name in rows.index:
+                r = rows.loc[name]
+                labels.append(f"{name} random")
+                values.append(100 * r["mean"])
+                errs.append(100 * (r["mean"] - r["ci_low"]) if pd.notna(r["ci_low"]) else 0)
+                colors.append("tab:blue")
+        if len(rows):
+            r = rows.iloc[0]
+            labels.append(f"best AL: {r['best_strategy'] or '-'}")
+            values.append(100 * r["best_gain"] if pd.notna(r["best_gain"]) else 0)
+            errs.append(100 * (r["best_gain"] - r["best_ci_low"]) if pd.notna(r["best_ci_low"]) else 0)
+            colors.append("tab:orange")
+        ax.barh(range(len(values)), values, xerr=errs, color=colors, capsize=3)
+        ax.set_yticks(range(len(values)), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_title(dataset)
+        ax.set_xlabel(f"points over {p.reference} random", fontsize=8)
+        ax = axes[1, j]
+        mine = g[g["dataset"] == dataset]
+        for i, name in enumerate(order):
+            pts = mine[mine["paradigm"] == name].sort_values("mean")
+            ax.scatter(100 * pts["mean"], [i] * len(pts), s=18, color="tab:blue" if name != p.reference else "tab:gray")
+            for k, (_, r) in enumerate(pts.iterrows()):   # labels alternate above and below the dots
+                ax.annotate(r["strategy"], (100 * r["mean"], i), fontsize=6, xytext=(0, 4 if k % 2 == 0 else -10),
+                            textcoords="offset points", ha="center")
+        ax.set_yticks(range(len(order)), order if j == 0 else [""] * len(order), fontsize=8)
+        ax.set_ylim(len(order) - 0.5, -0.7)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel("each strategy over its paradigm's random (points)", fontsize=8)
+    axes[0, 0].set_ylabel("paradigm effect vs best strategy", fontsize=8)
+    axes[1, 0].set_ylabel("spread of strategies", fontsize=8)
+    fig.suptitle("Does the paradigm add more than the strategy, and does it blur the strategies?", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -57,6 +57,14 @@ def test_every_other_statistic_stays_within_a_paradigm(tmp_path):
     report = write_report(a, tmp_path)
     text = report.read_text()
     assert text.index("## Training paradigms") < text.index("## Answer")
+    # the section opens with its answers, read off the numbers: +8 points for the paradigm against
+    # +2 for the best strategy, and fixmatch's strategies five times closer together than plain's
+    answers = text[text.index("**Answers**"):text.index("### Does the paradigm add more")]
+    assert "*Paradigm or strategy, digits:* the best paradigm, fixmatch, moves random by +8.0" in answers
+    assert "(margin): the paradigm adds more." in answers
+    assert "plain 1.01; fixmatch 0.19 (narrower) than the reference" in answers
+    assert "fixmatch 4 above and 0 below of 4" in answers
+    assert "Kendall's W 1.00-1.00" in answers
     assert (tmp_path / "paradigm_effect.png").stat().st_size > 1000
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["paradigms"]["reference"] == "plain"
