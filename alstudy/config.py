@@ -86,7 +86,7 @@ class TrainConfig:
     stop: str = "plateau"         # "fixed": exactly that many steps; "plateau" (chosen by `alstudy bench
                                   # --only steps`, see README): at most that many, stopping once the
                                   # training loss plateaus (alstudy.training.stopping)
-    patience: int = 30            # plateau: steps without an improvement of `tolerance` x the starting
+    patience: int = 20            # plateau: steps without an improvement of `tolerance` x the starting
     tolerance: float = 0.01       # ... value of the smoothed training loss
     cooldown: float = 0.25        # plateau: the final decay lasts this fraction of the steps before it
     batch_size: int = 64

@@ -35,6 +35,7 @@ RULES = {
     "plateau": TrainConfig(stop="plateau", epochs=60, min_steps=100, tolerance=0.01, patience=30),
     "plateau-50-0.5%": TrainConfig(stop="plateau", epochs=60, min_steps=50, tolerance=0.005, patience=30),
     "plateau-50": TrainConfig(stop="plateau", epochs=60, min_steps=50, tolerance=0.01, patience=30),
+    "plateau-50-p20": TrainConfig(stop="plateau", epochs=60, min_steps=50, tolerance=0.01, patience=20),
     "plateau-50-2%": TrainConfig(stop="plateau", epochs=60, min_steps=50, tolerance=0.02, patience=20),
 }
 # the campaigns: digits 50 + 8 x 50, MNIST-1D 100 + 5 x 100
