@@ -12,15 +12,19 @@ A pretraining depends only on (dataset, model, recipe, seed), so a study needs o
 results store lacks (one Ray task each, with a trial's resources; in this process with
 --local) and keeps it in `pretrained/<key>.pt` + `<key>.json` (facts and cost), both written
 atomically by the driver, the JSON last: a pretraining exists only once its JSON does, so one
-cut short by a crash is redone, never read. Campaigns only load it (`attach`).
+cut short by a crash is redone, never read. Campaigns only load it (`attach`). On Ray the
+driver also ships every encoder's bytes to the trials through Ray's object store (`blobs`,
+`local_copy`), so a worker node need not reach the results store's folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-from typing import Any, Callable, Iterable, Mapping
+import tempfile
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from alstudy.errors import UsageError
 from alstudy.study import fields
@@ -139,6 +143,30 @@ def ensure(todo: list[Job], folder: str, *, note: Callable[[str], None], remote:
         out[job.key] = {"dataset": job.dataset, "seed": job.seed, "seconds": p.seconds, "steps": p.steps,
                         "computed": job.key in missing}
     return out
+
+
+def blobs(todo: list[Job], folder: str) -> dict[str, bytes]:
+    """{key: the encoder file's bytes} of the finished jobs of `todo`: what the driver ships."""
+    out = {}
+    for job in todo:
+        with open(os.path.join(folder, f"{job.key}.pt"), "rb") as f:
+            out[job.key] = f.read()
+    return out
+
+
+@contextlib.contextmanager
+def local_copy(config, shipped: Mapping[str, bytes] | None) -> Iterator:
+    """`config` whose encoder is read from a copy of the shipped bytes in this process's temp
+    folder (removed afterwards), when the driver shipped it; else `config` as it is."""
+    pre = getattr(config, "pretrained", None)
+    if pre is None or not shipped or pre.key not in shipped:
+        yield config
+        return
+    with tempfile.TemporaryDirectory(prefix="alstudy-encoder-") as folder:
+        path = os.path.join(folder, f"{pre.key}.pt")
+        with open(path, "wb") as f:
+            f.write(shipped[pre.key])
+        yield dataclasses.replace(config, pretrained=dataclasses.replace(pre, path=path))
 
 
 def _on_ray(todo: list[Job], folder: str, *, note: Callable[[str], None], remote: dict) -> None:

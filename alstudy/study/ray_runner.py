@@ -146,7 +146,10 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
         name = study.name if storage else "ray"
         storage = _storage_uri(storage) if storage else store.root
         searcher = StudySearcher(scheduler, store, run=run, progress=progress)
-        trainable = run_trial if campaign is None else tune.with_parameters(run_trial, campaign=campaign)
+        # the encoders travel through Ray's object store (put once), not through the store's folder
+        shipped = pretraining.blobs(pretraining.jobs(study), store.path(pretraining.FOLDER))
+        params = {k: v for k, v in (("campaign", campaign), ("encoders", shipped)) if v}
+        trainable = tune.with_parameters(run_trial, **params) if params else run_trial
         trainable = tune.with_resources(trainable, {"cpu": study.resources.cpu, "gpu": study.resources.gpu})
         tuner = tune.Tuner(
             trainable,

@@ -16,15 +16,18 @@ from typing import Any, Callable
 METRIC = "val_aubc"
 
 
-def run_trial(config: dict[str, Any], *, campaign: Callable | None = None) -> None:
+def run_trial(config: dict[str, Any], *, campaign: Callable | None = None,
+              encoders: dict[str, bytes] | None = None) -> None:
     """Tune function trainable. `config`: trial, seed, config (the frozen CampaignConfig), cpu,
     gpu, resume (list of Cycle dicts), attempt, weights (a tune.Checkpoint or None).
-    `campaign` replaces run_campaign (the tests wrap it to inject faults)."""
+    `campaign` replaces run_campaign (the tests wrap it to inject faults); `encoders`: the
+    study's SimCLR encoders as the driver shipped them ({key: bytes}), read from a local copy."""
     import torch
     from ray import tune
 
     from alstudy.campaign import Cycle, run_campaign
     from alstudy.metrics import records_aubc
+    from alstudy.study.pretraining import local_copy
     from alstudy.study.worker import pick_device, placement
 
     campaign = campaign or run_campaign
@@ -49,7 +52,8 @@ def run_trial(config: dict[str, Any], *, campaign: Callable | None = None) -> No
             torch.save(new_weights, os.path.join(folder, "model.pt"))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    campaign(config["config"], int(config["seed"]), device=device, on_cycle=on_cycle, resume=resume,
-             weights=weights)
+    with local_copy(config["config"], encoders) as campaign_config:
+        campaign(campaign_config, int(config["seed"]), device=device, on_cycle=on_cycle, resume=resume,
+                 weights=weights)
     if resume and len(records) == len(resume):   # nothing was left to run: Tune still wants its metric
         tune.report({METRIC: records_aubc(records), "cycle": int(records[-1]["cycle"]), "line": None})

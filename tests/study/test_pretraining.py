@@ -48,12 +48,33 @@ def encoders(root) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+class FromAShippedCopy:
+    """Wraps run_campaign: fails the campaign unless its encoder is a copy outside the results
+    store (what the driver shipped through Ray's object store) with the store's bytes: a worker
+    on another node need not reach the store's folder."""
+
+    def __init__(self, store: str):
+        self.store = store
+
+    def __call__(self, config, seed, **kwargs):
+        from alstudy.campaign import run_campaign
+
+        pre = config.pretrained
+        assert pre is not None and not os.path.abspath(pre.path).startswith(self.store), pre.path
+        with open(pre.path, "rb") as a, open(os.path.join(self.store, "pretrained", f"{pre.key}.pt"), "rb") as b:
+            assert a.read() == b.read()
+        return run_campaign(config, seed, **kwargs)
+
+
 @pytest.mark.ray
 def test_a_study_pretrains_once_per_dataset_and_seed_on_ray_and_every_cell_reads_it(ray_address, tmp_path):
     path = write(str(tmp_path))
     out = tmp_path / "out"
-    assert run_study(path, RunOptions(out=str(out), live=False)) == 0
     root = out / "pre"
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # the workers cannot import tests/
+    assert run_study(path, RunOptions(out=str(out), live=False), campaign=FromAShippedCopy(str(root))) == 0
     df = pd.read_parquet(root / "results.parquet")
     # 2 paradigms x 2 strategies x 2 seeds = 8 campaigns, but one encoder per (dataset, seed)
     assert df.trial.nunique() == 8
