@@ -4,6 +4,7 @@ pretraining in flight resumes to the results of an uninterrupted run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -99,7 +100,12 @@ def test_a_study_pretrains_once_per_dataset_and_seed_on_ray_and_every_cell_reads
     assert {name: os.path.getmtime(root / "pretrained" / name) for name in encoders(root)} == stamp
 
 
-def test_a_sigkilled_driver_with_a_pretraining_in_flight_resumes_to_a_clean_runs_results(tmp_path):
+@pytest.mark.parametrize("mode", ["local", pytest.param("ray", marks=[pytest.mark.ray, pytest.mark.slow])])
+def test_a_sigkilled_driver_with_a_pretraining_in_flight_resumes_to_a_clean_runs_results(tmp_path, mode):
+    """Local: the pretraining runs in the driver. Ray: it runs as a Ray task of the driver's own
+    Ray instance, whose processes the SIGKILL orphans (the test stops them by pid)."""
+    import psutil
+
     clean_dir = tmp_path / "clean"
     clean_dir.mkdir()
     assert run_study(write(str(clean_dir), steps=400), RunOptions(out=str(clean_dir / "out"), local=True,
@@ -108,20 +114,27 @@ def test_a_sigkilled_driver_with_a_pretraining_in_flight_resumes_to_a_clean_runs
 
     path = write(str(tmp_path), steps=400)
     root = tmp_path / "out" / "pre"
-    command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(tmp_path / "out"), "--local", "--plain"]
+    command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(tmp_path / "out"), "--plain"]
+    command += ["--local"] if mode == "local" else []
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    spawned: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 120
         while "pretraining SimCLR" not in driver.stdout.readline():
             assert driver.poll() is None, driver.communicate()
             assert time.monotonic() < deadline, "the driver never started pretraining"
-        time.sleep(0.5)
+        time.sleep(0.5 if mode == "local" else 2.0)   # Ray: the tasks are running by then
+        spawned = psutil.Process(driver.pid).children(recursive=True)   # Ray's processes, by pid
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=60)
-    finally:   # whatever failed above, the driver does not outlive the test
+    finally:   # whatever failed above, neither the driver nor its Ray outlives the test
         if driver.poll() is None:
             driver.kill()
             driver.wait()
+        for child in spawned:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        psutil.wait_procs(spawned, timeout=30)
     assert driver.returncode == -signal.SIGKILL
     assert not [n for n in encoders(root) if n.endswith(".json")], "killed in flight, yet a pretraining finished"
     assert not (root / "trials").exists() or not os.listdir(root / "trials")   # no campaign started
@@ -131,7 +144,8 @@ def test_a_sigkilled_driver_with_a_pretraining_in_flight_resumes_to_a_clean_runs
     assert "pretraining SimCLR: 2 of 2 encoders to compute" in rerun.stdout
     df = pd.read_parquet(root / "results.parquet")
     assert not df.duplicated(["trial", "cycle"]).any()
-    keep = [c for c in clean.columns if c not in VOLATILE]
+    placement = ["node_id", "node_ip"] if mode == "ray" else []   # which Ray node ran it: none locally
+    keep = [c for c in clean.columns if c not in VOLATILE + placement]
     pd.testing.assert_frame_equal(df[keep], clean[keep])
 
 
