@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from alstudy.config import ResolvedBudget
 from alstudy.errors import UsageError
 from alstudy.study import names
-from alstudy.study.paradigms import WeightsInit
+from alstudy.study.paradigms import weights_inits
 from alstudy.study.schema import Study
 
 
@@ -61,13 +61,11 @@ def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
     where = f"model.{dataset}"
     names.check_model(setup.model, dataset, setup.model_options, where)
     absent = []
-    for par in study.paradigms:   # a pretrained file that is here loads and fits this dataset's model
-        if isinstance(par.init, WeightsInit):
-            if os.path.isfile(par.init.file):
-                names.check_weights(setup.model, dataset, setup.model_options, par.init.file,
-                                    f"paradigms.{par.name}")
-            else:
-                absent.append(f"paradigms.{par.name}.init.weights = {par.init.file!r}")
+    for name, init in weights_inits(study.paradigms).items():   # a file that is here loads and fits the model
+        if os.path.isfile(init.file):
+            names.check_weights(setup.model, dataset, setup.model_options, init.file, f"paradigms.{name}")
+        else:
+            absent.append(f"paradigms.{name}.init.weights = {init.file!r}")
     return dataclasses.replace(_check_files(study, dataset), absent_weights=tuple(absent))
 
 

@@ -11,8 +11,7 @@ from typing import Any, Callable
 
 from alstudy.errors import UsageError
 from alstudy.metrics import records_aubc
-from alstudy.study import plan
-from alstudy.study.pretraining import attach
+from alstudy.study import plan, pretraining
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
@@ -30,8 +29,6 @@ def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progres
 
     from alstudy.campaign import run_campaign
 
-    from alstudy.study import pretraining
-
     threads, wanted = torch.get_num_threads(), max(1, int(scheduler.study.resources.cpu))
     torch.set_num_threads(wanted)
     try:
@@ -47,7 +44,7 @@ def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress
              campaign: Callable) -> None:
     study, where = scheduler.study, placement(device)
     while (spec := scheduler.next()) is not None:
-        config = attach(plan.campaign_config(study, spec), study, spec, store.root)
+        config = pretraining.attach(plan.campaign_config(study, spec), study, spec, store.root)
         total = config.budget.cycles + 1
         resume, attempt = store.resume_point(spec, warm_start=config.train.warm_start)
         meta = where | {"attempt": attempt}

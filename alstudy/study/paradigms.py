@@ -122,9 +122,14 @@ def with_base(paradigms: tuple[Paradigm, ...], folder: str) -> tuple[Paradigm, .
                  if isinstance(p.init, WeightsInit) else p for p in paradigms)
 
 
+def weights_inits(paradigms: tuple[Paradigm, ...]) -> dict[str, WeightsInit]:
+    """{paradigm name: its `init = { weights = PATH }`} for the paradigms that name a file."""
+    return {p.name: p.init for p in paradigms if isinstance(p.init, WeightsInit)}
+
+
 def weights_files(paradigms: tuple[Paradigm, ...]) -> dict[str, str]:
     """{paradigm name: the weights file it starts from} for the paradigms that name one."""
-    return {p.name: p.init.file for p in paradigms if isinstance(p.init, WeightsInit)}
+    return {name: w.file for name, w in weights_inits(paradigms).items()}
 
 
 def _tune(raw: Mapping[str, Any], init: str, where: str) -> str:

@@ -20,10 +20,8 @@ from ray import tune
 from ray.tune.search import Searcher
 
 from alstudy.metrics import records_aubc
-from alstudy.study import plan
-from alstudy.study import pretraining
+from alstudy.study import plan, pretraining
 from alstudy.study.interrupt import sigterm_as_sigint
-from alstudy.study.pretraining import attach
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
@@ -66,7 +64,7 @@ class StudySearcher(Searcher):
         spec = self.scheduler.next()
         if spec is None:
             return None if self.scheduler.running else Searcher.FINISHED
-        config = attach(plan.campaign_config(self.study, spec), self.study, spec, self.store.root)
+        config = pretraining.attach(plan.campaign_config(self.study, spec), self.study, spec, self.store.root)
         weights = self._weights.pop(spec.trial, None)
         resume, attempt = self.store.resume_point(spec, warm_start=config.train.warm_start,
                                                   have_weights=weights is not None)

@@ -15,7 +15,7 @@ from typing import Callable, TextIO
 
 from alstudy.errors import UsageError
 from alstudy.study.checks import check_study, require_checked
-from alstudy.study.paradigms import WeightsInit
+from alstudy.study.paradigms import weights_inits
 from alstudy.study.schema import load_study
 
 
@@ -83,7 +83,7 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
 
         extra["split_files"] = split_hashes(study.splits, study.tuning.seeds + study.evaluation.seeds,
                                             study.datasets)
-    weights = {p.name: p.init for p in study.paradigms if isinstance(p.init, WeightsInit)}
+    weights = weights_inits(study.paradigms)
     if weights:  # the weights' bytes decide results: keep what they were
         extra["weights_files"] = {name: {"path": w.file, "sha256": w.sha256()} for name, w in weights.items()}
     run, code, other_codes = begin_run(store, runner="local" if options.local else "ray", extra=extra)
