@@ -129,6 +129,7 @@ def test_a_sigkilled_driver_with_a_pretraining_in_flight_resumes_to_a_clean_runs
         driver.wait(timeout=60)
     finally:   # whatever failed above, neither the driver nor its Ray outlives the test
         if driver.poll() is None:
+            spawned = spawned or psutil.Process(driver.pid).children(recursive=True)   # failed before the kill
             driver.kill()
             driver.wait()
         for child in spawned:
