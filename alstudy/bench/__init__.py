@@ -22,7 +22,7 @@ def run_bench(mode: str, modules: list[str], *, device: str, threads: int | None
 
     from alstudy.bench import hardware
     from alstudy.bench.section import print_section
-    from alstudy.study.store import dumps, write_atomic
+    from alstudy.files import dumps, write_atomic
 
     if threads:
         torch.set_num_threads(threads)

@@ -150,7 +150,7 @@ def _write(records: list[dict], path: str) -> None:
 
     import pandas as pd
 
-    from alstudy.study.store import write_atomic
+    from alstudy.files import write_atomic
 
     frame, buffer = pd.DataFrame.from_records(records), io.BytesIO()
     frame.to_csv(buffer, index=False) if path.endswith(".csv") else frame.to_parquet(buffer, index=False)

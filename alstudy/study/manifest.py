@@ -8,69 +8,13 @@ and every row of results.parquet carries the code of the process that ran its ca
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import os
 import platform
-import subprocess
 import sys
-from importlib import metadata
 from typing import Any
 
+from alstudy.provenance import this_code, code_version, now
 from alstudy.study.store import Store
-
-_PACKAGES = ("alstudy", "torch", "torchvision", "ray", "optuna", "numpy", "pandas", "pyarrow", "scikit-learn",
-             "mnist1d")
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def git_revision() -> dict[str, Any] | None:
-    """Revision of the git checkout holding alstudy, and whether it had local changes."""
-    folder = os.path.dirname(os.path.abspath(__file__))
-    try:
-        rev = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
-        if rev.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
-        return {"revision": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def code_version(packages: dict[str, str], git: dict[str, Any] | None) -> str:
-    """alstudy's version in `packages`, plus "+g<revision>" (and ".dirty") for a git checkout."""
-    out = packages.get("alstudy", "unknown")
-    if git and git.get("revision"):
-        out += f"+g{git['revision'][:12]}" + (".dirty" if git.get("dirty") else "")
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def _this_code() -> tuple[dict[str, str], dict[str, Any] | None, str]:
-    """(versions, git revision, code_version) of this process, computed once (git is a subprocess)."""
-    packages, git = versions(), git_revision()
-    return packages, git, code_version(packages, git)
-
-
-def current_code() -> str:
-    """The code_version of the alstudy running in this process."""
-    return _this_code()[2]
-
 
 def run_codes(manifest: dict[str, Any] | None) -> dict[int, str]:
     """`code` of every run in `manifest`. Runs recorded before runs named their code take the
@@ -86,7 +30,7 @@ def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int,
     codes of earlier runs that differ from it (empty while the study's code never changed)."""
     manifest = store.read_json("manifest.json") or {"created": now(), "runs": []}
     earlier = run_codes(manifest)
-    packages, git, code = _this_code()
+    packages, git, code = this_code()
     manifest |= {"packages": packages, "git": git, "platform": platform.platform(),
                  "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])}
     manifest["runs"].append({"run": len(manifest["runs"]), "runner": runner, "code": code,

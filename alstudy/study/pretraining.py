@@ -112,7 +112,7 @@ def is_done(folder: str, key: str) -> bool:
 
 def keep(folder: str, key: str, blob: bytes, facts: dict) -> None:
     """Write a finished pretraining: the encoder, then its JSON (which marks it finished)."""
-    from alstudy.study.store import write_atomic
+    from alstudy.files import write_atomic
 
     os.makedirs(folder, exist_ok=True)
     write_atomic(os.path.join(folder, f"{key}.pt"), blob)

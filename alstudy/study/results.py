@@ -17,7 +17,8 @@ from typing import Any
 
 from alstudy.metrics import objective, records_aubc
 from alstudy.study.plan import PHASES
-from alstudy.study.store import Store, TrialLog, write_atomic
+from alstudy.files import write_atomic
+from alstudy.study.store import Store, TrialLog
 
 _FIRST = ("study", "phase", "paradigm", "dataset", "strategy", "model", "trial", "seed", "cycle", "n_labeled",
           "n_validation", "val_acc", "test_acc")

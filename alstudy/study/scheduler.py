@@ -31,7 +31,7 @@ from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
 from alstudy.study.interrupt import shielded
 from alstudy.study.space import start_point
-from alstudy.study.store import set_aside
+from alstudy.files import set_aside
 
 
 @dataclass

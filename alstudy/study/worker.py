@@ -25,7 +25,7 @@ def pick_device(gpu_fraction: float) -> tuple[str, str]:
 def placement(device: str, gpu_ids: str = "", *, on_ray: bool = False) -> dict[str, Any]:
     """The facts every row of a campaign run here carries besides its record. `on_ray`: this
     process is a Ray worker, so the rows also name its Ray node (id and IP); else both are ""."""
-    from alstudy.study.manifest import current_code
+    from alstudy.provenance import current_code
 
     if device.startswith("cuda"):
         import torch

@@ -85,7 +85,7 @@ def test_progress_is_line_based_off_a_terminal_and_redrawn_on_one(make_study, tm
 
 
 def test_a_study_resumed_by_other_code_warns_and_every_row_names_its_code(make_study, tmp_path, capsys):
-    from alstudy.study.manifest import current_code
+    from alstudy.provenance import current_code
 
     path = make_study(name="upgrade", strategies=("random", "margin"), trials=1, eval_seeds=(100,))
     out = str(tmp_path / "out")
