@@ -1,4 +1,5 @@
-"""The study's metrics, defined once: area under the budget curve, the tuning objective, ranks.
+"""The study's metrics, defined once: area under the budget curve, the tuning objective, ranks,
+and the margin within which two AUBCs count as equal.
 
 numpy only, so a Ray worker, the runner and the `analysis` package all compute them alike
 without loading pandas or scipy. `alstudy run`'s closing table and `alstudy report` rank with
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+DEFAULT_MARGIN = 0.01   # equivalence margin of the report's verdicts: one accuracy point, in AUBC units
 
 
 def aubc(n_labeled: Any, values: Any) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alstudy.study.schema import DEFAULT_MARGIN
+from alstudy.metrics import DEFAULT_MARGIN
 from analysis import curves, power
 from analysis.gain import paired_gain
 from analysis.load import BASELINE, EVAL_PHASE, drop_incomplete, phase_rows

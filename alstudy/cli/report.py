@@ -33,7 +33,7 @@ def study_margin(results: Path) -> float:
     """evaluation.margin of the resolved study saved with the results; the default without one."""
     import json
 
-    from alstudy.study.schema import DEFAULT_MARGIN
+    from alstudy.metrics import DEFAULT_MARGIN
 
     try:
         study = json.loads((results / "study.json").read_text())

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from alstudy.config import Budget, TrainConfig
 from alstudy.errors import UsageError
+from alstudy.metrics import DEFAULT_MARGIN
 from alstudy.study import fields, names
 from alstudy.study.paradigms import (Paradigm, WeightsInit, check_method_space, parse_paradigms, split_space,
                                      with_base)
@@ -34,7 +35,6 @@ _TUNING = ("trials", "seeds", "space", "sampler_seed", "startup_trials", "multiv
            "constant_liar", "max_parallel")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_NAME = 100     # a folder name, and a prefix of Tune's trial folders: well under the 255 a file system allows
-DEFAULT_MARGIN = 0.01   # equivalence margin of the report's verdicts: one accuracy point, in AUBC units
 
 
 @dataclass(frozen=True)
