@@ -32,7 +32,7 @@ def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progres
     threads, wanted = torch.get_num_threads(), max(1, int(scheduler.study.resources.cpu))
     torch.set_num_threads(wanted)
     try:
-        pre = pretraining.ensure(pretraining.jobs(scheduler.study), store.path(pretraining.FOLDER),
+        pre = pretraining.ensure(plan.pretraining_jobs(scheduler.study), store.path(pretraining.FOLDER),
                                  note=progress.note, device=device)
         _run_all(scheduler, store, run=run, progress=progress, device=device, campaign=campaign or run_campaign)
     finally:

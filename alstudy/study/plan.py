@@ -1,4 +1,5 @@
-"""From a study to campaigns: cells, trial ids, the campaign config of one trial, the plan text.
+"""From a study to campaigns: cells, trial ids, the campaign config of one trial, the SimCLR
+pretrainings its campaigns read, the plan text.
 
 One trial = one campaign. A tuning trial is one (Optuna trial, tuning seed) pair, so an Optuna
 trial of a cell fans out to one campaign per tuning seed; an evaluation trial runs a cell's
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import CampaignConfig, TrainConfig
+from alstudy.study.names import models_per_cycle
 from alstudy.study.paradigms import IMPLICIT, Paradigm, weights_files
+from alstudy.study.pretrain_table import FOLDER
 from alstudy.study.schema import Study
 from alstudy.study.space import Param
+from alstudy.training.simclr_recipe import Job
 
 Cell = tuple[str, str, "str | None"]    # (dataset, strategy, paradigm or None)
 
@@ -118,8 +122,6 @@ def totals(study: Study) -> dict[str, int]:
 
 def _members(study: Study) -> dict[str, int]:
     """Models each strategy trains per cycle (its ensemble size, else 1)."""
-    from alstudy.study.names import models_per_cycle
-
     return {s: models_per_cycle(s, study.strategy_options.get(s, {})) for s in study.strategies}
 
 
@@ -163,9 +165,7 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
     lines.append(f"  strategies: {', '.join(study.strategies)}")
     lines += _paradigm_lines(study)
     if study.pretrain:
-        from alstudy.study.pretraining import describe_lines
-
-        lines += describe_lines(study)
+        lines += _pretraining_lines(study)
     if study.splits is not None:
         lines.append(f"  splits: fixed, from {study.splits} (lSet.npy, uSet.npy, valSet.npy per seed)")
     for check in checks:
@@ -222,3 +222,29 @@ def _paradigm_lines(study: Study) -> list[str]:
 def _n(count: int, noun: str) -> str:
     plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
     return f"{count} {noun if count == 1 else plural}"
+
+
+# -- pretraining: what a study needs computed before its campaigns ------------------------------
+def pretraining_job(study: Study, dataset: str, seed: int) -> Job:
+    """The SimCLR pretraining that campaigns of `dataset` with `seed` read."""
+    setup = study.setups[dataset]
+    return Job(dataset, setup.model, dict(setup.model_options), study.pretrain[dataset], int(seed),
+               data_root=study.data_root)
+
+
+def pretraining_jobs(study: Study) -> list[Job]:
+    """One pretraining per (dataset, seed) of the study's campaigns, when it uses pretraining."""
+    if not study.pretrain:
+        return []
+    seeds = sorted(set(study.tuning.seeds) | set(study.evaluation.seeds))
+    return [pretraining_job(study, ds, seed) for ds in study.datasets for seed in seeds]
+
+
+def _pretraining_lines(study: Study) -> list[str]:
+    """The plan's lines on pretraining (what `alstudy validate` prints)."""
+    todo = pretraining_jobs(study)
+    lines = [f"  pretraining: SimCLR once per (dataset, seed), before the campaigns: {len(todo)} encoders, "
+             f"kept in the results store ({FOLDER}/)"]
+    for ds, recipe in study.pretrain.items():
+        lines.append(f"    {ds}: " + ", ".join(f"{k}={v}" for k, v in recipe.as_dict().items()))
+    return lines

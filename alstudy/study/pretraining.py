@@ -1,10 +1,6 @@
-"""SimCLR pretraining in a study: the `[pretrain]` recipe, which pretrainings a study needs, and
-computing each of them once, before the campaigns that read it.
-
-    [pretrain]              # the recipe (alstudy.training.simclr_recipe.Recipe); defaults when absent
-    steps = 200
-    [pretrain.mnist5k]      # per dataset, over the shared values
-    batch_size = 64
+"""SimCLR pretraining in a study: computing each pretraining once, before the campaigns that
+read it, and keeping it in the results store. (The `[pretrain]` table is read by
+`alstudy.study.pretrain_table`; which pretrainings a study needs is `plan.pretraining_jobs`.)
 
 A pretraining depends only on (dataset, model, recipe, seed), so a study needs one per
 (dataset, campaign seed) when a paradigm has `init = "simclr"` or a strategy asks for
@@ -24,76 +20,27 @@ import dataclasses
 import json
 import os
 import tempfile
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-from alstudy.errors import UsageError
-from alstudy.study import fields
-from alstudy.training.simclr_recipe import Job, Pretrained, Recipe
+import torch
 
-FOLDER = "pretrained"
-
-
-# -- the study file ------------------------------------------------------------------------------
-def uses_pretraining(paradigms: Iterable, strategy_options: Mapping[str, Mapping[str, Any]]) -> bool:
-    """Whether any paradigm starts from SimCLR or any strategy embeds with it."""
-    return (any(p.init == "simclr" for p in paradigms)
-            or any(o.get("features") == "simclr" for o in strategy_options.values()))
-
-
-def parse_pretrain(tbl: Mapping[str, Any], datasets: tuple[str, ...], *, used: bool) -> dict[str, Recipe]:
-    """`[pretrain]` as {dataset: Recipe}; {} when nothing in the study uses pretraining (then
-    the table must be absent: a recipe nobody reads is a mistake worth a line)."""
-    if not used:
-        if tbl:
-            raise UsageError('is not used: no paradigm has init = "simclr" and no strategy has '
-                             'features = "simclr"', key="[pretrain]")
-        return {}
-    own = [f.name for f in dataclasses.fields(Recipe)]
-    for key, value in tbl.items():
-        if key not in own and not (key in datasets and isinstance(value, dict)):
-            fields.check_keys({key: value}, own, "pretrain", extra=["[pretrain.<dataset>]"])
-    shared = {k: v for k, v in tbl.items() if k in own}
-    Recipe.from_mapping(shared)
-    return {ds: Recipe.from_mapping(shared | fields.table(tbl, ds, "pretrain"),
-                                    where=f"pretrain.{ds}" if ds in tbl else "pretrain") for ds in datasets}
-
-
-# -- what a study needs --------------------------------------------------------------------------
-def job_of(study, dataset: str, seed: int) -> Job:
-    setup = study.setups[dataset]
-    return Job(dataset, setup.model, dict(setup.model_options), study.pretrain[dataset], int(seed),
-               data_root=study.data_root)
-
-
-def jobs(study) -> list[Job]:
-    """One pretraining per (dataset, seed) of the study's campaigns, when it uses pretraining."""
-    if not study.pretrain:
-        return []
-    seeds = sorted(set(study.tuning.seeds) | set(study.evaluation.seeds))
-    return [job_of(study, ds, seed) for ds in study.datasets for seed in seeds]
-
-
-def describe_lines(study) -> list[str]:
-    """The plan's lines on pretraining (what `alstudy validate` prints)."""
-    todo = jobs(study)
-    lines = [f"  pretraining: SimCLR once per (dataset, seed), before the campaigns: {len(todo)} encoders, "
-             f"kept in the results store ({FOLDER}/)"]
-    for ds, recipe in study.pretrain.items():
-        lines.append(f"    {ds}: " + ", ".join(f"{k}={v}" for k, v in recipe.as_dict().items()))
-    return lines
+from alstudy.files import write_atomic
+from alstudy.study.plan import paradigm_of, pretraining_job
+from alstudy.study.pretrain_table import FOLDER
+from alstudy.study.worker import pick_device
+from alstudy.training.simclr import run_job
+from alstudy.training.simclr_recipe import Job, Pretrained
 
 
 def attach(config, study, spec, root: str):
     """`config` (of campaign `spec`) with the pretraining it reads, when its paradigm starts
     from SimCLR or its strategy embeds with it; else `config` itself."""
-    from alstudy.study.plan import paradigm_of
-
     par = paradigm_of(study, spec.paradigm)
     init = par.init == "simclr"
     features = study.strategy_options.get(spec.strategy, {}).get("features") == "simclr"
     if not (init or features):
         return config
-    key = job_of(study, spec.dataset, spec.seed).key
+    key = pretraining_job(study, spec.dataset, spec.seed).key
     return dataclasses.replace(config, pretrained=read(os.path.join(root, FOLDER), key, init=init, tune=par.tune))
 
 
@@ -112,8 +59,6 @@ def is_done(folder: str, key: str) -> bool:
 
 def keep(folder: str, key: str, blob: bytes, facts: dict) -> None:
     """Write a finished pretraining: the encoder, then its JSON (which marks it finished)."""
-    from alstudy.files import write_atomic
-
     os.makedirs(folder, exist_ok=True)
     write_atomic(os.path.join(folder, f"{key}.pt"), blob)
     write_atomic(os.path.join(folder, f"{key}.json"), json.dumps(facts, indent=2))
@@ -131,8 +76,6 @@ def ensure(todo: list[Job], folder: str, *, note: Callable[[str], None], remote:
     if missing and remote is not None:
         _on_ray(list(missing.values()), folder, note=note, remote=remote)
     else:
-        from alstudy.training.simclr import run_job
-
         for key, job in missing.items():
             blob, facts = run_job(job, device=device)
             keep(folder, key, blob, facts)
@@ -171,7 +114,7 @@ def local_copy(config, shipped: Mapping[str, bytes] | None) -> Iterator:
 
 def _on_ray(todo: list[Job], folder: str, *, note: Callable[[str], None], remote: dict) -> None:
     """One Ray task per job; each result is written by this (the driver's) process as it arrives."""
-    import ray
+    import ray   # Ray: loaded by the Ray runner only; `--local` runs never pay for it
 
     task = ray.remote(num_cpus=remote["cpu"], num_gpus=remote["gpu"])(_remote_job)
     running = {task.remote(job, float(remote["gpu"])): job for job in todo}
@@ -185,11 +128,7 @@ def _on_ray(todo: list[Job], folder: str, *, note: Callable[[str], None], remote
 
 def _remote_job(job: Job, gpu: float) -> tuple[bytes, dict]:
     """A Ray task: the pretraining on the device Ray gave it, with a trial's CPU threads."""
-    import ray
-    import torch
-
-    from alstudy.study.worker import pick_device
-    from alstudy.training.simclr import run_job
+    import ray   # Ray: loaded by the Ray runner only; `--local` runs never pay for it
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))

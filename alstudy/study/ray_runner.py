@@ -139,13 +139,13 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
         resources = ray.cluster_resources()
         _warn_if_unfit(study.resources, resources, progress)
         # shared work first: each SimCLR encoder is one Ray task, before the campaigns that read it
-        pre = pretraining.ensure(pretraining.jobs(study), store.path(pretraining.FOLDER), note=progress.note,
+        pre = pretraining.ensure(plan.pretraining_jobs(study), store.path(pretraining.FOLDER), note=progress.note,
                                  remote={"cpu": study.resources.cpu, "gpu": study.resources.gpu})
         name = study.name if storage else "ray"
         storage = _storage_uri(storage) if storage else store.root
         searcher = StudySearcher(scheduler, store, run=run, progress=progress)
         # the encoders travel through Ray's object store (put once), not through the store's folder
-        shipped = pretraining.blobs(pretraining.jobs(study), store.path(pretraining.FOLDER))
+        shipped = pretraining.blobs(plan.pretraining_jobs(study), store.path(pretraining.FOLDER))
         params = {k: v for k, v in (("campaign", campaign), ("encoders", shipped)) if v}
         trainable = tune.with_parameters(run_trial, **params) if params else run_trial
         trainable = tune.with_resources(trainable, {"cpu": study.resources.cpu, "gpu": study.resources.gpu})

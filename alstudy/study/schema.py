@@ -25,6 +25,7 @@ from alstudy.metrics import DEFAULT_MARGIN
 from alstudy.study import fields, names
 from alstudy.study.paradigms import (Paradigm, WeightsInit, check_method_space, parse_paradigms, split_space,
                                      with_base)
+from alstudy.study.pretrain_table import parse_pretrain, uses_pretraining
 from alstudy.study.space import Param, parse_space
 
 _TOP = ("name", "description", "datasets", "strategies", "data_root", "deterministic",
@@ -188,8 +189,6 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     setups = {ds: DatasetSetup(_budget(raw, ds, datasets), *_model(raw, ds, datasets),
                                _train(train, ds, datasets, tuning.space)) for ds in datasets}
     evaluation = _evaluation(fields.table(raw, "evaluation", ""), tuning.seeds)
-    from alstudy.study.pretraining import parse_pretrain, uses_pretraining   # torch, as methods do
-
     strategy_options = _strategy_options(fields.table(raw, "strategy_options", ""), strategies)
     pretrain = parse_pretrain(fields.table(raw, "pretrain", ""), datasets,
                               used=uses_pretraining(paradigms, strategy_options))
