@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -31,8 +32,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import os
-
+    # Imported when the command runs, so that `alstudy --help` stays light (alstudy.cli)
     from alstudy.cli import checks
     from alstudy.study.runner import RunOptions, run_study
 

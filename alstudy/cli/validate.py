@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TextIO
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -17,6 +19,24 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from alstudy.study.runner import validate_study
-
     return validate_study(args.study, pilot=args.pilot)
+
+
+def validate_study(path: str, *, stream: TextIO | None = None, pilot: str | None = None) -> int:
+    """Print the plan of the study at `path` (to `stream`, stdout) without running it; with a
+    `pilot` results directory, also whether its evaluation seeds suffice for its margin."""
+    # Imported when the command runs, so that `alstudy --help` stays light (alstudy.cli)
+    from alstudy.study.checks import check_study
+    from alstudy.study.plan import describe
+    from alstudy.study.schema import load_study
+
+    study = load_study(path)
+    checks = check_study(study, source=path)
+    lines = []
+    if pilot is not None:   # read first: a bad pilot directory is one error line, no plan
+        from analysis.verdict_report import pilot_check   # pandas and scipy: only with --pilot
+
+        e = study.evaluation
+        lines = pilot_check(pilot, datasets=study.datasets, seeds=len(e.seeds), margin=e.margin)
+    print("\n".join([describe(study, checks), *lines]), file=stream or sys.stdout)
+    return 0

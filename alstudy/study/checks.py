@@ -14,8 +14,9 @@ import os
 from dataclasses import dataclass
 
 from alstudy.config import ResolvedBudget
+from alstudy.data.splits import read_splits, split_folder
 from alstudy.errors import UsageError
-from alstudy.study import names
+from alstudy.study import catalog
 from alstudy.study.paradigms import weights_inits
 from alstudy.study.schema import Study
 
@@ -39,7 +40,7 @@ def check_study(study: Study, *, source: str = "study") -> list[DatasetCheck]:
     """UsageError (prefixed with `source`) on the first problem; else one DatasetCheck per dataset."""
     try:
         for strategy, options in study.strategy_options.items():
-            names.check_strategy(strategy, options, f"strategy_options.{strategy}")
+            catalog.check_strategy(strategy, options, f"strategy_options.{strategy}")
         return [_check_dataset(study, ds) for ds in study.datasets]
     except UsageError as err:
         raise err.within(source) from None
@@ -59,11 +60,11 @@ def require_checked(checks: list[DatasetCheck], *, source: str = "study") -> Non
 def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
     setup = study.setups[dataset]
     where = f"model.{dataset}"
-    names.check_model(setup.model, dataset, setup.model_options, where)
+    catalog.check_model(setup.model, dataset, setup.model_options, where)
     absent = []
     for name, init in weights_inits(study.paradigms).items():   # a file that is here loads and fits the model
         if os.path.isfile(init.file):
-            names.check_weights(setup.model, dataset, setup.model_options, init.file, f"paradigms.{name}")
+            catalog.check_weights(setup.model, dataset, setup.model_options, init.file, f"paradigms.{name}")
         else:
             absent.append(f"paradigms.{name}.init.weights = {init.file!r}")
     return dataclasses.replace(_check_files(study, dataset), absent_weights=tuple(absent))
@@ -73,19 +74,17 @@ def _check_files(study: Study, dataset: str) -> DatasetCheck:
     """The dataset's budget against its train split, and its fixed splits, where it can be read."""
     setup = study.setups[dataset]
     root = study.data_root
-    if names.needs_root(dataset):
+    if catalog.needs_root(dataset):
         if root is None:
             return DatasetCheck(dataset, None, None, "data_root is not set (add data_root = \"PATH\" to the study)")
         if not os.path.isdir(os.path.expanduser(root)):
             return DatasetCheck(dataset, None, None, f"data_root = {root!r} is not a folder on this machine")
-    n_train = names.train_size(dataset, root)
+    n_train = catalog.train_size(dataset, root)
     if n_train is None:
         return DatasetCheck(dataset, None, None, f"its files were not found under data_root = {root!r}")
     # Types were checked with the file; what is left is the size, said of this dataset.
     budget = setup.budget.resolve(n_train, where=f"budget of {dataset!r}")
     if study.splits is not None:
-        from alstudy.data.splits import read_splits, split_folder
-
         for seed in study.tuning.seeds + study.evaluation.seeds:
             read_splits(split_folder(study.splits, seed, dataset=dataset), n_train=n_train,
                         initial=budget.initial, validation=budget.validation)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from statistics import fmean, pstdev
 
+import pandas as pd
+import pyarrow.parquet as pq
+
 from alstudy.metrics import rank_desc, records_aubc as aubc
 
 
 def eval_table(path: str) -> list[dict]:
     """One dict per (dataset, paradigm, strategy) with mean/sd test AUBC, seeds, rank, untuned AUBC."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
     keys = ["phase", "dataset", "paradigm", "strategy", "trial"]
     columns = set(pq.read_schema(path).names)
     frame = pd.read_parquet(path, columns=[k for k in keys if k in columns] + ["n_labeled", "test_acc"])

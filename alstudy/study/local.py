@@ -9,6 +9,9 @@ from __future__ import annotations
 import traceback
 from typing import Any, Callable
 
+import torch
+
+from alstudy.campaign import run_campaign
 from alstudy.errors import UsageError
 from alstudy.metrics import records_aubc
 from alstudy.study import plan, pretraining
@@ -25,10 +28,6 @@ def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progres
     Each campaign gets the CPU threads its Ray trial would get (resources.cpu), so both
     runners compute alike and a busy machine is not oversubscribed. `campaign` replaces
     run_campaign (the tests wrap it to inject faults)."""
-    import torch
-
-    from alstudy.campaign import run_campaign
-
     threads, wanted = torch.get_num_threads(), max(1, int(scheduler.study.resources.cpu))
     torch.set_num_threads(wanted)
     try:

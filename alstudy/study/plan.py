@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import CampaignConfig, TrainConfig
-from alstudy.study.names import models_per_cycle
+from alstudy.study.catalog import models_per_cycle
 from alstudy.study.paradigms import IMPLICIT, Paradigm, weights_files
 from alstudy.study.pretrain_table import FOLDER
 from alstudy.study.schema import Study

@@ -16,6 +16,8 @@ import os
 import posixpath
 from typing import Any, Callable, Iterator, Sequence
 
+import pyarrow.fs
+import ray
 from ray import tune
 from ray.tune.search import Searcher
 
@@ -25,7 +27,7 @@ from alstudy.study.interrupt import sigterm_as_sigint
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
-from alstudy.study.trainable import METRIC
+from alstudy.study.trainable import METRIC, run_trial
 
 _LIVE = ("scheduler", "store", "study", "progress", "trials")
 
@@ -36,8 +38,6 @@ def connect(address: str | None) -> bool:
     True when this call started or joined Ray (the caller shuts it down); False when Ray was
     already initialized in this process (tests).
     """
-    import ray
-
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS")
@@ -127,9 +127,6 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
     # The legacy output engine honours verbose=0; alstudy prints its own progress instead.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    import ray
-
-    from alstudy.study.trainable import run_trial
 
     owns_ray = connect(address)
     sigterm_as_sigint()          # ray.init installs its own SIGTERM handler in the driver
@@ -249,8 +246,6 @@ def _drop_checkpoint(checkpoint) -> None:
     prune during the trial instead, but makes Tune force a sync of its whole experiment state
     (10 MB after the quickstart) after every report, an upload each time on cloud storage. A
     folder that cannot be deleted stays."""
-    import pyarrow.fs
-
     if checkpoint is None:
         return
     fs = checkpoint.filesystem

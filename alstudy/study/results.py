@@ -57,7 +57,7 @@ def write_results(store: Store, study_name: str, logs: dict[str, TrialLog]) -> t
     """Write `results.parquet` from the finished campaign logs (`store.logs()`); return its path
     and row count.
     Without a finished campaign nothing is written (an empty table would say nothing)."""
-    import pandas as pd
+    import pandas as pd   # pandas: only the driver writes results; a Ray worker never loads it
 
     path = store.path("results.parquet")
     frame = pd.DataFrame(rows(study_name, logs))

@@ -13,10 +13,21 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
+import torch
+
+from alstudy.data.splits import split_hashes
 from alstudy.errors import UsageError
 from alstudy.study.checks import check_study, require_checked
+from alstudy.study.closing import eval_table, render
+from alstudy.study.interrupt import shielded, sigterm_as_sigint
+from alstudy.study.local import run_local
+from alstudy.study.manifest import begin_run, end_run
 from alstudy.study.paradigms import weights_inits
+from alstudy.study.progress import Progress
+from alstudy.study.results import write_results
+from alstudy.study.scheduler import Scheduler
 from alstudy.study.schema import load_study
+from alstudy.study.store import Store
 
 
 @dataclass(frozen=True)
@@ -37,8 +48,6 @@ def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None,
     """Run (or resume) the study at `path`; return the exit code. Prints to `stream` (stdout).
     `campaign` replaces `alstudy.campaign.run_campaign` in every trial (the tests wrap it to
     inject faults; on Ray it must pickle)."""
-    from alstudy.study.store import Store
-
     stream = stream or sys.stdout
     study = load_study(path)
     require_checked(check_study(study, source=path), source=path)
@@ -57,8 +66,6 @@ def _ray_running() -> bool:
 def _check_machine(study, *, source: str) -> None:
     """The private Ray instance gets this machine's CPUs and GPUs: a trial asking for more
     could never start, so refuse before anything runs."""
-    import torch
-
     r = study.resources
     if r.cpu > (os.cpu_count() or 1):
         raise UsageError(f"{source}: resources.cpu = {r.cpu:g} per trial, but this machine has "
@@ -70,17 +77,8 @@ def _check_machine(study, *, source: str) -> None:
 
 
 def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable | None) -> int:
-    from alstudy.study.closing import eval_table, render
-    from alstudy.study.interrupt import shielded, sigterm_as_sigint
-    from alstudy.study.manifest import begin_run, end_run
-    from alstudy.study.progress import Progress
-    from alstudy.study.results import write_results
-    from alstudy.study.scheduler import Scheduler
-
     extra = {"options": dataclasses.asdict(options)}
     if study.splits is not None:  # the files' contents decide the splits: keep what they were
-        from alstudy.data.splits import split_hashes
-
         extra["split_files"] = split_hashes(study.splits, study.tuning.seeds + study.evaluation.seeds,
                                             study.datasets)
     weights = weights_inits(study.paradigms)
@@ -142,8 +140,6 @@ def _last_line(err: BaseException) -> str:
 def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign) -> dict:
     """Run the campaigns in this process or on Ray; return facts for the manifest."""
     if options.local:
-        from alstudy.study.local import run_local
-
         return run_local(scheduler, store, run=run, progress=progress, device=options.device,
                          campaign=campaign)
     if not (options.address or os.environ.get("RAY_ADDRESS")):
@@ -151,7 +147,8 @@ def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign
         # its "no multi-node cluster" mode (what it uses on macOS and Windows); the documented
         # `--node-ip-address` / `_node_ip_address = "127.0.0.1"` does not do it on Linux: Ray
         # resolves a loopback address to the machine's routable one (resolve_ip_for_localhost).
-        # Read when ray is first imported, hence before ray_runner is.
+        # Read when ray is first imported, hence before ray_runner and tracking (which import
+        # ray) are: this is why they are imported here, not at the top.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     from alstudy.study.ray_runner import run_with_ray
     from alstudy.study.tracking import tracking_callbacks
@@ -162,20 +159,3 @@ def _execute(scheduler, store, run: int, progress, options: RunOptions, campaign
     return run_with_ray(scheduler, store, run=run, progress=progress, address=options.address,
                         storage=options.storage, max_concurrent=options.max_concurrent, campaign=campaign,
                         callbacks=callbacks)
-
-
-def validate_study(path: str, *, stream: TextIO | None = None, pilot: str | None = None) -> int:
-    """Print the plan of the study at `path` (to `stream`, stdout) without running it; with a
-    `pilot` results directory, also whether its evaluation seeds suffice for its margin."""
-    from alstudy.study.plan import describe
-
-    study = load_study(path)
-    checks = check_study(study, source=path)
-    lines = []
-    if pilot is not None:   # read first: a bad pilot directory is one error line, no plan
-        from analysis.verdict_report import pilot_check   # pandas and scipy, only when asked
-
-        e = study.evaluation
-        lines = pilot_check(pilot, datasets=study.datasets, seeds=len(e.seeds), margin=e.margin)
-    print("\n".join([describe(study, checks), *lines]), file=stream or sys.stdout)
-    return 0

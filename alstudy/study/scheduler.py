@@ -23,6 +23,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import optuna
+import sqlalchemy.exc
+
 from alstudy.errors import UsageError
 from alstudy.metrics import objective, records_aubc
 from alstudy.rng import derive_seed
@@ -53,8 +56,6 @@ def cell_name(dataset: str, strategy: str, paradigm: str | None = None) -> str:
 def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
     """Refill an empty Optuna storage from the campaign logs: every Optuna trial that started a
     campaign, with its params, in number order; told when all its tuning seeds finished."""
-    import optuna
-
     for dataset, strategy, paradigm in plan.cells(study):
         dists = {p.name: p.distribution() for p in plan.cell_space(study, paradigm)}
         tuned = [log for log in logs.values() if log.spec.phase == "tune"
@@ -87,8 +88,6 @@ class Scheduler:
 
     def __init__(self, study: Study, storage: Any, finished: Mapping[str, tuple[str, float]], *,
                  retries: int = 0):
-        import optuna
-
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study, self.retries = study, retries
         self.totals = plan.totals(study)
@@ -110,8 +109,6 @@ class Scheduler:
     def from_store(cls, study: Study, store, *, retries: int = 0) -> "Scheduler":
         """The scheduler of a study's results store: finished campaigns from their logs, the
         tuning from the store's Optuna storage."""
-        import sqlalchemy.exc
-
         logs = store.logs()
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
         try:
@@ -181,8 +178,6 @@ class Scheduler:
 
     # -- internals ------------------------------------------------------------------------
     def _resume(self, finished: dict[str, tuple[str, float]]) -> None:
-        import optuna
-
         self.done = {t: phase for t, (phase, _) in finished.items()}
         for (dataset, strategy, paradigm), cell in self._cells.items():
             for trial in sorted(cell.optuna.get_trials(deepcopy=False), key=lambda x: x.number):
@@ -229,8 +224,6 @@ class Scheduler:
                 return
 
     def _ask(self, dataset: str, strategy: str, paradigm: str | None) -> None:
-        import optuna
-
         cell = self._cells[(dataset, strategy, paradigm)]
         number = len(cell.params)   # the proposal index: trial ids, sampler seeds and the budget count these
         t = self.study.tuning

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import Budget, TrainConfig
+from alstudy.data.splits import check_pattern, splits_digest
 from alstudy.errors import UsageError
 from alstudy.metrics import DEFAULT_MARGIN
-from alstudy.study import fields, names
+from alstudy.study import catalog, fields
 from alstudy.study.paradigms import (Paradigm, WeightsInit, check_method_space, parse_paradigms, split_space,
                                      with_base)
 from alstudy.study.pretrain_table import parse_pretrain, uses_pretraining
@@ -131,7 +132,6 @@ class Study:
             d.pop(machine_fact)
         d["evaluation"].pop("margin")   # read by the report only: changing it re-runs nothing
         if self.splits is not None:  # the files' contents decide results, not just their names
-            from alstudy.data.splits import splits_digest
 
             d["splits_digest"] = splits_digest(self.splits, self.tuning.seeds + self.evaluation.seeds,
                                                self.datasets)
@@ -179,8 +179,8 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     if not _NAME.fullmatch(name) or len(name) > MAX_NAME:   # fullmatch: `$` would let "x\n" through
         raise UsageError(f"use 1 to {MAX_NAME} letters, digits, '_', '-' or '.' (it names the results folder)",
                          key="name", value=name)
-    datasets = fields.names(raw, "datasets", "", choices=names.dataset_names())
-    strategies = fields.names(raw, "strategies", "", choices=names.strategy_names())
+    datasets = fields.names(raw, "datasets", "", choices=catalog.dataset_names())
+    strategies = fields.names(raw, "strategies", "", choices=catalog.strategy_names())
     data_root = fields.string(raw, "data_root", "", default=None)
     tuning = _tuning(fields.table(raw, "tuning", ""))
     paradigms = parse_paradigms(fields.table(raw, "paradigms", ""))
@@ -209,7 +209,7 @@ def _per_dataset(tbl: Mapping[str, Any], own: tuple[str, ...], where: str, datas
             continue
         if key in datasets and isinstance(value, dict):
             continue
-        if key in names.dataset_names():
+        if key in catalog.dataset_names():
             raise UsageError(f"{key!r} is not a dataset of this study (datasets: {', '.join(datasets)})",
                              key=f"{where}.{key}")
         fields.check_keys({key: value}, own, where, extra=[f"[{where}.<dataset>]"])
@@ -232,8 +232,8 @@ def _model(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> t
     _per_dataset(tbl, ("name", "options"), "model", datasets)
     own = fields.table(tbl, dataset, "model")
     fields.check_keys(own, ("name", "options"), f"model.{dataset}")
-    choices = names.model_names()
-    default = names.default_model(dataset)
+    choices = catalog.model_names()
+    default = catalog.default_model(dataset)
     name = fields.string(tbl, "name", "model", default=default)
     if "name" in own:
         name = fields.string(own, "name", f"model.{dataset}")
@@ -332,7 +332,6 @@ def _splits(tbl: Mapping[str, Any], datasets: tuple[str, ...]) -> str | None:
     """[splits]: path = a folder pattern with {seed}; format = "torchal" (lSet/uSet/valSet.npy)."""
     if not tbl:
         return None
-    from alstudy.data.splits import check_pattern
 
     fields.check_keys(tbl, ("path", "format"), "splits")
     fmt = fields.string(tbl, "format", "splits", default="torchal")

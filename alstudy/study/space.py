@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from alstudy.config import TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields
+from alstudy.training.methods import check_option, option_defaults
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Param:
 
     def distribution(self):
         """The matching optuna distribution."""
-        import optuna.distributions as d
+        import optuna.distributions as d   # optuna: the scheduler asks; reading a study file does not
 
         if self.kind == "choice":
             return d.CategoricalDistribution(list(self.choices))
@@ -87,7 +88,6 @@ def parse_space(table: Mapping[str, Any], where: str = "tuning.space", *,
 def _defaults(method: str | None) -> dict[str, Any]:
     if method is None:
         return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    from alstudy.training.methods import option_defaults
 
     return option_defaults(method)
 
@@ -96,8 +96,6 @@ def _valid(name: str, value: Any, path: str, method: str | None = None) -> Any:
     """`value` as TrainConfig (or the method) would store it; UsageError naming `path` when invalid."""
     try:
         if method is not None:
-            from alstudy.training.methods import check_option
-
             return check_option(method, name, value, path)
         return getattr(TrainConfig.from_mapping({name: value}), name)
     except UsageError as err:

@@ -18,11 +18,13 @@ a torn file behind that a rerun would trust.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from alstudy.campaign import Cycle
 from alstudy.errors import UsageError
 from alstudy.files import dumps, set_aside, write_atomic, writing
 from alstudy.study.plan import CampaignSpec
@@ -54,8 +56,6 @@ class TrialLog:
 
     def resume(self) -> list:
         """The cycles done so far (`alstudy.campaign.Cycle`), as run_campaign resumes from them."""
-        from alstudy.campaign import Cycle
-
         return [Cycle(line["record"], line["chosen"]) for line in self.lines]
 
 
@@ -96,8 +96,6 @@ class Store:
         """Hold the store for one driver; UsageError while another process holds it.
 
         An flock dies with its process, so a killed driver never leaves a stale lock."""
-        import fcntl
-
         with open(self.path(".lock"), "w") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -64,7 +64,7 @@ class MlflowTracker:
             self._guard(lambda: self._client.set_terminated(self._runs[trial], status="FAILED"))
 
     def _cycle(self, trial: str, line: Mapping[str, Any], last: bool) -> None:
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric   # mlflow: an optional extra, loaded only when tracking
 
         record = line["record"]
         run_id = self._runs.get(trial) or self._open_run(trial, record, line["meta"])
@@ -78,7 +78,7 @@ class MlflowTracker:
     def _open_run(self, trial: str, record: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         """The campaign's run: the one an earlier attempt or run of the study opened, else a new
         one with the campaign's params and tags."""
-        from mlflow.entities import Param
+        from mlflow.entities import Param   # mlflow: an optional extra, loaded only when tracking
 
         client = self._connect()
         found = client.search_runs([self._experiment], filter_string=f"tags.`alstudy.trial` = '{trial}'",
@@ -102,7 +102,7 @@ class MlflowTracker:
             # MLflow's SQLite store migrates its schema on first use and says so at INFO level.
             for name in ("mlflow", "alembic"):
                 logging.getLogger(name).setLevel(logging.WARNING)
-            from mlflow.tracking import MlflowClient
+            from mlflow.tracking import MlflowClient   # mlflow: an optional extra
 
             client = MlflowClient(tracking_uri=self.uri)
             experiment = client.get_experiment_by_name(self.study)

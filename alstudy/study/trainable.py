@@ -13,6 +13,13 @@ import os
 import tempfile
 from typing import Any, Callable
 
+import torch
+
+from alstudy.campaign import Cycle, run_campaign
+from alstudy.metrics import records_aubc
+from alstudy.study.pretraining import local_copy
+from alstudy.study.worker import pick_device, placement
+
 METRIC = "val_aubc"
 
 
@@ -22,13 +29,7 @@ def run_trial(config: dict[str, Any], *, campaign: Callable | None = None,
     gpu, resume (list of Cycle dicts), attempt, weights (a tune.Checkpoint or None).
     `campaign` replaces run_campaign (the tests wrap it to inject faults); `encoders`: the
     study's SimCLR encoders as the driver shipped them ({key: bytes}), read from a local copy."""
-    import torch
-    from ray import tune
-
-    from alstudy.campaign import Cycle, run_campaign
-    from alstudy.metrics import records_aubc
-    from alstudy.study.pretraining import local_copy
-    from alstudy.study.worker import pick_device, placement
+    from ray import tune   # ray.tune loads pandas: only a running trial pays for it
 
     campaign = campaign or run_campaign
     torch.set_num_threads(max(1, int(config["cpu"])))

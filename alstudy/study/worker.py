@@ -6,13 +6,16 @@ from __future__ import annotations
 import platform
 from typing import Any
 
+import torch
+
+from alstudy.provenance import current_code
+
 
 def pick_device(gpu_fraction: float) -> tuple[str, str]:
     """In a Ray trial: (device, GPU ids Ray assigned); cuda only when Ray gave this trial a GPU
     and torch sees one. A fractional GPU is a scheduling promise only, so the trial also caps
     its memory share."""
-    import ray
-    import torch
+    import ray   # Ray: only a Ray trial asks; `--local` runs never load it
 
     ids = ",".join(str(i) for i in ray.get_gpu_ids())
     if ids and torch.cuda.is_available():
@@ -25,11 +28,7 @@ def pick_device(gpu_fraction: float) -> tuple[str, str]:
 def placement(device: str, gpu_ids: str = "", *, on_ray: bool = False) -> dict[str, Any]:
     """The facts every row of a campaign run here carries besides its record. `on_ray`: this
     process is a Ray worker, so the rows also name its Ray node (id and IP); else both are ""."""
-    from alstudy.provenance import current_code
-
     if device.startswith("cuda"):
-        import torch
-
         name = torch.cuda.get_device_name(0)
     else:
         name = platform.processor() or "cpu"
@@ -42,6 +41,6 @@ def _ray_node(on_ray: bool) -> dict[str, str]:
     "vm", two nodes may share a machine), a node id does not."""
     if not on_ray:
         return {"node_id": "", "node_ip": ""}
-    import ray
+    import ray   # Ray: only on a Ray worker
 
     return {"node_id": ray.get_runtime_context().get_node_id(), "node_ip": ray.util.get_node_ip_address()}

@@ -1,53 +1,46 @@
-"""What a study file may name — datasets, models, strategies — asked of the registries of
-alstudy.data, alstudy.models and alstudy.strategies (names, defaults, a trial build of a model
-or strategy, a dataset's size), so that schema and checks import those packages only here, on first use.
-
-The dataset registry imports without torch; models and strategies import torch on first use,
-which only the validating and running commands pay.
+"""The catalog a study file names from: datasets, models and strategies as the registries of
+alstudy.data, alstudy.models and alstudy.strategies hold them (names, defaults, a trial build of
+a model or strategy, a dataset's size). The schema and the checks ask here, and nowhere else,
+so a name from a file turns into an object in one place.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping
 
+from alstudy.data import dataset_spec, get_dataset
+from alstudy.data import dataset_names as _dataset_names
 from alstudy.errors import UsageError
+from alstudy.models import make_model
+from alstudy.models import model_names as _model_names
+from alstudy.models.weights import fit_weights, read_weights
+from alstudy.strategies import make_strategy
+from alstudy.strategies import strategy_names as _strategy_names
 
 
 def dataset_names() -> list[str]:
-    from alstudy.data import dataset_names as names
-
-    return names()
+    return _dataset_names()
 
 
 def default_model(dataset: str) -> str:
-    from alstudy.data import dataset_spec
-
     return dataset_spec(dataset).default_model
 
 
 def needs_root(dataset: str) -> bool:
-    from alstudy.data import dataset_spec
-
     return dataset_spec(dataset).needs_root
 
 
 def model_names() -> list[str]:
-    from alstudy.models import model_names as names
-
-    return names()
+    return _model_names()
 
 
 def strategy_names() -> list[str]:
-    from alstudy.strategies import strategy_names as names
-
-    return names()
+    return _strategy_names()
 
 
 def check_model(name: str, dataset: str, options: Mapping[str, Any], where: str) -> None:
     """Build model `name` for `dataset`'s inputs once, so bad options fail before the run."""
-    from alstudy.data import dataset_spec
-    from alstudy.models import make_model
-
     spec = dataset_spec(dataset)
     try:
         make_model(name, spec.input_shape, spec.num_classes, options=dict(options))
@@ -60,10 +53,6 @@ def check_model(name: str, dataset: str, options: Mapping[str, Any], where: str)
 def check_weights(name: str, dataset: str, options: Mapping[str, Any], path: str, where: str) -> None:
     """Read the weights file at `path` and fit it to model `name` for `dataset` (exists, loads,
     fits), so a wrong file fails before the run."""
-    from alstudy.data import dataset_spec
-    from alstudy.models import make_model
-    from alstudy.models.weights import fit_weights, read_weights
-
     spec = dataset_spec(dataset)
     model = make_model(name, spec.input_shape, spec.num_classes, options=dict(options))
     try:
@@ -74,8 +63,6 @@ def check_weights(name: str, dataset: str, options: Mapping[str, Any], path: str
 
 def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:
     """Build strategy `name` with `options` once, so bad options fail before the run."""
-    from alstudy.strategies import make_strategy
-
     try:
         make_strategy(name, **dict(options))
     except UsageError as err:
@@ -86,8 +73,6 @@ def check_strategy(name: str, options: Mapping[str, Any], where: str) -> None:
 
 def models_per_cycle(name: str, options: Mapping[str, Any]) -> int:
     """Models strategy `name` trains per cycle: its ensemble's size, else 1."""
-    from alstudy.strategies import make_strategy
-
     return max(1, make_strategy(name, **dict(options)).needs().ensemble)
 
 
@@ -97,10 +82,6 @@ def train_size(dataset: str, root: str | None) -> int | None:
     Embedded datasets use the registry's recorded size when it has one; others are loaded
     (cached per process), which also proves their files are readable.
     """
-    import os
-
-    from alstudy.data import dataset_spec, get_dataset
-
     spec = dataset_spec(dataset)
     if spec.n_train is not None and not spec.needs_root:
         return spec.n_train
