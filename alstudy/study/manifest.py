@@ -1,9 +1,11 @@
 """manifest.json: what produced the results (versions, git revision) and one entry per run.
 
-Each run entry names the driver's code (`code`: alstudy's version, and its git revision when
-installed from a checkout) and the codes its campaigns ran (`codes`, which on a cluster are the
-workers'). A study resumed after an upgrade keeps the rows of both versions, so the runner warns,
-and every row of results.parquet carries the code of the process that ran its campaign.
+Each run entry names the driver's code (`code`: alstudy's version and a hash of its source files,
+`alstudy.provenance.current_code`) and the codes its campaigns ran (`codes`, which on a cluster
+are the workers'); the manifest also keeps the digest of every source file of the latest run
+(`sources`). A study resumed with other code keeps the rows of both, so the runner warns in one
+line naming the files changed since the last run, and every row of results.parquet carries the
+code of the process that ran its campaign.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import platform
 import sys
 from typing import Any
 
-from alstudy.provenance import this_code, code_version, now
+from alstudy.provenance import changed_sources, code_version, now, this_code, this_sources
 from alstudy.study.store import Store
 
 def run_codes(manifest: dict[str, Any] | None) -> dict[int, str]:
@@ -25,19 +27,22 @@ def run_codes(manifest: dict[str, Any] | None) -> dict[int, str]:
     return {int(r["run"]): r.get("code", fallback) for r in manifest.get("runs", [])}
 
 
-def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int, str, list[str]]:
-    """Append a run entry (started now) to the manifest. Returns its index, its code, and the
-    codes of earlier runs that differ from it (empty while the study's code never changed)."""
+def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int, str, list[str], list[str]]:
+    """Append a run entry (started now) to the manifest. Returns its index, its code, the codes
+    of earlier runs that differ from it (empty while the study's code never changed) and the
+    source files changed since the last run (empty when unchanged, or not known)."""
     manifest = store.read_json("manifest.json") or {"created": now(), "runs": []}
     earlier = run_codes(manifest)
     packages, git, code = this_code()
-    manifest |= {"packages": packages, "git": git, "platform": platform.platform(),
+    sources = this_sources()
+    changed = changed_sources(manifest["sources"], sources) if manifest.get("sources") else []
+    manifest |= {"packages": packages, "git": git, "sources": sources, "platform": platform.platform(),
                  "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])}
     manifest["runs"].append({"run": len(manifest["runs"]), "runner": runner, "code": code,
                              "packages": packages, "git": git, "started": now(),
                              "ended": None, "status": "running", "driver_host": platform.node()} | extra)
     store.write_json(manifest, "manifest.json", indent=2)
-    return len(manifest["runs"]) - 1, code, sorted(set(earlier.values()) - {code})
+    return len(manifest["runs"]) - 1, code, sorted(set(earlier.values()) - {code}), changed
 
 
 def end_run(store: Store, run: int, logs: dict[str, Any], *, status: str,

@@ -4,8 +4,8 @@ Columns: the records of run_campaign, then the runner's: study, phase, trial, op
 (the Optuna trial number; for evaluation rows the number of the best trial they reuse),
 objective (this campaign's validation AUBC), optuna_value (mean objective of that Optuna
 trial over the tuning seeds), attempt (0 = first try; > 0: resumed from its log after a crash or a stop),
-run (which invocation of `alstudy run` produced the row), code (the alstudy version, and git
-revision, of the process that ran the campaign), host, device, gpu_ids, node_id and node_ip
+run (which invocation of `alstudy run` produced the row), code (the alstudy version and a
+hash of its source files, of the process that ran the campaign), host, device, gpu_ids, node_id and node_ip
 (the Ray node that ran the cycle; "" for the local runner and for rows logged before rows named it).
 """
 

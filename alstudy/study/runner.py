@@ -84,7 +84,7 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     weights = weights_inits(study.paradigms)
     if weights:  # the weights' bytes decide results: keep what they were
         extra["weights_files"] = {name: {"path": w.file, "sha256": w.sha256()} for name, w in weights.items()}
-    run, code, other_codes = begin_run(store, runner="local" if options.local else "ray", extra=extra)
+    run, code, other_codes, changed = begin_run(store, runner="local" if options.local else "ray", extra=extra)
     scheduler = Scheduler.from_store(study, store, retries=options.max_failures)
     for note in store.notes:
         print(f"warning: {note}", file=stream, flush=True)
@@ -93,8 +93,8 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     print(f"study {study.name}: results in {store.root}", file=stream, flush=True)
     if other_codes:
         print(f"warning: earlier runs of this study used alstudy {', '.join(other_codes)}; this run uses "
-              f"{code}. Every row keeps the code that produced it (column `code` of results.parquet), "
-              "and `alstudy report` notes the mix", file=stream, flush=True)
+              f"{code}{_changed_text(changed)}. Every row keeps the code that produced it (column `code` of "
+              "results.parquet), and `alstudy report` notes the mix", file=stream, flush=True)
     status, facts, stopped = "interrupted", {}, ""
     sigterm_as_sigint()
     try:
@@ -130,6 +130,14 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
         print("the study is not finished: rerun the same command to resume it", file=stream)
         return 130
     return 0
+
+
+def _changed_text(changed: list[str], *, shown: int = 3) -> str:
+    """" (changed since the last run: a.py, b.py and 4 more files)", or "" when none is known."""
+    if not changed:
+        return ""
+    more = f" and {len(changed) - shown} more files" if len(changed) > shown else ""
+    return f" (changed since the last run: {', '.join(changed[:shown])}{more})"
 
 
 def _last_line(err: BaseException) -> str:

@@ -142,3 +142,19 @@ def test_rows_of_runs_recorded_before_runs_named_their_code_take_the_manifest_ve
            "runs": [{"run": 0}, {"run": 1, "code": "0.2.0"}]}
     assert run_codes(old) == {0: "0.1.0+gaaaaaaaaaaaa.dirty", 1: "0.2.0"}
     assert run_codes(None) == {}
+
+
+def test_a_run_names_the_source_files_changed_since_the_last_run(tmp_path):
+    from alstudy.provenance import current_code, this_sources
+    from alstudy.study.manifest import begin_run
+    from alstudy.study.store import Store
+
+    store = Store(str(tmp_path))
+    assert begin_run(store, runner="local", extra={})[1:] == (current_code(), [], [])   # a new study
+    manifest = json.load(open(tmp_path / "manifest.json"))
+    assert manifest["sources"] == this_sources() and "alstudy/metrics.py" in manifest["sources"]
+    manifest["sources"] = dict(this_sources()) | {"alstudy/metrics.py": "0" * 12, "alstudy/gone.py": "1" * 12}
+    manifest["runs"][0]["code"] = "0.1.0+src.000000000000"
+    json.dump(manifest, open(tmp_path / "manifest.json", "w"))
+    run, code, others, changed = begin_run(store, runner="local", extra={})
+    assert (run, others, changed) == (1, ["0.1.0+src.000000000000"], ["alstudy/gone.py", "alstudy/metrics.py"])
