@@ -83,8 +83,9 @@ class Store:
                 f"{root} holds results of a different version of study {study.name!r}: "
                 "use another --out, or move that folder away to start over")
         if os.path.isdir(store.path("proposals")):
-            raise UsageError(f"{root} was written by an alstudy older than 0.2 (trial JSON files and "
-                             "proposals/): finish it with that version, or move the folder away")
+            raise UsageError(f"{root} holds results in an earlier layout (trial JSON files and proposals/) "
+                             "that this alstudy cannot resume: finish it with the alstudy that wrote it, "
+                             "or move the folder away")
         os.makedirs(store.path("trials"), exist_ok=True)
         if saved is None:
             write_atomic(store.path("study.toml"), source_text)

@@ -132,7 +132,7 @@ def test_a_store_of_the_older_layout_is_refused_in_one_line(make_study, tmp_path
     os.makedirs(tmp_path / "out" / "old" / "proposals")
     assert main(["run", path, "--out", str(tmp_path / "out"), "--local"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "older than 0.2" in err[0]
+    assert len(err) == 1 and "results in an earlier layout (trial JSON files and proposals/)" in err[0]
 
 
 def test_rows_of_runs_recorded_before_runs_named_their_code_take_the_manifest_versions():
