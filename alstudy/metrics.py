@@ -2,7 +2,7 @@
 and the margin within which two AUBCs count as equal.
 
 numpy only, so a Ray worker, the runner and the `analysis` package all compute them alike
-without loading pandas or scipy. `alstudy run`'s closing table and `alstudy report` rank with
+without loading pandas or scipy. `alstudy run`'s summary table and `alstudy report` rank with
 the same function, so they agree on ties.
 """
 

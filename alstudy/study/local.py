@@ -18,7 +18,7 @@ from alstudy.study import plan, pretraining
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
-from alstudy.study.worker import placement
+from alstudy.study.placement import placement
 
 
 def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str = "cpu",

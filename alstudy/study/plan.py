@@ -87,15 +87,16 @@ def cell_space(study: Study, paradigm: str | None) -> tuple[Param, ...]:
     return tuple(p for p in study.tuning.space + tuple(own) if p.name not in par.fixed())
 
 
-def _middle(dataset: str, strategy: str, paradigm: str | None) -> str:
+def _cell_id(dataset: str, strategy: str, paradigm: str | None) -> str:
+    """The cell's part of a trial id: `<dataset>-<strategy>`, or `<dataset>-<paradigm>-<strategy>`."""
     return f"{dataset}-{strategy}" if paradigm is None else f"{dataset}-{paradigm}-{strategy}"
 
 
 def trial_id(phase: str, dataset: str, strategy: str, seed: int, number: int = -1, *,
              paradigm: str | None = None) -> str:
     if phase == "tune":
-        return f"tune-{_middle(dataset, strategy, paradigm)}-t{number:03d}-s{seed}"
-    return f"{phase}-{_middle(dataset, strategy, paradigm)}-s{seed}"
+        return f"tune-{_cell_id(dataset, strategy, paradigm)}-t{number:03d}-s{seed}"
+    return f"{phase}-{_cell_id(dataset, strategy, paradigm)}-s{seed}"
 
 
 def tune_spec(dataset: str, strategy: str, number: int, seed: int, params: Mapping[str, Any], *,

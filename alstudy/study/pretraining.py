@@ -27,7 +27,7 @@ import torch
 from alstudy.files import write_atomic
 from alstudy.study.plan import paradigm_of, pretraining_job
 from alstudy.study.pretrain_table import FOLDER
-from alstudy.study.worker import pick_device
+from alstudy.study.placement import pick_device
 from alstudy.training.simclr import run_job
 from alstudy.training.simclr_recipe import Job, Pretrained
 

@@ -1,8 +1,8 @@
 """Run a study's campaigns as Ray Tune trials: one Tuner, one searcher multiplexing all cells.
 
 `StudySearcher` is a `ray.tune.search.Searcher` whose suggestions come from the Ray-free
-`Scheduler` (Optuna ask/tell per cell). Each trial reports once per cycle; `_Driver` (a Tune
-callback) appends that cycle to the campaign's log in the results store as it arrives. A
+`Scheduler` (Optuna ask/tell per cell). Each trial reports once per cycle; `_StudyCallback` (the
+study's Tune callback) appends that cycle to the campaign's log in the results store as it arrives. A
 crashed trial goes back to the scheduler, which hands the campaign out again as a new trial
 that resumes from its log, the same way a rerun of the study resumes it: resuming is the
 store's job (not `Tuner.restore`, not Tune's in-place retries).
@@ -57,7 +57,7 @@ class StudySearcher(Searcher):
         self.scheduler, self.store, self.study = scheduler, store, scheduler.study
         self.run, self.progress = run, progress
         self.specs: dict[str, tuple[plan.CampaignSpec, int]] = {}   # Tune trial -> (campaign, attempt)
-        self.trials: dict[str, Any] = {}           # Tune trial objects seen by `_Driver`
+        self.trials: dict[str, Any] = {}           # Tune trial objects seen by `_StudyCallback`
         self._weights: dict[str, Any] = {}         # campaign -> checkpoint of a crashed warm start
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
@@ -155,7 +155,7 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
             run_config=tune.RunConfig(
                 name=f"{name}/run{run}", storage_path=storage, verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),   # the scheduler retries
-                callbacks=[_Driver(searcher), *callbacks]))
+                callbacks=[_StudyCallback(searcher), *callbacks]))
         with _working_dir(store.root):
             tuner.fit()
         return {"ray_address": ray.get_runtime_context().gcs_address,
@@ -212,7 +212,7 @@ def _trial_name(trial) -> str:
     return trial.config["trial"] + (f"-a{attempt}" if attempt else "")
 
 
-class _Driver(tune.Callback):
+class _StudyCallback(tune.Callback):
     """Tune callback: log every reported cycle, keep the display fresh, and delete a finished
     trial's checkpoints."""
 
@@ -240,12 +240,11 @@ class _Driver(tune.Callback):
 
 def _drop_checkpoint(checkpoint) -> None:
     """A finished campaign's records are in the results store, so its Tune checkpoints (a
-    warm-started model's weights per cycle: ~45 MB a cycle for a ResNet-18) are dead weight:
-    delete the checkpoint folders of its trial, through the
-    checkpoint's own filesystem (local folders and cloud URIs alike). `num_to_keep` would
-    prune during the trial instead, but makes Tune force a sync of its whole experiment state
-    (10 MB after the quickstart) after every report, an upload each time on cloud storage. A
-    folder that cannot be deleted stays."""
+    warm-started model's weights, one per cycle) are dead weight: delete the checkpoint folders
+    of its trial, through the checkpoint's own filesystem (local folders and cloud URIs alike).
+    `num_to_keep` would prune during the trial instead, but makes Tune force a sync of its whole
+    experiment state after every report, an upload each time on cloud storage. A folder that
+    cannot be deleted stays."""
     if checkpoint is None:
         return
     fs = checkpoint.filesystem

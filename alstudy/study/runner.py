@@ -18,7 +18,7 @@ import torch
 from alstudy.data.splits import split_hashes
 from alstudy.errors import UsageError
 from alstudy.study.checks import check_study, require_checked
-from alstudy.study.closing import eval_table, render
+from alstudy.study.summary_table import eval_table, render
 from alstudy.study.interrupt import shielded, sigterm_as_sigint
 from alstudy.study.local import run_local
 from alstudy.study.manifest import begin_run, end_run

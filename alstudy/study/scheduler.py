@@ -38,7 +38,9 @@ from alstudy.files import set_aside
 
 
 @dataclass
-class _Cell:
+class _CellTuning:
+    """The tuning state of one cell (a `plan.Cell`): its Optuna study and its trials so far."""
+
     optuna: Any                                            # optuna.Study on the study's storage
     params: dict[int, dict[str, Any]] = field(default_factory=dict)   # Optuna number -> params
     live: set[int] = field(default_factory=set)            # asked, not yet told
@@ -94,13 +96,13 @@ class Scheduler:
         self._dists = {par: {p.name: p.distribution() for p in plan.cell_space(study, par)}
                        for par in plan.paradigm_keys(study)}
         self._queue: deque[CampaignSpec] = deque()
-        self._filler: deque[CampaignSpec] = deque()
+        self._untuned: deque[CampaignSpec] = deque()   # the untuned arm: handed out when _queue is empty
         self.running: dict[str, CampaignSpec] = {}
         self.done: dict[str, str] = {}        # trial -> phase
         self.failed: dict[str, CampaignSpec] = {}
         self._tries: dict[str, int] = {}      # failures of a trial in this run
         self._round = 0
-        self._cells = {cell: _Cell(optuna.create_study(storage=storage, study_name=cell_name(*cell),
+        self._cells = {cell: _CellTuning(optuna.create_study(storage=storage, study_name=cell_name(*cell),
                                                        direction="maximize", load_if_exists=True))
                        for cell in plan.cells(study)}
         self._resume(dict(finished))
@@ -126,7 +128,7 @@ class Scheduler:
         on the running campaigns, or (when none is running) nothing is left."""
         if not self._queue:
             self._ask_round_robin()
-        source = self._queue or self._filler
+        source = self._queue or self._untuned
         if not source:
             return None
         spec = source.popleft()
@@ -211,7 +213,7 @@ class Scheduler:
                 for seed in self.study.evaluation.seeds:
                     spec = plan.eval_spec("untuned", dataset, strategy, seed, {}, paradigm=paradigm)
                     if spec.trial not in self.done:
-                        self._filler.append(spec)
+                        self._untuned.append(spec)
 
     def _ask_round_robin(self) -> None:
         cells = list(self._cells)
@@ -249,7 +251,7 @@ class Scheduler:
         self._record(cell, spec, value)
         self._maybe_evaluate(*spec.cell)
 
-    def _record(self, cell: _Cell, spec: CampaignSpec, value: float | None) -> None:
+    def _record(self, cell: _CellTuning, spec: CampaignSpec, value: float | None) -> None:
         """One tuning campaign's objective; tell Optuna once all seeds of its trial finished.
         A trial with a failed campaign stays open in the storage, so a later run completes it."""
         results = cell.results.setdefault(spec.number, {})

@@ -182,7 +182,7 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     datasets = fields.names(raw, "datasets", "", choices=catalog.dataset_names())
     strategies = fields.names(raw, "strategies", "", choices=catalog.strategy_names())
     data_root = fields.string(raw, "data_root", "", default=None)
-    tuning = _tuning(fields.table(raw, "tuning", ""))
+    tuning = _parse_tuning(fields.table(raw, "tuning", ""))
     paradigms = parse_paradigms(fields.table(raw, "paradigms", ""))
     check_method_space(tuning.method_space, paradigms)
     train = fields.table(raw, "train", "")
@@ -259,7 +259,8 @@ def _train(tbl: Mapping[str, Any], dataset: str, datasets: tuple[str, ...], spac
     return values
 
 
-def _tuning(tbl: Mapping[str, Any]) -> Tuning:
+def _parse_tuning(tbl: Mapping[str, Any]) -> Tuning:
+    """[tuning]: the Optuna budget and search space every cell gets."""
     if not tbl:
         raise UsageError("is missing: give trials, seeds and a search space ([tuning.space])", key="[tuning]")
     fields.check_keys(tbl, _TUNING, "tuning")

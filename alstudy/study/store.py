@@ -153,7 +153,7 @@ class Store:
     def record(self, spec: CampaignSpec, cycle: dict[str, Any], meta: dict[str, Any], *, run: int,
                cycles_total: int) -> None:
         """Log one finished cycle (`Cycle.to_dict()`) of `spec`, with where it ran (`meta`:
-        worker.placement plus the attempt) and which run of the study produced it."""
+        placement.placement plus the attempt) and which run of the study produced it."""
         self.append(spec, cycle | {"meta": meta, "run": run}, cycles_total=cycles_total)
 
     def record_failure(self, spec: CampaignSpec, error: str, *, attempt: int, run: int,

@@ -18,7 +18,7 @@ import torch
 from alstudy.campaign import Cycle, run_campaign
 from alstudy.metrics import records_aubc
 from alstudy.study.pretraining import local_copy
-from alstudy.study.worker import pick_device, placement
+from alstudy.study.placement import pick_device, placement
 
 METRIC = "val_aubc"
 

@@ -79,7 +79,7 @@ def test_one_paradigm_reads_as_before():
 
 
 def test_the_closing_table_of_alstudy_run_ranks_within_each_paradigm(tmp_path):
-    from alstudy.study.closing import eval_table, render
+    from alstudy.study.summary_table import eval_table, render
 
     path, frame = tmp_path / "results.parquet", two_paradigms()
     frame.to_parquet(path)

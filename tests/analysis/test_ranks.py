@@ -47,7 +47,7 @@ def test_alstudy_run_and_alstudy_report_print_the_same_ranks_ties_included(make_
     import json
 
     from alstudy.cli import main
-    from alstudy.study.closing import eval_table
+    from alstudy.study.summary_table import eval_table
 
     # noise-free curves: entropy and margin tie exactly on every dataset, bald ties them on wine
     effects = {(d, s): e for d in ("digits", "wine") for s, e in

@@ -1,4 +1,5 @@
-"""The closing table of `alstudy run`: per dataset and paradigm, each strategy's evaluation AUBC and rank.
+"""The summary table `alstudy run` prints when it ends: per dataset and paradigm, each
+strategy's evaluation AUBC and rank.
 
 Read from results.parquet (the same file `analysis` reads): test AUBC of the evaluation
 phase, averaged over the evaluation seeds; rank 1 = best within the (dataset, paradigm) (tied
