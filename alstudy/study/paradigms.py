@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from alstudy.config import TrainConfig
+from alstudy.config import TUNES, Init, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields
 
@@ -76,6 +76,12 @@ class Paradigm:
     def fixed(self) -> set[str]:
         """Names this paradigm fixes (they leave its cells' search space)."""
         return set(self.train) | set(self.options)
+
+    def campaign_init(self) -> Init:
+        """The `init` of this paradigm's campaigns (a SimCLR one without its encoder yet)."""
+        if isinstance(self.init, WeightsInit):
+            return Init("weights", weights=self.init.file)
+        return Init(self.init, tune=self.tune)
 
 
 def parse_paradigms(tbl: Mapping[str, Any]) -> tuple[Paradigm, ...]:
@@ -134,14 +140,14 @@ def weights_files(paradigms: tuple[Paradigm, ...]) -> dict[str, str]:
 
 def _tune(raw: Mapping[str, Any], init: str, where: str) -> str:
     """The paradigm's `tune` ("finetune" by default); only a pretrained init has one."""
-    from alstudy.training.simclr_recipe import check_tune
-
     if "tune" not in raw:
         return "finetune"
     if init != "simclr":
         raise UsageError('applies to init = "simclr" only (what to train of the pretrained model)',
                          key=f"{where}.tune", value=raw["tune"])
-    return check_tune(raw["tune"], f"{where}.tune")
+    if raw["tune"] not in TUNES:
+        raise UsageError(f"allowed: {', '.join(TUNES)}", key=f"{where}.tune", value=raw["tune"])
+    return raw["tune"]
 
 
 def split_space(tbl: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

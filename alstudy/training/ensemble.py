@@ -6,8 +6,9 @@ BatchNorm over the members' channels at once. Other models stack their weights
 (`torch.func.stack_module_state`) and run one `vmap`ped backbone call. Either way every member
 follows the recipe of `fit` (steps, optimizer, schedule, weight decay groups, label smoothing,
 mixup, augmentation, head dropout) and draws its own batches; a step gathers the K members'
-rows and augments them in one call. SWA is the exception: with `train.swa > 0` the members
-are trained one after another with `fit`.
+rows and augments them in one call. Two exceptions train the members one after another with
+`fit`: SWA (`train.swa > 0`), and a semi-supervised method, where every member trains with
+its own unlabeled term exactly as member 0 does.
 """
 
 from __future__ import annotations
@@ -31,20 +32,24 @@ Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B,
 
 def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
                 to_float: ToFloat, augment: Augment, gen: torch.Generator,
-                mix_rng: np.random.Generator, like: FitStats | None = None) -> FitStats:
+                mix_rng: np.random.Generator, like: FitStats | None = None,
+                terms: list | None = None) -> FitStats:
     """Train `models` (same architecture, own initial weights) in place on (x, y), together,
     for `num_steps` under `lr_factor`'s schedule -- or, with `like` (member 0's `fit`), for the
     steps it took under the learning-rate schedule it followed: a training-watching stop rule
     is member 0's, and every member trains the same recipe.
 
     Like `fit`, all randomness comes from `gen` (on x's device: batches, augmentation, dropout)
-    and `mix_rng` (mixup coefficients); each member gets its own batch order.
+    and `mix_rng` (mixup coefficients); each member gets its own batch order. `terms`: one
+    unlabeled term per member (a semi-supervised method; its step count, not `like`'s).
     """
     if not models:
         return FitStats(steps=0)
-    if train.swa > 0:  # averaged weights need per-member BatchNorm passes: plain fits
-        stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng)
-                 for m in models]
+    if train.swa > 0 or terms is not None:
+        # plain fits: averaged weights need per-member BatchNorm passes, and a term follows
+        # one model (its statistics; Mean Teacher's teacher)
+        stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng,
+                     unlabeled=term) for m, term in zip(models, terms or [None] * len(models))]
         return stats[0]
     for m in models:
         m.train()
