@@ -27,6 +27,7 @@ from typing import Any, Mapping
 from alstudy.config import TUNES, Init, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields
+from alstudy.training.methods import check_method, check_option, method_names, option_names
 
 IMPLICIT = "supervised"    # the paradigm of a study that names none
 INITS = ("random", "simclr")   # where a cycle's weights start; "random": fresh seeded weights;
@@ -86,8 +87,6 @@ class Paradigm:
 
 def parse_paradigms(tbl: Mapping[str, Any]) -> tuple[Paradigm, ...]:
     """The paradigms of `[paradigms]`, in file order; () when the table is absent."""
-    from alstudy.training.methods import check_method, check_option, option_names
-
     train_keys = [f.name for f in dataclasses.fields(TrainConfig)]
     out = []
     for name, raw in tbl.items():
@@ -133,11 +132,6 @@ def weights_inits(paradigms: tuple[Paradigm, ...]) -> dict[str, WeightsInit]:
     return {p.name: p.init for p in paradigms if isinstance(p.init, WeightsInit)}
 
 
-def weights_files(paradigms: tuple[Paradigm, ...]) -> dict[str, str]:
-    """{paradigm name: the weights file it starts from} for the paradigms that name one."""
-    return {name: w.file for name, w in weights_inits(paradigms).items()}
-
-
 def _tune(raw: Mapping[str, Any], init: str, where: str) -> str:
     """The paradigm's `tune` ("finetune" by default); only a pretrained init has one."""
     if "tune" not in raw:
@@ -152,8 +146,6 @@ def _tune(raw: Mapping[str, Any], init: str, where: str) -> str:
 
 def split_space(tbl: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """`[tuning.space]` as (shared entries, {method: its `[tuning.space.<method>]` table})."""
-    from alstudy.training.methods import method_names
-
     shared = {k: v for k, v in tbl.items() if k not in method_names()}
     per_method = {k: v for k, v in tbl.items() if k in method_names()}
     for method, sub in per_method.items():
