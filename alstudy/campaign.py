@@ -196,7 +196,7 @@ def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: in
     if terms:
         stats = [t.stats() for t in terms]
         extra |= {f"members_{key}": sum(s[key] for s in stats) / len(stats)
-                  for key in stats[0] if key.startswith("ssl_")}
+                  for key, value in stats[0].items() if key.startswith("ssl_") and isinstance(value, float)}
     return members, extra
 
 
