@@ -23,14 +23,14 @@ from alstudy.config import CampaignConfig, ResolvedBudget
 from alstudy.data import get_dataset
 from alstudy.data.splits import read_splits, split_folder
 from alstudy.models import make_model
-from alstudy.models.weights import load_weights
+from alstudy.models.weights import start_from
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
-from alstudy.training import FitStats, embed, evaluate, fit, infer
 from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
+from alstudy.training.fit import FitStats, fit
+from alstudy.training.infer import embed, evaluate, infer
 from alstudy.training.loss_module import LossLearner, predict_losses
-from alstudy.training.simclr import start_from
-from alstudy.training.ssl import make_term
+from alstudy.training.methods import METHODS
 
 Record = dict[str, Any]
 
@@ -93,7 +93,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             "n_validation": budget.validation,
             "trained_with": "loss_module" if needs.loss_module else "task_loss", **config.train.as_columns(),
             **{f"hp.{k}": v for k, v in config.method_options.items()},
-            **(config.pretrained.columns() if config.pretrained is not None else {})}
+            **config.init.columns()}
     encoder = _encoder(model_name, data, config, dev) if needs.simclr_features else None
 
     pending = resume[-1].chosen if resume else {"new_indices": initial.tolist(), "seconds_score": 0.0,
@@ -128,7 +128,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             members = [model]
             if needs.ensemble > 1:
                 members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val,
-                                                seed=seed, cycle=cycle, like=stats)
+                                                seed=seed, cycle=cycle, like=stats, labeled=labeled, val=val)
                 record.update(extra)
             records.append(record)
             pending = None
@@ -155,35 +155,48 @@ def unlabeled_rows(n_train: int, labeled: list[int], val: torch.Tensor, *,
 
 
 def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch.Tensor):
-    """The semi-supervised method's term over this cycle's unlabeled rows: the pool (the train
-    split less the validation set and, unless `include_labeled`, less the labeled set), or None."""
-    if config.method == "supervised":
+    """The method's term over this cycle's unlabeled rows: the pool (the train split less the
+    validation set and, unless `include_labeled`, less the labeled set); None for a method
+    that learns from the labeled set only."""
+    build = METHODS[config.method].make_term
+    if build is None:
         return None
     rows = unlabeled_rows(data.n_train, labeled, val, include_labeled=config.method_options["include_labeled"])
-    return make_term(config.method, data.x_train[rows], data=data, options=config.method_options,
-                     batch_size=min(config.train.batch_size, len(labeled)))
+    return build(data.x_train[rows], data=data, options=config.method_options,
+                 batch_size=min(config.train.batch_size, len(labeled)))
 
 
 def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,
-                   seed: int, cycle: int, like: FitStats) -> tuple[list, Record]:
+                   seed: int, cycle: int, like: FitStats, labeled: list[int], val: torch.Tensor
+                   ) -> tuple[list, Record]:
     """The ensemble of a cycle: `model` (member 0, trained like every strategy's model) and
-    k - 1 members from their own initial weights (seed, 'init/member<i>', cycle), trained
-    together with the same recipe on the same labels for member 0's steps and schedule (`like`). Returns (members, record columns):
-    the ensemble's accuracies, its size and the members' training time."""
+    k - 1 members from their own initial weights (seed, 'init/member<i>', cycle), trained with
+    the same recipe, init and method on the same labels: for member 0's steps and schedule
+    (`like`), or, with a semi-supervised method, each with its own unlabeled term over the
+    same pool. Returns (members, record columns): the ensemble's accuracies, its size, the
+    method its members trained with (`members_method`), the mean of their unlabeled terms'
+    statistics (`members_ssl_*`) and their training time."""
     dev = data.device
     t0 = _now(dev)
     name = config.model or data.default_model
     others = [new_model(name, data, config, seed, cycle, dev, member=i) for i in range(1, k)]
+    terms = None
+    if METHODS[config.method].make_term is not None:
+        terms = [_unlabeled_term(config, data, labeled, val) for _ in others]
     fit_members(others, data.x_train[lab], data.y_train[lab], train=config.train, to_float=data.to_float,
                 augment=data.augmenter(config.train.augment),
                 gen=torch_generator(seed, "train-members", cycle, device=dev.type),
-                mix_rng=numpy_generator(seed, "mixup-members", cycle), like=like)
+                mix_rng=numpy_generator(seed, "mixup-members", cycle), like=like, terms=terms)
     t1 = _now(dev)
     members = [model, *others]
-    extra = {"ensemble_size": k,
+    extra = {"ensemble_size": k, "members_method": config.method,
              "ensemble_val_acc": ensemble_accuracy(members, x_val, y_val, to_float=data.to_float),
              "ensemble_test_acc": ensemble_accuracy(members, data.x_test, data.y_test, to_float=data.to_float),
              "seconds_train_members": t1 - t0}
+    if terms:
+        stats = [t.stats() for t in terms]
+        extra |= {f"members_{key}": sum(s[key] for s in stats) / len(stats)
+                  for key, value in stats[0].items() if key.startswith("ssl_") and isinstance(value, float)}
     return members, extra
 
 
@@ -240,28 +253,23 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
 def new_model(name: str, data, config: CampaignConfig, seed: int, cycle: int, dev: torch.device, *,
               member: int = 0):
     """Fresh weights from (seed, 'init', cycle): the same for every strategy at a cycle.
-    An ensemble's member i > 0 starts from (seed, 'init/member<i>', cycle). With a weights file
-    (`config.weights`) its tensors replace the fresh ones where they fit; the head (and a stem
-    of another shape) stay fresh from the seed (alstudy.models.weights)."""
+    An ensemble's member i > 0 starts from (seed, 'init/member<i>', cycle). Then the campaign's
+    `init` applies itself (a weights file or a SimCLR encoder replaces what it covers; the head
+    stays fresh from the seed)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "init" if member == 0 else f"init/member{member}", cycle))
         model = make_model(name, data.input_shape, data.num_classes,
                            dropout=config.train.dropout, options=dict(config.model_options))
-    if config.weights is not None:
-        load_weights(model, config.weights, model_name=name)
-    pre = config.pretrained
-    if pre is not None and pre.init:   # SimCLR init: the encoder's backbone, the head fresh from the seed
-        start_from(model, pre.path, linear=pre.tune == "linear")
-    return model.to(dev)
+    return config.init.apply(model, model_name=name).to(dev)
 
 
 def _encoder(name: str, data, config: CampaignConfig, dev: torch.device):
     """The pretrained encoder as a model (its head unused) for strategies asking for its features."""
-    if config.pretrained is None:
+    if config.init.encoder is None:
         raise ValueError(f"strategy {config.strategy!r} asks for SimCLR features, but the campaign "
-                         "has no pretrained encoder (config.pretrained)")
+                         "has no pretrained encoder (config.init.encoder)")
     model = make_model(name, data.input_shape, data.num_classes, options=dict(config.model_options))
-    return start_from(model, config.pretrained.path).to(dev)
+    return start_from(model, config.init.encoder.path).to(dev)
 
 
 def _now(dev: torch.device) -> float:

@@ -5,12 +5,27 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from alstudy.errors import UsageError
 
-if TYPE_CHECKING:
-    from alstudy.training.simclr_recipe import Pretrained
+TUNES = ("finetune", "linear")     # with a SimCLR init: train the whole model, or only its head
+
+
+def typed(value: Any, like: Any, key: str) -> Any:
+    """`value` stored as the type of `like` (a default): an int where a float is expected
+    becomes a float, a whole float where an int is expected an int; UsageError keyed `key`
+    for any other type, and for a float that is nan or infinite (TOML allows both)."""
+    kind = type(like)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if type(value) is not kind:
+        raise UsageError(f"expected {'true or false' if kind is bool else kind.__name__}", key=key, value=value)
+    if kind is float and not math.isfinite(value):
+        raise UsageError("expected a finite number", key=key, value=value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -107,16 +122,7 @@ class TrainConfig:
         for key, value in values.items():
             if key not in known:
                 raise UsageError(f"unknown hyperparameter; allowed: {', '.join(known)}", key=f"{where}.{key}")
-            kind = type(known[key].default)
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if kind is int and isinstance(value, float) and value.is_integer():
-                value = int(value)
-            if type(value) is not kind:
-                raise UsageError(f"expected {kind.__name__}", key=f"{where}.{key}", value=value)
-            if kind is float and not math.isfinite(value):
-                raise UsageError("expected a finite number", key=f"{where}.{key}", value=value)
-            kwargs[key] = value
+            kwargs[key] = typed(value, known[key].default, f"{where}.{key}")
         config = cls(**kwargs)
         config.check(where)
         return config
@@ -147,13 +153,61 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class Encoder:
+    """A finished SimCLR pretraining as a campaign reads it: the encoder file (`path`, the
+    backbone's state dict), its key and its cost."""
+
+    key: str
+    path: str
+    seconds: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class Init:
+    """Where each cycle's model starts, applied to the fresh model from the cycle's seed:
+    `random` keeps it; `weights` loads the local file `weights` where it fits
+    (alstudy.models.weights); `simclr` takes the backbone of `encoder`, then trains all of it
+    (`tune = "finetune"`) or only its head on frozen features (`"linear"`).
+
+    `encoder` is the SimCLR pretraining the campaign reads: the start of a `simclr` init, and
+    what a strategy asking for `features = "simclr"` embeds with, whatever the init."""
+
+    kind: str = "random"               # "random", "weights" or "simclr"
+    weights: str | None = None         # kind "weights": the file
+    tune: str = "finetune"             # kind "simclr": one of TUNES
+    encoder: Encoder | None = None
+
+    def apply(self, model, *, model_name: str = "the model"):
+        """`model` (fresh from the seed) started as this init says, in place; returns it."""
+        if self.kind == "random":
+            return model
+        # torch: the loaders are imported only when a model is built, so configs stay torch-free
+        from alstudy.models.weights import load_weights, start_from
+
+        if self.kind == "weights":
+            load_weights(model, self.weights, model_name=model_name)
+            return model
+        if self.encoder is None:
+            raise ValueError("a SimCLR init needs its encoder: attach the pretraining first")
+        return start_from(model, self.encoder.path, linear=self.tune == "linear")
+
+    def columns(self) -> dict[str, Any]:
+        """Record columns of every cycle of a campaign that reads a SimCLR pretraining."""
+        if self.encoder is None:
+            return {}
+        simclr = self.kind == "simclr"
+        return {"pretrain_key": self.encoder.key, "seconds_pretrain": self.encoder.seconds,
+                "pretrain_steps": self.encoder.steps, "init": self.kind, "tune": self.tune if simclr else ""}
+
+
+@dataclass(frozen=True)
 class CampaignConfig:
     """One AL campaign: a dataset, a strategy, a model, a budget and the training recipe.
 
     `paradigm` names the cell's training paradigm (recorded); `method` and `method_options`
-    are how it trains (alstudy.training.methods: every option resolved, defaults included).
-    `pretrained`: the finished SimCLR pretraining of (dataset, model, recipe, seed) the
-    campaign starts from (`init`) and/or its strategy embeds with; it is only read."""
+    are how it trains (alstudy.training.methods: every option resolved, defaults included);
+    `init` is where each cycle's model starts (and the SimCLR encoder a strategy embeds with)."""
 
     dataset: str
     strategy: str
@@ -169,5 +223,4 @@ class CampaignConfig:
     paradigm: str = "supervised"
     method: str = "supervised"
     method_options: Mapping[str, Any] = field(default_factory=dict)
-    weights: str | None = None                # a pretrained weights file every cycle starts from
-    pretrained: "Pretrained | None" = None    # a SimCLR encoder to start from / embed with
+    init: Init = field(default_factory=Init)

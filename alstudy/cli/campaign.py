@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import os
 
 from alstudy.cli import checks
@@ -25,15 +26,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model name (default: the dataset's)")
     p.add_argument("--paradigm", default="supervised", metavar="METHOD",
                    help="training method: supervised (default) or a semi-supervised one, e.g. "
-                   "fixmatch (see `alstudy list`)")
+                   "fixmatch (see `alstudy list`); the campaign is the one cell of a study with "
+                   "this paradigm")
     p.add_argument("--set", action="append", default=[], metavar="HP=VALUE",
                    help="a training hyperparameter or an option of the --paradigm's method, e.g. "
                    "--set lr=0.1 --set threshold=0.9 (repeatable)")
     p.add_argument("--init", default="random", choices=("random", "simclr"),
                    help="where each cycle's model starts: fresh seeded weights (default) or a SimCLR "
                    "encoder pretrained on the train split's inputs (computed once, kept under --cache)")
-    p.add_argument("--tune", default="finetune", choices=("finetune", "linear"),
-                   help="with --init simclr: train the whole model (default) or only its head")
+    p.add_argument("--tune", default=None, metavar="{finetune,linear}",
+                   help="with --init simclr: train the whole model (finetune, the default) or only its head")
     p.add_argument("--pretrain", action="append", default=[], metavar="KEY=VALUE",
                    help="a SimCLR recipe value, e.g. --pretrain steps=200 --pretrain temperature=0.5 "
                    "(repeatable; keys: steps, batch_size, lr, weight_decay, warmup, temperature, "
@@ -73,7 +75,6 @@ def _parse_sets(items: list[str], *, flag: str = "--set") -> dict:
 
 
 def _campaign(args: argparse.Namespace) -> int:
-    from alstudy.config import Budget, CampaignConfig, TrainConfig
     from alstudy.data import dataset_names
     from alstudy.strategies import strategy_names
 
@@ -87,24 +88,19 @@ def _campaign(args: argparse.Namespace) -> int:
     device = checks.device(args.device)
     if args.out:
         checks.output_file(args.out)
-    from alstudy.training.methods import check_method, option_names, resolve_options
+    from alstudy.study.plan import campaign_config, eval_spec
 
-    method = check_method(args.paradigm, "--paradigm")
-    sets = _parse_sets(args.set)
-    knobs = {k: v for k, v in sets.items() if k in option_names(method)}
-    config = CampaignConfig(
-        dataset=args.dataset, strategy=args.strategy, model=args.model,
-        budget=Budget(args.initial, args.per_cycle, args.cycles, args.validation),
-        train=TrainConfig.from_mapping({k: v for k, v in sets.items() if k not in knobs}, where="--set"),
-        data_root=args.data_root, download=args.download,
-        paradigm=method, method=method, method_options=resolve_options(method, knobs, where="--set"))
+    study = _one_cell_study(args)
+    config = campaign_config(study, eval_spec("eval", args.dataset, args.strategy, args.seed, {},
+                                              paradigm=args.paradigm))
+    config = dataclasses.replace(config, download=args.download)
 
     import torch
 
     from alstudy.campaign import run_campaign
 
     torch.set_num_threads(args.threads)
-    config = _with_pretrained(config, args, device)
+    config = _with_encoder(config, study, args, device)
 
     print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'steps':>6} {'train_s':>8} {'select_s':>8}")
 
@@ -121,28 +117,75 @@ def _campaign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_pretrained(config, args: argparse.Namespace, device: str):
-    """`config` starting from a SimCLR encoder when --init simclr, pretrained in this process
-    when --cache lacks it."""
-    import dataclasses
+def _one_cell_study(args: argparse.Namespace):
+    """The study whose one cell is this campaign: the dataset and strategy, the budget and
+    model of the flags, and one paradigm named after --paradigm whose table holds the method,
+    --init, --tune and every --set value, read by the study's own `parse_paradigms`."""
+    from alstudy.config import Budget
+    from alstudy.data import dataset_spec
+    from alstudy.study.paradigms import parse_paradigms
+    from alstudy.study.schema import DatasetSetup, Evaluation, Resources, Study, Tuning
+    from alstudy.training.simclr_recipe import Recipe
 
-    from alstudy.data import get_dataset
+    sets = _parse_sets(args.set)
+    for key, flag in (("method", "--paradigm"), ("init", "--init"), ("tune", "--tune")):
+        if key in sets:
+            raise UsageError(f"is set by {flag}", key=f"--set.{key}")
+    table = {**sets, "method": args.paradigm, "init": args.init,
+             **({"tune": args.tune} if args.tune is not None else {})}
+    try:
+        paradigms = parse_paradigms({args.paradigm: table})
+    except UsageError as err:
+        raise _as_flag(err, args.paradigm) from None
+    if args.pretrain and args.init != "simclr":
+        raise UsageError("applies to --init simclr only", key="--pretrain")
+    pretrain = {}
+    if args.init == "simclr":
+        pretrain[args.dataset] = Recipe.from_mapping(_parse_sets(args.pretrain, flag="--pretrain"),
+                                                     where="--pretrain")
+    model = args.model or dataset_spec(args.dataset).default_model
+    setup = DatasetSetup(Budget(args.initial, args.per_cycle, args.cycles, args.validation), model, {}, {})
+    return Study(name="campaign", datasets=(args.dataset,), strategies=(args.strategy,),
+                 setups={args.dataset: setup}, strategy_options={},
+                 tuning=Tuning(trials=1, seeds=(args.seed,), space=()), evaluation=Evaluation(seeds=(args.seed,)),
+                 resources=Resources(), data_root=args.data_root, paradigms=paradigms, pretrain=pretrain)
+
+
+def _as_flag(err: UsageError, name: str) -> UsageError:
+    """An error of the paradigm's table said as the flag that gave the value."""
+    key = err.key.removeprefix(f"paradigms.{name}").removeprefix(".")
+    reason = err.reason
+    if key in ("", "method"):
+        flag = "--paradigm"
+    elif key.split(".")[0] in ("init", "tune"):
+        flag = f"--{key}"
+    else:
+        flag = f"--set.{key}"
+        if reason.startswith("unknown key"):
+            from alstudy.config import TrainConfig
+            from alstudy.training.methods import option_names
+
+            allowed = [f.name for f in dataclasses.fields(TrainConfig)] + option_names(name)
+            reason = f"unknown hyperparameter or method option; allowed: {', '.join(allowed)}"
+    if err.has_value:
+        return UsageError(reason, key=flag, value=err.value)
+    return UsageError(reason, key=flag)
+
+
+def _with_encoder(config, study, args: argparse.Namespace, device: str):
+    """`config` with its SimCLR encoder when --init simclr, pretrained in this process when
+    --cache lacks it."""
     from alstudy.study import pretraining
-    from alstudy.training.simclr_recipe import Job, Recipe
+    from alstudy.training.simclr_recipe import Job
 
-    if args.tune != "finetune" and args.init != "simclr":
-        raise UsageError("applies to --init simclr only", key="--tune", value=args.tune)
     if args.init != "simclr":
-        if args.pretrain:
-            raise UsageError("applies to --init simclr only", key="--pretrain")
         return config
-    recipe = Recipe.from_mapping(_parse_sets(args.pretrain, flag="--pretrain"), where="--pretrain")
-    model = config.model or get_dataset(config.dataset, root=config.data_root).default_model
-    job = Job(config.dataset, model, {}, recipe, args.seed, data_root=config.data_root)
+    job = Job(config.dataset, config.model, dict(config.model_options), study.pretrain[config.dataset], args.seed,
+              data_root=config.data_root)
     folder = os.path.abspath(os.path.expanduser(args.cache))
     pretraining.ensure([job], folder, note=lambda text: print(text, flush=True), device=device)
-    pre = pretraining.read(folder, job.key, init=True, tune=args.tune)
-    return dataclasses.replace(config, pretrained=pre)
+    encoder = pretraining.read(folder, job.key)
+    return dataclasses.replace(config, init=dataclasses.replace(config.init, encoder=encoder))
 
 
 def _write(records: list[dict], path: str) -> None:

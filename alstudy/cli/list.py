@@ -38,8 +38,9 @@ def _list(args: argparse.Namespace) -> int:
 
 def _paradigm_keys(out) -> None:
     """What a [paradigms.<name>] table takes besides `method`, and the [pretrain] recipe."""
+    from alstudy.config import TUNES
     from alstudy.study.paradigms import INITS
-    from alstudy.training.simclr_recipe import TUNES, Recipe
+    from alstudy.training.simclr_recipe import Recipe
 
     out.write("paradigm keys ([paradigms.<name>]; campaign --init, --tune):\n")
     out.write(f"  init  {' | '.join(INITS)} | {{ weights = \"PATH\" }}  where each cycle's model starts: fresh "

@@ -1,4 +1,5 @@
-"""Pretrained weights from a local file: `init = { weights = "PATH" }` in a paradigm.
+"""Pretrained weights from a local file: `init = { weights = "PATH" }` in a paradigm; and a
+SimCLR encoder's backbone (`start_from`, `init = "simclr"`).
 
 The file is a state dict saved with `torch.save` in torchvision's layout (`conv1.weight`,
 `layer1.0.bn1.running_mean`, ..., `fc.weight`), e.g. an ImageNet ResNet-18 a user has, or a
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from alstudy.errors import UsageError
+from alstudy.models.almodel import ALModel
 
 WRAPPERS = ("state_dict", "model")   # checkpoint keys that hold the state dict
 SHOWN = 3                            # keys named in an error line
@@ -109,3 +111,26 @@ def load_weights(model: nn.Module, path: str, *, model_name: str = "the model") 
         for key, value in taken.items():
             own[key].copy_(value)
     return list(taken)
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(path: str) -> dict[str, torch.Tensor]:
+    """The backbone state dict in the encoder file `path` (on the CPU). Cached: a campaign
+    starts every cycle from it, and a finished file never changes (written once, atomically)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def start_from(model: ALModel, path: str, *, linear: bool = False) -> ALModel:
+    """`model` with the encoder's backbone weights (its head stays as initialized). `linear`:
+    the backbone is frozen - no gradients, and always in eval mode so that training the head
+    neither uses batch statistics nor moves BatchNorm's running ones."""
+    model.backbone.load_state_dict(load_encoder(path))
+    if linear:
+        model.backbone.requires_grad_(False)
+        model.backbone.register_forward_pre_hook(_stay_in_eval)
+    return model
+
+
+def _stay_in_eval(module: nn.Module, _inputs) -> None:
+    if module.training:
+        module.eval()

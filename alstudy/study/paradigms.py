@@ -24,9 +24,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from alstudy.config import TrainConfig
+from alstudy.config import TUNES, Init, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.study import fields
+from alstudy.training.methods import check_method, check_option, method_names, option_names
 
 IMPLICIT = "supervised"    # the paradigm of a study that names none
 INITS = ("random", "simclr")   # where a cycle's weights start; "random": fresh seeded weights;
@@ -77,11 +78,15 @@ class Paradigm:
         """Names this paradigm fixes (they leave its cells' search space)."""
         return set(self.train) | set(self.options)
 
+    def campaign_init(self) -> Init:
+        """The `init` of this paradigm's campaigns (a SimCLR one without its encoder yet)."""
+        if isinstance(self.init, WeightsInit):
+            return Init("weights", weights=self.init.file)
+        return Init(self.init, tune=self.tune)
+
 
 def parse_paradigms(tbl: Mapping[str, Any]) -> tuple[Paradigm, ...]:
     """The paradigms of `[paradigms]`, in file order; () when the table is absent."""
-    from alstudy.training.methods import check_method, check_option, option_names
-
     train_keys = [f.name for f in dataclasses.fields(TrainConfig)]
     out = []
     for name, raw in tbl.items():
@@ -127,27 +132,20 @@ def weights_inits(paradigms: tuple[Paradigm, ...]) -> dict[str, WeightsInit]:
     return {p.name: p.init for p in paradigms if isinstance(p.init, WeightsInit)}
 
 
-def weights_files(paradigms: tuple[Paradigm, ...]) -> dict[str, str]:
-    """{paradigm name: the weights file it starts from} for the paradigms that name one."""
-    return {name: w.file for name, w in weights_inits(paradigms).items()}
-
-
 def _tune(raw: Mapping[str, Any], init: str, where: str) -> str:
     """The paradigm's `tune` ("finetune" by default); only a pretrained init has one."""
-    from alstudy.training.simclr_recipe import check_tune
-
     if "tune" not in raw:
         return "finetune"
     if init != "simclr":
         raise UsageError('applies to init = "simclr" only (what to train of the pretrained model)',
                          key=f"{where}.tune", value=raw["tune"])
-    return check_tune(raw["tune"], f"{where}.tune")
+    if raw["tune"] not in TUNES:
+        raise UsageError(f"allowed: {', '.join(TUNES)}", key=f"{where}.tune", value=raw["tune"])
+    return raw["tune"]
 
 
 def split_space(tbl: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """`[tuning.space]` as (shared entries, {method: its `[tuning.space.<method>]` table})."""
-    from alstudy.training.methods import method_names
-
     shared = {k: v for k, v in tbl.items() if k not in method_names()}
     per_method = {k: v for k, v in tbl.items() if k in method_names()}
     for method, sub in per_method.items():

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from alstudy.config import CampaignConfig, TrainConfig
 from alstudy.study.catalog import models_per_cycle
-from alstudy.study.paradigms import IMPLICIT, Paradigm, weights_files
+from alstudy.study.paradigms import IMPLICIT, Paradigm
 from alstudy.study.pretrain_table import FOLDER
 from alstudy.study.schema import Study
 from alstudy.study.space import Param
@@ -137,7 +137,8 @@ def training_runs(study: Study) -> dict[str, int]:
 
 def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
     """The CampaignConfig of `spec`: the dataset's setup, fixed [train] values, the paradigm's
-    fixed values, then the params (TrainConfig fields and the method's knobs)."""
+    fixed values and init, then the params (TrainConfig fields and the method's knobs). A
+    SimCLR init's encoder is attached once it exists (alstudy.study.pretraining.attach)."""
     from alstudy.training.methods import option_names, resolve_options
 
     setup = study.setups[spec.dataset]
@@ -153,7 +154,7 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
         strategy_options=dict(study.strategy_options.get(spec.strategy, {})),
         budget=setup.budget, train=train, data_root=study.data_root, deterministic=study.deterministic,
         splits=None if study.splits is None else study.splits.replace("{dataset}", spec.dataset),
-        weights=weights_files(study.paradigms).get(spec.paradigm_name))
+        init=par.campaign_init())
 
 
 def describe(study: Study, checks: list, *, resources_note: str = "") -> str:

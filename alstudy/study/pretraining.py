@@ -24,12 +24,13 @@ from typing import Any, Callable, Iterator, Mapping
 
 import torch
 
+from alstudy.config import Encoder
 from alstudy.files import write_atomic
 from alstudy.study.plan import paradigm_of, pretraining_job
 from alstudy.study.pretrain_table import FOLDER
 from alstudy.study.placement import pick_device
 from alstudy.training.simclr import run_job
-from alstudy.training.simclr_recipe import Job, Pretrained
+from alstudy.training.simclr_recipe import Job
 
 
 def attach(config, study, spec, root: str):
@@ -41,16 +42,16 @@ def attach(config, study, spec, root: str):
     if not (init or features):
         return config
     key = pretraining_job(study, spec.dataset, spec.seed).key
-    return dataclasses.replace(config, pretrained=read(os.path.join(root, FOLDER), key, init=init, tune=par.tune))
+    encoder = read(os.path.join(root, FOLDER), key)
+    return dataclasses.replace(config, init=dataclasses.replace(config.init, encoder=encoder))
 
 
 # -- the folder of finished pretrainings ---------------------------------------------------------
-def read(folder: str, key: str, *, init: bool, tune: str = "finetune") -> Pretrained:
+def read(folder: str, key: str) -> Encoder:
     """The finished pretraining `key` in `folder`; FileNotFoundError when it is not there."""
     with open(os.path.join(folder, f"{key}.json"), encoding="utf-8") as f:
         facts = json.load(f)
-    return Pretrained(key, os.path.join(folder, f"{key}.pt"), float(facts["seconds"]), int(facts["steps"]),
-                      init=init, tune=tune)
+    return Encoder(key, os.path.join(folder, f"{key}.pt"), float(facts["seconds"]), int(facts["steps"]))
 
 
 def is_done(folder: str, key: str) -> bool:
@@ -82,7 +83,7 @@ def ensure(todo: list[Job], folder: str, *, note: Callable[[str], None], remote:
             note(f"pretrained {key}: {facts['steps']} steps in {facts['seconds']:.1f}s")
     out = {}
     for job in todo:
-        p = read(folder, job.key, init=False)
+        p = read(folder, job.key)
         out[job.key] = {"dataset": job.dataset, "seed": job.seed, "seconds": p.seconds, "steps": p.steps,
                         "computed": job.key in missing}
     return out
@@ -101,7 +102,7 @@ def blobs(todo: list[Job], folder: str) -> dict[str, bytes]:
 def local_copy(config, shipped: Mapping[str, bytes] | None) -> Iterator:
     """`config` whose encoder is read from a copy of the shipped bytes in this process's temp
     folder (removed afterwards), when the driver shipped it; else `config` as it is."""
-    pre = getattr(config, "pretrained", None)
+    pre = config.init.encoder
     if pre is None or not shipped or pre.key not in shipped:
         yield config
         return
@@ -109,7 +110,8 @@ def local_copy(config, shipped: Mapping[str, bytes] | None) -> Iterator:
         path = os.path.join(folder, f"{pre.key}.pt")
         with open(path, "wb") as f:
             f.write(shipped[pre.key])
-        yield dataclasses.replace(config, pretrained=dataclasses.replace(pre, path=path))
+        copy = dataclasses.replace(pre, path=path)
+        yield dataclasses.replace(config, init=dataclasses.replace(config.init, encoder=copy))
 
 
 def _on_ray(todo: list[Job], folder: str, *, note: Callable[[str], None], remote: dict) -> None:

@@ -6,8 +6,10 @@ BatchNorm over the members' channels at once. Other models stack their weights
 (`torch.func.stack_module_state`) and run one `vmap`ped backbone call. Either way every member
 follows the recipe of `fit` (steps, optimizer, schedule, weight decay groups, label smoothing,
 mixup, augmentation, head dropout) and draws its own batches; a step gathers the K members'
-rows and augments them in one call. SWA is the exception: with `train.swa > 0` the members
-are trained one after another with `fit`.
+rows and augments them in one call. In a semi-supervised method every member has its own
+unlabeled term, as member 0 does in `fit`: its rows join the member's batch in the same
+forward pass, its loss the member's loss. The members train one after another with `fit`
+under SWA (`train.swa > 0`) and with a term that follows its model (Mean Teacher's teacher).
 """
 
 from __future__ import annotations
@@ -31,20 +33,24 @@ Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B,
 
 def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
                 to_float: ToFloat, augment: Augment, gen: torch.Generator,
-                mix_rng: np.random.Generator, like: FitStats | None = None) -> FitStats:
+                mix_rng: np.random.Generator, like: FitStats | None = None,
+                terms: list | None = None) -> FitStats:
     """Train `models` (same architecture, own initial weights) in place on (x, y), together,
     for `num_steps` under `lr_factor`'s schedule -- or, with `like` (member 0's `fit`), for the
     steps it took under the learning-rate schedule it followed: a training-watching stop rule
     is member 0's, and every member trains the same recipe.
 
     Like `fit`, all randomness comes from `gen` (on x's device: batches, augmentation, dropout)
-    and `mix_rng` (mixup coefficients); each member gets its own batch order.
+    and `mix_rng` (mixup coefficients); each member gets its own batch order. `terms`: one
+    unlabeled term per member (a semi-supervised method): the terms set the step count (a
+    fixed one, as in `fit`), not `like`.
     """
     if not models:
         return FitStats(steps=0)
-    if train.swa > 0:  # averaged weights need per-member BatchNorm passes: plain fits
-        stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng)
-                 for m in models]
+    if train.swa > 0 or (terms is not None and any(t.follows_model for t in terms)):
+        # plain fits: averaged weights need per-member BatchNorm passes, a teacher one model
+        stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng,
+                     unlabeled=term) for m, term in zip(models, terms or [None] * len(models))]
         return stats[0]
     for m in models:
         m.train()
@@ -60,7 +66,13 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     no_decay = [p for k, p in named if len(shapes[k]) <= 1]
     opt = optimizer_for(decay, no_decay, train)
     n = int(y.shape[0])
-    total = num_steps(n, train) if like is None else like.steps
+    if terms is not None:
+        like = None
+        total = terms[0].steps(num_steps(n, train))
+        for m, term in zip(models, terms):
+            term.bind(m, total=total)
+    else:
+        total = num_steps(n, train) if like is None else like.steps
     schedule = like.schedule if like is not None and like.schedule is not None else (
         lambda s: lr_factor(s, total, train))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
@@ -70,14 +82,16 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
         torch.manual_seed(global_seed)  # head dropout draws from the global generator, as in fit
         _steps(forward, x, y, n=n, total=total, train=train, to_float=to_float, augment=augment, gen=gen,
-               host=host, lambdas=lambdas, opt=opt, sched=sched, k=len(models))
+               host=host, lambdas=lambdas, opt=opt, sched=sched, k=len(models), terms=terms)
     with torch.no_grad():
         if isinstance(forward, GroupedNet):
             forward.write_back(models)
         else:
             for i, m in enumerate(models):
                 m.load_state_dict({name: t[i] for name, t in (params | buffers).items()})
-    for m in models:
+    for m, term in zip(models, terms or [None] * len(models)):
+        if term is not None:
+            term.finish(m)
         m.eval()
     return FitStats(steps=total, stop_reason=like.stop_reason if like is not None else "fixed",
                     schedule=like.schedule if like is not None else None)
@@ -100,7 +114,7 @@ def _vmapped(skeleton: ALModel, params: dict, buffers: dict) -> Forward:
 
 
 def _steps(forward: Forward, x, y, *, n, total, train, to_float, augment, gen, host, lambdas, opt, sched,
-           k) -> None:
+           k, terms=None) -> None:
     device, cuda = x.device, x.device.type == "cuda"
     bs = min(train.batch_size, n)
     perms = _perms(k, n, device, gen)
@@ -118,15 +132,24 @@ def _steps(forward: Forward, x, y, *, n, total, train, to_float, augment, gen, h
                 lam = float(lambdas[step])
                 mate = torch.randperm(bs, device=device, generator=gen)
                 xb = lam * xb + (1 - lam) * xb[:, mate]
-            logits = forward(xb).flatten(0, 1)
+            if terms is None:
+                logits = forward(xb).flatten(0, 1)
+            else:   # each member's unlabeled rows beside its labeled ones: (K, bs + rows, ...)
+                xu = torch.stack([term.inputs(gen, host) for term in terms])
+                both = forward(torch.cat([xb, xu.to(xb.dtype)], dim=1))
+                logits, unlabeled = both[:, :bs].flatten(0, 1), both[:, bs:]
         # the sum of the members' mean losses: each member's gradient is its own
         loss = _ce(logits.float(), yb.reshape(-1), train) * k if lambdas is None else k * (
             lam * _ce(logits.float(), yb.reshape(-1), train)
             + (1 - lam) * _ce(logits.float(), yb[:, mate].reshape(-1), train))
+        if terms is not None:
+            loss = loss + sum(term.loss(out) for term, out in zip(terms, unlabeled))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
+        for term in terms or ():
+            term.after_step()
 
 
 def _ce(logits: torch.Tensor, y: torch.Tensor, train: TrainConfig) -> torch.Tensor:

@@ -3,8 +3,10 @@
 A method is how a cycle's model learns from the data: `supervised` (the labeled set only) or a
 semi-supervised one that also learns from the unlabeled pool. Its options are knobs that exist
 only in that method (FixMatch's confidence threshold); a study fixes them in the paradigm's
-table or searches them in `[tuning.space.<method>]`. This module imports no torch: the CLI
-validates and lists with it.
+table or searches them in `[tuning.space.<method>]`. `METHODS` is the one table of methods:
+their options, what they do, and how each builds its unlabeled term (alstudy.training.ssl;
+torch is imported only when a term is built, so the CLI and the study checks list and
+validate with this module without torch).
 
 Steps of a semi-supervised cycle follow `unlabeled_epochs` passes over the unlabeled rows
 (`mu * batch_size` of them per step), capped at `max_steps`, and never fewer than supervised
@@ -15,8 +17,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from alstudy.config import typed
 from alstudy.errors import UsageError
 
 
@@ -44,32 +47,72 @@ _STRONG = (Option("strong", 2.0, "strength of the strong view (images: > 1 adds 
            Option("cutout", 0.5, "side of the strong view's cutout square, a fraction of the image", 0.0, 1.0))
 _VIEW = Option("view", 1.0, "augmentation strength of the unlabeled views", 0.0)
 
-METHODS: dict[str, tuple[Option, ...]] = {
-    "supervised": (),
-    "fixmatch": (Option("threshold", 0.95, "confidence a weak view needs to become a pseudo-label", 0.0, 1.0),
-                 *_ssl(), *_STRONG),
-    "uda": (Option("threshold", 0.8, "confidence a target view needs to count (confidence mask)", 0.0, 1.0),
-            Option("temperature", 0.4, "softmax temperature sharpening the target", 1e-3, 10.0),
-            Option("target_strength", 0.0, "augmentation strength of the target view (0: the original row)", 0.0),
-            *_ssl(), *_STRONG),
-    "mean_teacher": (Option("ema_decay", 0.999, "decay of the teacher's moving average of the weights", 0.0, 1.0),
-                     Option("rampup", 0.3, "fraction of the steps over which the consistency weight ramps up",
-                            0.0, 1.0),
-                     Option("teacher_scores", True, "the teacher (else the student) is evaluated and scores the pool"),
-                     *_ssl(lambda_u=10.0), _VIEW),
-    "pseudo_label": (Option("threshold", 0.95, "confidence a prediction needs to become a pseudo-label "
-                            "(0: every row, as Lee 2013)", 0.0, 1.0),
-                     Option("rampup_start", 0.1, "fraction of the steps before which the weight is 0 (T1)", 0.0, 1.0),
-                     Option("rampup_end", 0.6, "fraction of the steps at which the weight reaches lambda_u (T2)",
-                            0.0, 1.0),
-                     *_ssl(lambda_u=3.0), _VIEW),
-}
-DESCRIPTIONS = {
-    "supervised": "cross-entropy on the labeled set only",
-    "fixmatch": "FixMatch (Sohn et al. 2020): pseudo-labels from a weak view train a strong view",
-    "uda": "UDA (Xie et al. 2020): KL from a sharpened target view to a strong view, confidence mask",
-    "mean_teacher": "Mean Teacher (Tarvainen & Valpola 2017): consistency with an EMA teacher on another view",
-    "pseudo_label": "Pseudo-Label (Lee 2013): confident argmax labels, weight ramped up linearly",
+@dataclass(frozen=True)
+class Method:
+    """A training method: its options, what it does, and `make_term(x_unlabeled, *, data,
+    options, batch_size)`, the unlabeled term it adds to every training step (None: the
+    labeled set only)."""
+
+    options: tuple[Option, ...]
+    description: str
+    make_term: Callable[..., Any] | None = None
+
+
+# each builder imports its term when a campaign trains (torch), never when the table is read
+def _fixmatch(x, *, data, options, batch_size):
+    from alstudy.training.ssl.fixmatch import FixMatch
+
+    return FixMatch(x, weak=data.augmenter(1.0), strong=data.augmenter(options["strong"]),
+                    to_float=data.to_float, options=options, batch_size=batch_size)
+
+
+def _uda(x, *, data, options, batch_size):
+    from alstudy.training.ssl.uda import UDA
+
+    return UDA(x, target=data.augmenter(options["target_strength"]), strong=data.augmenter(options["strong"]),
+               to_float=data.to_float, options=options, batch_size=batch_size)
+
+
+def _mean_teacher(x, *, data, options, batch_size):
+    from alstudy.training.ssl.mean_teacher import MeanTeacher
+
+    return MeanTeacher(x, view=data.augmenter(options["view"]), to_float=data.to_float, options=options,
+                       batch_size=batch_size)
+
+
+def _pseudo_label(x, *, data, options, batch_size):
+    from alstudy.training.ssl.pseudo_label import PseudoLabel
+
+    return PseudoLabel(x, view=data.augmenter(options["view"]), to_float=data.to_float, options=options,
+                       batch_size=batch_size)
+
+
+METHODS: dict[str, Method] = {
+    "supervised": Method((), "cross-entropy on the labeled set only"),
+    "fixmatch": Method(
+        (Option("threshold", 0.95, "confidence a weak view needs to become a pseudo-label", 0.0, 1.0),
+         *_ssl(), *_STRONG),
+        "FixMatch (Sohn et al. 2020): pseudo-labels from a weak view train a strong view", _fixmatch),
+    "uda": Method(
+        (Option("threshold", 0.8, "confidence a target view needs to count (confidence mask)", 0.0, 1.0),
+         Option("temperature", 0.4, "softmax temperature sharpening the target", 1e-3, 10.0),
+         Option("target_strength", 0.0, "augmentation strength of the target view (0: the original row)", 0.0),
+         *_ssl(), *_STRONG),
+        "UDA (Xie et al. 2020): KL from a sharpened target view to a strong view, confidence mask", _uda),
+    "mean_teacher": Method(
+        (Option("ema_decay", 0.999, "decay of the teacher's moving average of the weights", 0.0, 1.0),
+         Option("rampup", 0.3, "fraction of the steps over which the consistency weight ramps up", 0.0, 1.0),
+         Option("teacher_scores", True, "the teacher (else the student) is evaluated and scores the pool"),
+         *_ssl(lambda_u=10.0), _VIEW),
+        "Mean Teacher (Tarvainen & Valpola 2017): consistency with an EMA teacher on another view",
+        _mean_teacher),
+    "pseudo_label": Method(
+        (Option("threshold", 0.95, "confidence a prediction needs to become a pseudo-label "
+                "(0: every row, as Lee 2013)", 0.0, 1.0),
+         Option("rampup_start", 0.1, "fraction of the steps before which the weight is 0 (T1)", 0.0, 1.0),
+         Option("rampup_end", 0.6, "fraction of the steps at which the weight reaches lambda_u (T2)", 0.0, 1.0),
+         *_ssl(lambda_u=3.0), _VIEW),
+        "Pseudo-Label (Lee 2013): confident argmax labels, weight ramped up linearly", _pseudo_label),
 }
 
 
@@ -78,15 +121,11 @@ def method_names() -> list[str]:
 
 
 def option_names(method: str) -> list[str]:
-    return [o.name for o in METHODS[method]]
+    return [o.name for o in METHODS[method].options]
 
 
 def option_defaults(method: str) -> dict[str, Any]:
-    return {o.name: o.default for o in METHODS[method]}
-
-
-def is_semi_supervised(method: str) -> bool:
-    return method != "supervised"
+    return {o.name: o.default for o in METHODS[method].options}
 
 
 def check_method(method: Any, key: str) -> str:
@@ -98,17 +137,11 @@ def check_method(method: Any, key: str) -> str:
 
 def check_option(method: str, name: str, value: Any, key: str) -> Any:
     """`value` as the option `name` of `method` stores it; UsageError keyed `key` when bad."""
-    option = next((o for o in METHODS[method] if o.name == name), None)
+    option = next((o for o in METHODS[method].options if o.name == name), None)
     if option is None:
         raise UsageError(f"method {method!r} has no such option; its options: "
                          f"{', '.join(option_names(method)) or 'none'}", key=key)
-    kind = type(option.default)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if type(value) is not kind or (kind is float and not math.isfinite(value)):
-        raise UsageError(f"expected {'true or false' if kind is bool else kind.__name__}", key=key, value=value)
+    value = typed(value, option.default, key)
     if (option.low is not None and value < option.low) or (option.high is not None and value > option.high):
         raise UsageError(f"must be in [{option.low}, {option.high if option.high is not None else 'inf'}]",
                          key=key, value=value)
@@ -128,8 +161,16 @@ def ssl_steps(supervised_steps: int, n_unlabeled: int, batch_size: int, options:
     return max(supervised_steps, min(passes, options["max_steps"]))
 
 
+def make_term(method: str, x_unlabeled, *, data, options: Mapping[str, Any], batch_size: int):
+    """The unlabeled term of `method` on the stored rows `x_unlabeled` of dataset `data` (None
+    for a method that learns from the labeled set only); views are `data`'s augmentation at the
+    options' strengths."""
+    build = METHODS[method].make_term
+    return None if build is None else build(x_unlabeled, data=data, options=options, batch_size=batch_size)
+
+
 def method_info() -> list[dict[str, Any]]:
     """One row per method for `alstudy list`: name, what it does, options with defaults."""
-    return [{"name": name, "description": DESCRIPTIONS[name],
-             "options": ", ".join(f"{o.name}={o.default}" for o in options) or "-"}
-            for name, options in METHODS.items()]
+    return [{"name": name, "description": m.description,
+             "options": ", ".join(f"{o.name}={o.default}" for o in m.options) or "-"}
+            for name, m in METHODS.items()]

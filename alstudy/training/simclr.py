@@ -5,12 +5,11 @@ augmentation (images: crop, flip where the dataset allows it, RandAugment above 
 signals and tabular rows: the dataset's perturbations), runs both through the backbone and a
 2-layer projection head, and minimizes NT-Xent (`nt_xent`, Eq. 1 of the paper). The head is
 dropped afterwards; the backbone's weights are the encoder a campaign starts from
-(`start_from`) or embeds with.
+(alstudy.models.weights.start_from) or embeds with.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 from dataclasses import dataclass
 from time import perf_counter
@@ -120,26 +119,3 @@ def run_job(job: Job, *, device: str = "cpu") -> tuple[bytes, dict]:
                               "final_loss": stats.final_loss,
                               "device": device}
     return buffer.getvalue(), facts
-
-
-@functools.lru_cache(maxsize=4)
-def load_encoder(path: str) -> dict[str, torch.Tensor]:
-    """The backbone state dict in the encoder file `path` (on the CPU). Cached: a campaign
-    starts every cycle from it, and a finished file never changes (written once, atomically)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def start_from(model: ALModel, path: str, *, linear: bool = False) -> ALModel:
-    """`model` with the encoder's backbone weights (its head stays as initialized). `linear`:
-    the backbone is frozen - no gradients, and always in eval mode so that training the head
-    neither uses batch statistics nor moves BatchNorm's running ones."""
-    model.backbone.load_state_dict(load_encoder(path))
-    if linear:
-        model.backbone.requires_grad_(False)
-        model.backbone.register_forward_pre_hook(_stay_in_eval)
-    return model
-
-
-def _stay_in_eval(module: nn.Module, _inputs) -> None:
-    if module.training:
-        module.eval()

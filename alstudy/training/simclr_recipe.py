@@ -1,4 +1,5 @@
-"""SimCLR pretraining: its recipe, the key of one pretraining, and how a campaign uses it.
+"""SimCLR pretraining: its recipe and the key of one pretraining (a campaign reads a finished
+one as `alstudy.config.Encoder`).
 
 Torch-free (the study schema and the CLI validate with it). A pretraining depends only on
 (dataset, model, model options, recipe, seed), so `pretrain_key` hashes exactly those: every
@@ -10,13 +11,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from alstudy.config import typed
 from alstudy.errors import UsageError
 
-TUNES = ("finetune", "linear")     # train the whole pretrained model, or only its head
 FEATURES = ("model", "simclr")     # where an embedding strategy takes its features from
 
 
@@ -47,14 +47,7 @@ class Recipe:
         for key, value in values.items():
             if key not in known:
                 raise UsageError(f"unknown key; allowed: {', '.join(known)}", key=at(key))
-            kind = type(known[key].default)
-            if kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if kind is int and isinstance(value, float) and value.is_integer():
-                value = int(value)
-            if type(value) is not kind or (kind is float and not math.isfinite(value)):
-                raise UsageError(f"expected {kind.__name__}", key=at(key), value=value)
-            kwargs[key] = value
+            kwargs[key] = typed(value, known[key].default, at(key))
         recipe = cls(**kwargs)
         for key in ("steps", "batch_size", "lr", "temperature", "proj_dim"):
             if getattr(recipe, key) <= 0:
@@ -99,29 +92,3 @@ def pretrain_key(dataset: str, model: str, model_options: Mapping[str, Any], rec
     blob = json.dumps({"dataset": dataset, "model": model, "model_options": dict(model_options),
                        "recipe": recipe.as_dict(), "seed": int(seed)}, sort_keys=True)
     return f"{dataset}-s{int(seed)}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
-
-
-@dataclass(frozen=True)
-class Pretrained:
-    """A finished pretraining as a campaign uses it: the encoder file (`path`, the backbone's
-    state dict), its key and cost; `init`: each cycle's model starts from it, then trains all
-    of it (`tune = "finetune"`) or only its head on frozen features (`"linear"`). Strategies
-    asking for `features = "simclr"` embed with it whether or not `init` is set."""
-
-    key: str
-    path: str
-    seconds: float
-    steps: int
-    init: bool = True
-    tune: str = "finetune"
-
-    def columns(self) -> dict[str, Any]:
-        """Record columns of every cycle of a campaign that uses it."""
-        return {"pretrain_key": self.key, "seconds_pretrain": self.seconds, "pretrain_steps": self.steps,
-                "init": "simclr" if self.init else "random", "tune": self.tune if self.init else ""}
-
-
-def check_tune(value: Any, key: str) -> str:
-    if value not in TUNES:
-        raise UsageError(f"allowed: {', '.join(TUNES)}", key=key, value=value)
-    return value

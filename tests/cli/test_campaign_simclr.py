@@ -30,7 +30,7 @@ def test_a_simclr_campaign_pretrains_once_and_reuses_the_cached_encoder(tmp_path
 
 
 @pytest.mark.parametrize("flags, line", [
-    (["--tune", "linear"], "--tune 'linear': applies to --init simclr only"),
+    (["--tune", "linear"], "--tune 'linear': applies to init = \"simclr\" only"),
     (["--pretrain", "steps=5"], "--pretrain: applies to --init simclr only"),
     (["--init", "simclr", "--pretrain", "stepz=5"], "--pretrain stepz: unknown key; allowed: steps"),
     (["--init", "simclr", "--pretrain", "steps"], "--pretrain 'steps': expected KEY=VALUE"),

@@ -13,7 +13,7 @@ import torch
 import torchvision
 
 from alstudy.cli import main
-from alstudy.config import Budget, CampaignConfig, TrainConfig
+from alstudy.config import Budget, CampaignConfig, Init, TrainConfig
 from alstudy.errors import UsageError
 from alstudy.models import make_model
 from alstudy.models.weights import fit_weights, load_weights, read_weights
@@ -111,9 +111,9 @@ def test_a_campaign_starts_every_cycle_from_the_file(tmp_path, imagenet_file):
     write_cifar(tmp_path, "cifar10", np.random.default_rng(0))
     config = CampaignConfig("cifar10", "entropy", model="resnet18", data_root=str(tmp_path),
                             budget=Budget(initial=6, per_cycle=4, cycles=1, validation=4),
-                            train=TrainConfig(epochs=1, min_steps=2, batch_size=4), weights=str(path))
+                            train=TrainConfig(epochs=1, min_steps=2, batch_size=4), init=Init("weights", weights=str(path)))
     data = get_dataset("cifar10", root=str(tmp_path))
-    plain = new_model("resnet18", data, dataclasses.replace(config, weights=None), 0, 1, torch.device("cpu"))
+    plain = new_model("resnet18", data, dataclasses.replace(config, init=Init()), 0, 1, torch.device("cpu"))
     model = new_model("resnet18", data, config, 0, 1, torch.device("cpu"))
     assert torch.equal(model.state_dict()["backbone.layer2.0.conv1.weight"], state["layer2.0.conv1.weight"])
     assert torch.equal(model.state_dict()["classifier.weight"], plain.state_dict()["classifier.weight"])
@@ -212,8 +212,8 @@ def test_a_run_starts_the_paradigm_from_the_file_and_its_manifest_keeps_the_hash
     study_file = tmp_path / "study.toml"
     study_file.write_text(STUDY.format(root=tmp_path, weights=path))
     study = load_study(study_file)
-    for paradigm, weights in (("imagenet", str(path)), ("scratch", None)):
-        assert campaign_config(study, eval_spec("eval", "cifar10", "random", 1, {}, paradigm=paradigm)).weights == weights
+    for paradigm, init in (("imagenet", Init("weights", weights=str(path))), ("scratch", Init())):
+        assert campaign_config(study, eval_spec("eval", "cifar10", "random", 1, {}, paradigm=paradigm)).init == init
     out = tmp_path / "out"
     assert main(["run", str(study_file), "--out", str(out), "--local", "--plain"]) == 0
     run = json.load(open(out / "pretrained" / "manifest.json"))["runs"][0]

@@ -60,7 +60,7 @@ class FromAShippedCopy:
     def __call__(self, config, seed, **kwargs):
         from alstudy.campaign import run_campaign
 
-        pre = config.pretrained
+        pre = config.init.encoder
         assert pre is not None and not os.path.abspath(pre.path).startswith(self.store), pre.path
         with open(pre.path, "rb") as a, open(os.path.join(self.store, "pretrained", f"{pre.key}.pt"), "rb") as b:
             assert a.read() == b.read()

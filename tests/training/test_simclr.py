@@ -13,10 +13,11 @@ from alstudy.config import TrainConfig
 from alstudy.data import get_dataset
 from alstudy.errors import UsageError
 from alstudy.models import make_model
+from alstudy.models.weights import load_encoder, start_from
 from alstudy.rng import numpy_generator, torch_generator
 from alstudy.study.pretraining import keep
 from alstudy.training import fit
-from alstudy.training.simclr import load_encoder, nt_xent, pretrain, run_job, start_from
+from alstudy.training.simclr import nt_xent, pretrain, run_job
 from alstudy.training.simclr_recipe import Job, Recipe
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -38,6 +40,24 @@ def test_a_fixmatch_campaign_records_its_steps_and_unlabeled_rows():
         assert r["steps"] == ssl_steps(10, r["n_unlabeled"], 16, config.method_options) == 40
         assert 0.0 < r["ssl_mask_rate"] <= 1.0     # a threshold of 0.5 keeps some pseudo-labels
     assert records[1]["test_acc"] > 0.3
+
+
+@pytest.mark.parametrize("method, knobs", [("fixmatch", {"threshold": 0.5}),   # members trained together
+                                           ("mean_teacher", {})])              # one after another (teachers)
+def test_every_member_of_an_ensemble_trains_with_the_paradigms_method(method, knobs):
+    """A FixMatch x qbc cell is a committee of FixMatch models, not of supervised ones."""
+    options = resolve_options(method, {"mu": 2, "unlabeled_epochs": 2.0, "max_steps": 40, **knobs}, where="t")
+    config = CampaignConfig("digits", "qbc", strategy_options={"members": 3}, budget=Budget(20, 10, 1, 30),
+                            train=TrainConfig(epochs=2, min_steps=10, batch_size=16), paradigm="p", method=method,
+                            method_options=options)
+    for r in run_campaign(config, 0):
+        assert r["ensemble_size"] == 3 and r["members_method"] == method
+        # the members' own unlabeled terms ran: their mean unlabeled loss (and share of confident rows)
+        assert r["members_ssl_consistency"] > 0.0
+        assert (0.0 < r["members_ssl_mask_rate"] <= 1.0) if method == "fixmatch" else "members_ssl_mask_rate" not in r
+    supervised = dataclasses.replace(config, paradigm="supervised", method="supervised", method_options={})
+    for r in run_campaign(supervised, 0):
+        assert r["members_method"] == "supervised" and "members_ssl_consistency" not in r
 
 
 def test_unlabeled_rows_never_hold_the_validation_set():

@@ -43,6 +43,8 @@ class MeanTeacher(UnlabeledTerm):
     its views, not the labeled batch.
     """
 
+    follows_model = True   # its teacher is a moving average of one model
+
     def __init__(self, x_unlabeled: torch.Tensor, *, to_float: Callable[[torch.Tensor], torch.Tensor],
                  view: Callable[..., torch.Tensor], options: Mapping[str, Any], batch_size: int):
         super().__init__(x_unlabeled, to_float=to_float, options=options, batch_size=batch_size)

@@ -34,6 +34,7 @@ class UnlabeledTerm:
     statistics. Subclasses define `inputs` and `loss` and call `_track`."""
 
     masks = False   # the method keeps only confident rows: it records `ssl_mask_rate`
+    follows_model = False   # the term keeps state of the model it trains (`bind`, `finish`)
 
     def __init__(self, x_unlabeled: torch.Tensor, *, to_float: Callable[[torch.Tensor], torch.Tensor],
                  options: Mapping[str, Any], batch_size: int):
