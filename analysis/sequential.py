@@ -3,9 +3,11 @@
 Method: the scale-invariant t confidence sequence for the mean of Gaussian paired differences
 with unknown variance, mixing over the standardized effect with a Gaussian prior and over the
 scale with the right-Haar prior dσ/σ (Wang & Ramdas, "Anytime-valid t-tests and confidence
-sequences for Gaussian means with unknown variance", Sequential Analysis 2025, arXiv:2310.03722,
-§3: Lai's 1976 construction with his flat mixture over the mean swapped for a Gaussian one,
-which makes it a test martingale in the filtration of the scale-invariant statistics).
+sequences for Gaussian means with unknown variance", arXiv:2310.03722, 2023: Lai's 1976
+confidence sequence, Ann. Statist. 4(2), with his flat mixture over the mean swapped for a
+Gaussian one, which makes it a test martingale in the filtration of the scale-invariant
+statistics). Equation (1) below is that mixture integrated in closed form; the tests check it
+against the integral computed numerically.
 
 For differences d_1..d_n and a hypothesised mean μ, with R_n(μ) = n (d̄ − μ)² / Σ (d_i − μ)²
 and mixture variance g (of the effect in units of σ), integrating the Gaussian likelihood gives
