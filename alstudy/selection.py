@@ -1,8 +1,8 @@
 """Which tuning trial a cell keeps: the defaults, unless a challenger's lead is clear of the noise.
 
 One rule, numbers in and decision out, shared by the scheduler (which configuration the
-evaluation runs) and `analysis` (what the report says about each cell). numpy, plus scipy's
-Student-t quantile; no torch, no Optuna.
+evaluation runs) and `analysis` (what the report says about each cell). numpy only; no torch, no
+Optuna.
 
 The tuning objective of a trial is its validation AUBC averaged over the tuning seeds, and every
 trial runs every tuning seed, so the per-seed objectives form a trials × seeds table: a randomized
@@ -13,10 +13,13 @@ interaction, estimated from the whole table (Montgomery, *Design and Analysis of
 the standard error √(2 · MS_E / k) of a difference of two treatment means over k blocks).
 
 The challenger is the best other trial by mean objective. It replaces the defaults only when its
-lead exceeds t · SE, t the one-sided Student-t quantile at `alpha / (T − 1)` (Bonferroni over the
-T − 1 trials that could have been the challenger): when no trial truly beats the defaults, the
-chance that noise alone displaces them is at most `alpha`. With one tuning seed the noise cannot
-be measured, so no lead is clear of it and the defaults stay.
+lead exceeds `z` standard errors; z = 1 is the one-standard-error rule (Breiman et al. 1984,
+*Classification and Regression Trees*, §3.4.3; Hastie, Tibshirani & Friedman, *The Elements of
+Statistical Learning*, 2nd ed. 2009, §7.10): prefer the simple choice — here the defaults —
+unless the best is ahead by more than the noise of the comparison. A challenger that is truly
+worse than the defaults by one SE or more then replaces them only when noise lifts it by two SE
+or more. With one tuning seed the noise cannot be measured, so no lead is clear of it and the
+defaults stay.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-ALPHA = 0.05
+ONE_SE = 1.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Choice:
 
     chosen: the row whose configuration the evaluation runs; challenger: the best other complete
     row by mean (None without one); lead: its mean minus the defaults' mean; se: the standard
-    error of that paired difference; threshold: the lead it needed (t · se); reason: `clear`,
+    error of that paired difference; threshold: the lead it needed (z · se); reason: `clear`,
     `within noise`, `no challenger`, `noise unmeasured` or `defaults incomplete`."""
 
     chosen: int
@@ -60,10 +63,11 @@ class Choice:
         return f"kept the defaults ({self.reason})"
 
 
-def choose(objectives: Any, *, alpha: float = ALPHA) -> Choice:
+def choose(objectives: Any, *, z: float = ONE_SE) -> Choice:
     """Keep the defaults (row 0 of `objectives`, shape (trials, tuning seeds)) unless the best
-    other trial leads them by more than the noise allows (the module's rule). Rows with a NaN
-    (a trial whose seeds did not all finish) are left out; ties go to the lower row."""
+    other trial leads them by more than `z` standard errors of the paired difference (the
+    module's rule). Rows with a NaN (a trial whose seeds did not all finish) are left out; ties
+    go to the lower row."""
     y = np.asarray(objectives, dtype=float)
     if y.ndim != 2 or y.shape[0] == 0:
         raise ValueError(f"objectives must be a (trials, seeds) table with at least one trial, got shape {y.shape}")
@@ -84,14 +88,8 @@ def choose(objectives: Any, *, alpha: float = ALPHA) -> Choice:
     table = y[rows]
     residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0, keepdims=True) + table.mean()
     se = float(np.sqrt(2 * (residual ** 2).sum() / df / seeds))
-    threshold = critical_t(alpha / (trials - 1), df) * se
+    threshold = z * se
     if lead > threshold:
         return Choice(challenger, challenger, lead, se, threshold, "clear")
     return Choice(0, challenger, lead, se, threshold, "within noise")
 
-
-def critical_t(tail: float, df: int) -> float:
-    """The one-sided Student-t quantile with `tail` probability above it."""
-    from scipy import stats
-
-    return float(stats.t.isf(tail, df))
