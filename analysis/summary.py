@@ -182,6 +182,8 @@ def summary(a: Analysis) -> dict:
         "tuning_parity": {"equal_trials_per_dataset": parity_holds(a.parity),
                           "cells": _nested(a.parity, ["dataset", "strategy"],
                                            ["trials", "campaigns", "epochs", "seconds", "best_val_aubc"])},
+        "tuning_choice": _nested(a.diagnosis, ["dataset", "strategy"],
+                                 ["kept_defaults", "lead", "lead_se", "lead_needed", "choice"]),
     }
     if a.paradigms is not None:
         from analysis.paradigm_report import paradigm_summary

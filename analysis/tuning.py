@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from alstudy import metrics
+from alstudy.selection import choose
 from analysis.load import TUNE_PHASE
 
 SECONDS = ("seconds_train", "seconds_score", "seconds_select")
@@ -52,7 +53,8 @@ def parity_holds(parity: pd.DataFrame) -> bool | None:
 
 
 DIAGNOSIS_COLUMNS = ["dataset", "strategy", "trials", "tuning_seeds", "best", "edge", "spread", "noise_sd",
-                     "noise_source", "within_noise"]
+                     "noise_source", "within_noise", "defaults", "lead", "lead_se", "lead_needed", "kept_defaults",
+                     "choice"]
 
 
 def trial_objectives(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFrame:
@@ -74,6 +76,11 @@ def tuning_diagnosis(frame: pd.DataFrame, *, z: float = 1.96) -> pd.DataFrame:
     configuration (noise_source says which; an upper bound, as trials share their tuning seed's
     initial and validation sets). within_noise: the edge is below z·√2·noise_sd/√seeds,
     the half-width of a difference of two trials' objectives (a two-sample z comparison).
+
+    The choice the scheduler made (`alstudy.selection.choose` on the per-seed objectives, trial 0
+    being the defaults): defaults, their objective; lead, the best challenger's lead over them;
+    lead_se, its paired standard error; lead_needed, the lead that would have replaced them;
+    kept_defaults; choice, the decision in words ("kept the defaults ..." / "challenger clear by ...").
     """
     per = trial_objectives(frame)
     evals = trial_objectives(frame, phase="eval")
@@ -90,10 +97,23 @@ def tuning_diagnosis(frame: pd.DataFrame, *, z: float = 1.96) -> pd.DataFrame:
             source = "evaluation seeds"
         edge = float(objective.iloc[0] - objective.iloc[1]) if len(objective) >= 2 else float("nan")
         limit = z * np.sqrt(2) * noise / np.sqrt(seeds)
+        table = cell.pivot_table(index="trial", columns="seed", values="val_aubc", aggfunc="mean")
+        table = table.loc[sorted(table.index, key=_trial_order)]
+        choice = choose(table.to_numpy())
         out.append((dataset, strategy, len(objective), seeds, float(objective.iloc[0]), edge,
                     float(objective.std(ddof=1)) if len(objective) >= 2 else float("nan"), noise, source,
-                    bool(np.isfinite(edge) and np.isfinite(limit) and edge < limit)))
+                    bool(np.isfinite(edge) and np.isfinite(limit) and edge < limit),
+                    float(table.iloc[0].mean()), choice.lead, choice.se, choice.threshold, choice.kept_defaults,
+                    choice.describe()))
     return pd.DataFrame(out, columns=DIAGNOSIS_COLUMNS)
+
+
+def _trial_order(trial: str) -> tuple[int, float | str]:
+    """Trials in proposal order (Optuna numbers compare as numbers): the defaults, trial 0, first."""
+    try:
+        return 0, float(trial)
+    except ValueError:
+        return 1, trial
 
 
 def tuning_advice(diagnosis: pd.DataFrame, *, z: float = 1.96) -> list[str]:

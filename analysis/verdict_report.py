@@ -140,6 +140,11 @@ def tuning_section(a: Analysis) -> list[str]:
                    + ", ".join(f"{r.strategy} on {r.dataset}" for r in worse.itertuples()) + ".", ""]
     else:
         md += ["The untuned arm did not run (`evaluation.untuned = true` shows what tuning changed on test).", ""]
+    choices = d.pivot(index="dataset", columns="strategy", values="choice")
+    md += ["What each cell evaluates: its defaults (the first tuning trial) unless the best challenger leads them "
+           "on the tuning objective by more than one standard error of the paired difference over the tuning "
+           "seeds (the one-standard-error rule, `alstudy.selection`). Leads in points of validation AUBC:", "",
+           markdown_table(choices), ""]
     view = d.assign(edge=100 * d["edge"], spread=100 * d["spread"], noise=100 * d["noise_sd"],
                     lead=np.where(d["within_noise"], "within noise", "clear"))
     table = view.pivot(index="dataset", columns="strategy", values="lead")

@@ -98,8 +98,9 @@ class Progress:
         study = self.scheduler.study
         if phase == "tune" and self.scheduler.finished_trials(dataset, strategy, paradigm) == study.tuning.trials:
             number, value = self.scheduler.best(dataset, strategy, paradigm)
-            self.note(f"{cell_name(dataset, strategy, paradigm)}: tuning done, best validation AUBC "
-                      f"{value:.4f} (Optuna trial {number})")
+            chosen = "the defaults" if number == 0 else "a challenger clear of the noise"
+            self.note(f"{cell_name(dataset, strategy, paradigm)}: tuning done, evaluating Optuna trial {number} "
+                      f"({chosen}), validation AUBC {value:.4f}")
         self.update()
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from dataclasses import dataclass, field
+from math import nan
 from typing import Any, Mapping
 
 import optuna
@@ -29,6 +30,7 @@ import sqlalchemy.exc
 from alstudy.errors import UsageError
 from alstudy.metrics import objective, records_aubc
 from alstudy.rng import derive_seed
+from alstudy.selection import choose
 from alstudy.study import plan
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
@@ -156,12 +158,19 @@ class Scheduler:
         return False
 
     def best(self, dataset: str, strategy: str, paradigm: str | None = None) -> tuple[int, float] | None:
-        """(Optuna number, mean objective) of the cell's best finished trial; ties: lowest number."""
-        values = self._cells[(dataset, strategy, paradigm)].values
-        if not values:
+        """(proposal index, mean objective) of the cell's chosen finished trial: the defaults (its
+        first proposal) unless a challenger leads them clear of the noise (`selection.choose` on
+        the per-seed objectives)."""
+        cell = self._cells[(dataset, strategy, paradigm)]
+        if not cell.values:
             return None
-        number = max(values, key=lambda n: (values[n], -n))
-        return number, values[number]
+        numbers = sorted(set(cell.values) | {0})   # row 0: the defaults, NaN until they finished
+        table = [[cell.results[n].get(s, nan) if n in cell.values else nan for s in self.study.tuning.seeds]
+                 for n in numbers]
+        number = numbers[choose(table).chosen]
+        if number not in cell.values:   # no per-seed objectives (their logs were lost): the best mean
+            number = max(cell.values, key=lambda n: (cell.values[n], -n))
+        return number, cell.values[number]
 
     def counts(self) -> dict[str, tuple[int, int, int]]:
         """Per phase: (done, running, total)."""
@@ -198,6 +207,7 @@ class Scheduler:
                          for s in self.study.tuning.seeds]
                 if trial.state == optuna.trial.TrialState.COMPLETE:
                     cell.values[index] = float(trial.value)
+                    cell.results[index] = {s.seed: finished[s.trial][1] for s in specs if s.trial in finished}
                     continue
                 # Asked before the last stop: its params stand; run only its missing seeds.
                 cell.live.add(index)

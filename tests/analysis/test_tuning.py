@@ -73,3 +73,25 @@ def test_tuned_against_untuned_on_test_is_paired_by_seed(make_frame):
     assert t.xs("random", level="strategy")["mean"].to_numpy() == pytest.approx(0.03, abs=1e-9)
     assert t.xs("entropy", level="strategy")["mean"].to_numpy() == pytest.approx(0.01, abs=1e-9)
     assert (t["n"] == 4).all()
+
+
+def test_tuning_diagnosis_says_which_cells_kept_their_defaults(make_frame):
+    from alstudy.selection import choose
+    from analysis.tuning import trial_objectives, tuning_diagnosis
+
+    frame = make_frame(datasets=("digits", "wine"), strategies=("random", "entropy"), tune_trials=3, untuned=False)
+    # The synthetic trial 0 (the defaults) leads; on wine trial 2 gets 10 points of validation accuracy.
+    ahead = (frame["dataset"] == "wine") & (frame["phase"] == "tune") & (frame["optuna_trial"] == 2)
+    frame.loc[ahead, "val_acc"] += 0.10
+    d = tuning_diagnosis(frame).set_index(["dataset", "strategy"])
+    assert d.loc["digits", "kept_defaults"].all() and not d.loc["wine", "kept_defaults"].any()
+    assert all(c.startswith("kept the defaults (lead -") for c in d.loc["digits", "choice"])
+    assert all(c.startswith("challenger clear by +") for c in d.loc["wine", "choice"])
+    # The same numbers the scheduler sees give the same decision.
+    per = trial_objectives(frame)
+    cell = per.loc[(per["dataset"] == "wine") & (per["strategy"] == "entropy")]
+    table = cell.pivot(index="trial", columns="seed", values="val_aubc").to_numpy()
+    expected = choose(table)
+    assert expected.chosen == 2
+    assert d.loc[("wine", "entropy"), "lead"] == pytest.approx(expected.lead)
+    assert d.loc[("wine", "entropy"), "lead_needed"] == pytest.approx(expected.threshold)
