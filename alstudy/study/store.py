@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from alstudy.errors import UsageError
-from alstudy.files import dumps, set_aside, write_atomic, writing
+from alstudy.files import dumps, set_aside, sqlite_url, write_atomic, writing
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
 
@@ -133,7 +133,7 @@ class Store:
     @property
     def tuning_url(self) -> str:
         """Optuna storage of the study's tuning (`optuna-dashboard <url>` opens it)."""
-        return f"sqlite:///{self.path('tuning.db')}"
+        return sqlite_url(self.path("tuning.db"))
 
     # -- campaign logs ----------------------------------------------------------------------
     def _log_path(self, trial: str) -> str:
