@@ -12,12 +12,13 @@ revision, of the process that ran the campaign), host, device, gpu_ids, node_id 
 from __future__ import annotations
 
 import io
+import os
 from collections import defaultdict
 from typing import Any
 
 from alstudy.metrics import objective, records_aubc
 from alstudy.study.plan import PHASES
-from alstudy.files import write_atomic
+from alstudy.files import set_aside, write_atomic
 from alstudy.study.store import Store, TrialLog
 
 _FIRST = ("study", "phase", "paradigm", "dataset", "strategy", "model", "trial", "seed", "cycle", "n_labeled",
@@ -69,3 +70,21 @@ def write_results(store: Store, study_name: str, logs: dict[str, TrialLog]) -> t
     frame.to_parquet(buffer, index=False)
     write_atomic(path, buffer.getvalue())
     return path, len(frame)
+
+
+def listed_trials(store: Store) -> set[str]:
+    """Trials with rows in the store's results.parquet (campaigns an earlier run finished); a
+    damaged file is set aside with a note (the run writes it anew from the logs) and lists none."""
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    path = store.path("results.parquet")
+    try:
+        return set(pq.read_table(path, columns=["trial"]).column("trial").to_pylist())
+    except FileNotFoundError:
+        return set()
+    except (pyarrow.ArrowException, OSError, KeyError) as err:
+        moved = set_aside(path)
+        store.notes.append(f"{path} was damaged ({type(err).__name__}); set aside as {os.path.basename(moved)} "
+                           "and written anew from the campaign logs")
+        return set()

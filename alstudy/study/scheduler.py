@@ -100,6 +100,7 @@ class Scheduler:
         self.done: dict[str, str] = {}        # trial -> phase
         self.failed: dict[str, CampaignSpec] = {}
         self._tries: dict[str, int] = {}      # failures of a trial in this run
+        self.recomputed: list[str] = []       # tuning campaigns of told trials whose log is not finished
         self._round = 0
         self._cells = {cell: _Cell(optuna.create_study(storage=storage, study_name=cell_name(*cell),
                                                        direction="maximize", load_if_exists=True))
@@ -109,19 +110,38 @@ class Scheduler:
     @classmethod
     def from_store(cls, study: Study, store, *, retries: int = 0) -> "Scheduler":
         """The scheduler of a study's results store: finished campaigns from their logs, the
-        tuning from the store's Optuna storage."""
+        tuning from the store's Optuna storage (rebuilt from the logs when it is damaged, or
+        missing while logs exist). A campaign that a previous run finished but whose log is now
+        missing or short runs again, with one note saying so."""
         import sqlalchemy.exc
+
+        from alstudy.study.results import listed_trials
 
         logs = store.logs()
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
-        try:
-            return cls(study, store.tuning_url, finished, retries=retries)
-        except sqlalchemy.exc.DatabaseError as err:   # not a database any more (cut short, overwritten)
-            moved = set_aside(store.path("tuning.db"))
+        db = store.path("tuning.db")
+        if any(log.spec.phase == "tune" for log in logs.values()) and not (
+                os.path.exists(db) and os.path.getsize(db) > 0):
+            if os.path.exists(db):
+                set_aside(db)
             rebuild_tuning(study, store.tuning_url, logs)
-            store.notes.append(f"{store.path('tuning.db')} was damaged ({type(err).__name__}); set aside as "
+            store.notes.append(f"{db} is missing or empty; rebuilt from the campaign logs")
+        try:
+            scheduler = cls(study, store.tuning_url, finished, retries=retries)
+        except sqlalchemy.exc.DatabaseError as err:   # not a database any more (cut short, overwritten)
+            moved = set_aside(db)
+            rebuild_tuning(study, store.tuning_url, logs)
+            store.notes.append(f"{db} was damaged ({type(err).__name__}); set aside as "
                                f"{os.path.basename(moved)} and rebuilt from the campaign logs")
-            return cls(study, store.tuning_url, finished, retries=retries)
+            scheduler = cls(study, store.tuning_url, finished, retries=retries)
+        listed = listed_trials(store)
+        for trial in sorted((set(scheduler.recomputed) | listed) - set(finished) - store.damaged):
+            log = logs.get(trial)
+            where = "tuning.db" if trial in scheduler.recomputed else "results.parquet"
+            what = "is missing" if log is None else f"holds {len(log.lines)} of its {log.cycles_total} cycles"
+            store.notes.append(f"{store.path('trials', trial + '.jsonl')} {what}, though {where} counts the "
+                               "campaign as finished: it runs again (same settings, same seed)")
+        return scheduler
 
     # -- the protocol ---------------------------------------------------------------------
     def next(self) -> CampaignSpec | None:
@@ -200,7 +220,12 @@ class Scheduler:
                 specs = [plan.tune_spec(dataset, strategy, index, s, trial.params, paradigm=paradigm)
                          for s in self.study.tuning.seeds]
                 if trial.state == optuna.trial.TrialState.COMPLETE:
+                    # Told: its value stands. A campaign of it whose log was lost or cut short
+                    # runs again (same params, same seed), so its rows are never dropped.
                     cell.values[index] = float(trial.value)
+                    lost = [spec for spec in specs if spec.trial not in finished]
+                    self._queue.extend(lost)
+                    self.recomputed.extend(spec.trial for spec in lost)
                     continue
                 # Asked before the last stop: its params stand; run only its missing seeds.
                 cell.live.add(index)
@@ -261,6 +286,8 @@ class Scheduler:
         A trial with a failed campaign stays open in the storage, so a later run completes it."""
         results = cell.results.setdefault(spec.number, {})
         results[spec.seed] = value
+        if spec.number in cell.values and spec.number not in cell.live:
+            return   # told before this run: a campaign run again after its log was lost
         if len(results) < len(self.study.tuning.seeds):
             return
         cell.live.discard(spec.number)

@@ -70,6 +70,7 @@ class Store:
     def __init__(self, root: str, fingerprint: str = ""):
         self.root, self.fingerprint = root, fingerprint
         self.notes: list[str] = []      # what the store repaired or set aside, for the user
+        self.damaged: set[str] = set()  # campaigns whose damaged log a note already names
 
     @classmethod
     def open(cls, out: str, study: Study, source_text: str) -> "Store":
@@ -202,7 +203,9 @@ class Store:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 damage = f"line {number} is cut short or garbled"
                 break
-        if parsed and not damage:
+        if not parsed and not damage:
+            damage = "it is empty"
+        elif not damage:
             damage = self._check_log(trial, parsed, path)
         if damage is None:
             return self._as_log(parsed)
@@ -211,8 +214,10 @@ class Store:
         kept = [x for x in good[1:] if "record" in x]
         if good:
             write_atomic(path, "".join(dumps(x) + "\n" for x in good))
-        self.notes.append(f"{path}: {damage}; set aside as {os.path.basename(moved)}, the campaign "
-                          f"resumes after the {len(kept)} good cycle(s) before it")
+        self.damaged.add(trial)
+        again = (f"resumes after the {len(kept)} good cycle(s) before it" if kept
+                 else "runs again from its first cycle")
+        self.notes.append(f"{path}: {damage}; set aside as {os.path.basename(moved)}, the campaign {again}")
         return self._as_log(good) if good else None
 
     def _check_log(self, trial: str, parsed: list[dict[str, Any]], path: str) -> str | None:

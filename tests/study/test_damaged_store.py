@@ -127,3 +127,54 @@ def test_a_full_disk_while_logging_is_one_line_naming_the_file(clean, small_disk
     code, out, err = rerun(path, root, capsys)
     assert code == 0, out + err
     same_results(clean[1], root)
+
+
+def damage(path, how: str) -> None:
+    """Damage the file at `path` as a full disk, an interrupted copy or a slip of the hand would."""
+    data = path.read_bytes()
+    if how == "cut mid-line":
+        path.write_bytes(data[: len(data) - 40])
+    elif how == "cut at a line end":     # whole lines lost: nothing in the file looks damaged
+        path.write_bytes(b"".join(data.splitlines(keepends=True)[:2]))
+    elif how == "emptied":
+        path.write_bytes(b"")
+    elif how == "deleted":
+        path.unlink()
+
+
+@pytest.mark.parametrize("how", ["cut mid-line", "cut at a line end", "emptied", "deleted"])
+def test_a_lost_log_of_a_finished_tuning_campaign_is_run_again(clean, tmp_path, capsys, how):
+    """tuning.db counts the Optuna trial as finished, so only its log says the rows are gone:
+    the campaign runs again (same params, same seed) and no row is dropped."""
+    path, root = copy_of(clean, tmp_path)
+    name = "tune-wine-margin-t001-s0.jsonl"
+    damage(root / "trials" / name, how)
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and name in warnings[0], out
+    assert ("runs again" in warnings[0] or "resumes after" in warnings[0]) and "Traceback" not in out + err
+    same_results(clean[1], root)
+    assert finished(root) == finished(clean[1])       # and the log itself is whole again
+    code, out, _ = rerun(path, root, capsys)           # the next run has nothing left to do
+    assert code == 0 and "warning:" not in out
+
+
+def test_a_deleted_log_of_a_finished_evaluation_is_named_and_run_again(clean, tmp_path, capsys):
+    path, root = copy_of(clean, tmp_path)
+    damage(root / "trials" / "eval-wine-random-s100.jsonl", "deleted")
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "eval-wine-random-s100.jsonl is missing, though results.parquet" in warnings[0]
+    same_results(clean[1], root)
+
+
+def finished(root) -> dict[str, bytes]:
+    """The finished campaign logs of a store, without the facts of where and when they ran."""
+    out = {}
+    for log in sorted((root / "trials").glob("*.jsonl")):
+        lines = [json.loads(x) for x in log.read_text().splitlines()]
+        out[log.name] = [{k: v for k, v in (x["record"] | (x["chosen"] or {})).items() if not k.startswith("seconds")}
+                         for x in lines[1:] if "record" in x]
+    return out
