@@ -8,6 +8,7 @@ import json
 import os
 
 import pandas as pd
+import pytest
 
 from alstudy.cli import main
 from alstudy.study.runner import RunOptions, run_study
@@ -142,3 +143,42 @@ def test_rows_of_runs_recorded_before_runs_named_their_code_take_the_manifest_ve
            "runs": [{"run": 0}, {"run": 1, "code": "0.2.0"}]}
     assert run_codes(old) == {0: "0.1.0+gaaaaaaaaaaaa.dirty", 1: "0.2.0"}
     assert run_codes(None) == {}
+
+
+def test_results_folders_with_url_characters_keep_their_own_tuning(make_study, tmp_path, capsys):
+    """`?`, `%` and `#` in --out are part of the folder's name, never of a storage URL: two
+    studies under `mix?a` and `mix?b` keep separate tuning.db files and separate results."""
+    two = make_study(name="mix", strategies=("random",), trials=2, eval_seeds=(100,))
+    text = open(two).read()
+    one = tmp_path / "one.toml"
+    one.write_text(text.replace("trials = 2", "trials = 1"))
+    outs = {"mix?a": two, "mix?b": str(one), "mix%41#c": two}
+    for out, path in outs.items():
+        assert main(["run", path, "--out", str(tmp_path / out), "--local", "--plain"]) == 0, out
+    capsys.readouterr()
+    assert not (tmp_path / "mix").exists() and not (tmp_path / "mixA#c").exists()
+    for out, trials in (("mix?a", 2), ("mix?b", 1), ("mix%41#c", 2)):
+        root = tmp_path / out / "mix"
+        assert (root / "tuning.db").stat().st_size > 0
+        df = pd.read_parquet(root / "results.parquet")
+        assert df[df.phase == "tune"].trial.nunique() == trials, out
+        import optuna
+
+        from alstudy.files import sqlite_url
+
+        tuned = optuna.load_study(study_name="wine/random", storage=sqlite_url(str(root / "tuning.db")))
+        assert len(tuned.trials) == trials, out
+
+
+def test_the_embedded_mlflow_store_lies_in_a_results_folder_with_url_characters(tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from alstudy.study.tracking import tracking_uri
+
+    for name in ("mix?a", "mix%41#b"):
+        root = tmp_path / name
+        root.mkdir()
+        MlflowClient(tracking_uri=tracking_uri(True, None, root=str(root))).create_experiment("x")
+        assert (root / "mlflow.db").stat().st_size > 0, name
+    assert not (tmp_path / "mix").exists() and not (tmp_path / "mixA#b").exists()
