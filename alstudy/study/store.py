@@ -64,6 +64,25 @@ def _is_header(line: Any, trial: str) -> bool:
             and line["spec"].get("trial") == trial and isinstance(line.get("cycles_total"), int))
 
 
+def first_difference(saved: dict[str, Any], resolved: dict[str, Any], prefix: str = "") -> str | None:
+    """The first setting (dotted key, in the study's order) that decides results and differs
+    between two resolved studies (`Study.to_dict()`); None when they agree on every one."""
+    from alstudy.study.schema import NOT_HASHED
+
+    for key in list(resolved) + [k for k in saved if k not in resolved]:
+        name = f"{prefix}{key}"
+        if name in NOT_HASHED or key == "fingerprint":
+            continue
+        a, b = saved.get(key), resolved.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = first_difference(a, b, f"{name}.")
+            if inner:
+                return inner
+        elif a != b:
+            return name
+    return None
+
+
 class Store:
     """Files of one study. Open with `Store.open`; all paths live under `root`."""
 
@@ -74,23 +93,82 @@ class Store:
 
     @classmethod
     def open(cls, out: str, study: Study, source_text: str) -> "Store":
-        """Create or reopen `<out>/<study.name>`; UsageError if it holds a different study."""
+        """Create or reopen `<out>/<study.name>`; UsageError if it holds a different study.
+
+        A refused study writes nothing: the store is checked (its study.json, or where that is
+        damaged or missing its campaign logs) before any file is written."""
         root = os.path.join(os.path.abspath(os.path.expanduser(out)), study.name)
         store = cls(root, study.fingerprint())
         resolved = study.to_dict() | {"fingerprint": store.fingerprint}
-        saved = store.read_json("study.json")
-        if saved is not None and saved.get("fingerprint") != resolved["fingerprint"]:
-            raise UsageError(
-                f"{root} holds results of a different version of study {study.name!r}: "
-                "use another --out, or move that folder away to start over")
         if os.path.isdir(store.path("proposals")):
             raise UsageError(f"{root} was written by an alstudy older than 0.2 (trial JSON files and "
                              "proposals/): finish it with that version, or move the folder away")
+        saved, damage = store._peek_json("study.json")
+        if saved is not None and saved.get("fingerprint") != resolved["fingerprint"]:
+            raise UsageError(store._different(study, saved))
+        foreign = store._foreign_log()
+        if foreign is not None:
+            if saved is not None:   # a log copied in from elsewhere
+                raise UsageError(f"{foreign} belongs to another study (or another version of this one): "
+                                 f"move it out of {os.path.dirname(foreign)}; results are never mixed")
+            raise UsageError(store._different(study, store._saved_study()))
+        if damage:
+            moved = set_aside(store.path("study.json"))
+            store.notes.append(f"{store.path('study.json')} was damaged ({damage}); set aside as "
+                               f"{os.path.basename(moved)} and written anew")
         os.makedirs(store.path("trials"), exist_ok=True)
-        if saved is None:
+        if saved is None and not os.path.exists(store.path("study.toml")):
             write_atomic(store.path("study.toml"), source_text)
         write_atomic(store.path("study.json"), json.dumps(resolved, indent=2))
         return store
+
+    def _peek_json(self, *parts: str) -> tuple[Any, str]:
+        """(the JSON file at `parts` or None, what is wrong with it or ""), changing nothing."""
+        try:
+            with open(self.path(*parts), encoding="utf-8") as f:
+                return json.load(f), ""
+        except FileNotFoundError:
+            return None, ""
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            return None, f"{type(err).__name__}: {err}"
+
+    def _foreign_log(self) -> str | None:
+        """The first campaign log whose header names another study fingerprint, or None."""
+        folder = self.path("trials")
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+            if not name.endswith(".jsonl") or name.startswith("."):
+                continue
+            with open(os.path.join(folder, name), "rb") as f:
+                first = f.readline()
+            try:
+                header = json.loads(first)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue   # a damaged log: set aside when it is read
+            if isinstance(header, dict) and "study" in header and header["study"] != self.fingerprint:
+                return os.path.join(folder, name)
+        return None
+
+    def _saved_study(self) -> dict[str, Any] | None:
+        """The resolved study of the store's study.toml (the file as first given), or None."""
+        from alstudy.study.schema import parse_study
+        import tomllib
+
+        try:
+            with open(self.path("study.toml"), encoding="utf-8") as f:
+                return parse_study(tomllib.loads(f.read())).to_dict()
+        except Exception:  # noqa: BLE001 - missing, damaged or no longer valid: no comparison then
+            return None
+
+    def _different(self, study: Study, saved: dict[str, Any] | None) -> str:
+        """The refusal of a study whose results store holds another version of it, naming the
+        first setting that differs when the saved study says."""
+        key = first_difference(saved, study.to_dict()) if saved is not None else None
+        what = (f"{key} differs" if key else
+                "the contents of its split or weights files differ" if saved is not None else
+                "its campaign logs were written by another version (study.json, which would say what "
+                "changed, is damaged or missing)")
+        return (f"{self.root} holds results of a different version of study {study.name!r} ({what}): "
+                "use another --out, or move that folder away to start over")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -178,3 +178,33 @@ def finished(root) -> dict[str, bytes]:
         out[log.name] = [{k: v for k, v in (x["record"] | (x["chosen"] or {})).items() if not k.startswith("seconds")}
                          for x in lines[1:] if "record" in x]
     return out
+
+
+def snapshot(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("study_json", ["intact", "cut short", "deleted"])
+def test_a_refused_edit_of_the_study_writes_nothing_and_names_what_changed(clean, tmp_path, capsys, study_json):
+    """An edited study is refused before any file is written, whatever state study.json is
+    in, so the original study still runs; the refusal names the first setting that differs."""
+    path, root = copy_of(clean, tmp_path)
+    if study_json == "cut short":
+        (root / "study.json").write_bytes((root / "study.json").read_bytes()[:100])
+    elif study_json == "deleted":
+        (root / "study.json").unlink()
+    edited = tmp_path / "edited" / "dmg.toml"
+    edited.parent.mkdir()
+    edited.write_text(open(path).read().replace("cycles = 2", "cycles = 3"))
+    before = snapshot(root)
+    code, out, err = rerun(str(edited), root, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, out + err
+    assert "different version of study 'dmg' (setups.wine.budget.cycles differs)" in err
+    assert snapshot(root) == before
+    code, out, err = rerun(path, root, capsys)       # the original study is not locked out
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == (study_json == "cut short") and all("study.json was damaged" in w for w in warnings)
+    same_results(clean[1], root)
+    runs = json.loads((root / "manifest.json").read_text())["runs"]
+    assert [r["status"] for r in runs] == ["complete", "complete"]
