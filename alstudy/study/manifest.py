@@ -28,7 +28,12 @@ def run_codes(manifest: dict[str, Any] | None) -> dict[int, str]:
 def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int, str, list[str]]:
     """Append a run entry (started now) to the manifest. Returns its index, its code, and the
     codes of earlier runs that differ from it (empty while the study's code never changed)."""
-    manifest = store.read_json("manifest.json") or {"created": now(), "runs": []}
+    existed = os.path.exists(store.path("manifest.json"))
+    manifest = store.read_json("manifest.json")   # a damaged one is set aside with its own note
+    if not existed and any(name.endswith(".jsonl") for name in os.listdir(store.path("trials"))):
+        store.notes.append(f"{store.path('manifest.json')} is missing; it starts anew, without the runs "
+                           "before this one (the rows keep theirs)")
+    manifest = manifest or {"created": now(), "runs": []}
     earlier = run_codes(manifest)
     packages, git, code = this_code()
     manifest |= {"packages": packages, "git": git, "platform": platform.platform(),

@@ -18,6 +18,7 @@ the best of the full budget.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -77,6 +78,22 @@ def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
                 ostudy.ask(dists)
 
 
+def _damage(db: str) -> str | None:
+    """What is wrong with the SQLite file `db` that campaign logs say holds a tuning: missing,
+    empty, or failing SQLite's own check (a file cut short can still open, its last pages
+    read as zeros); None when it is whole."""
+    import sqlite3
+
+    if not os.path.exists(db) or os.path.getsize(db) == 0:
+        return "is missing or empty"
+    try:
+        with contextlib.closing(sqlite3.connect(db)) as con:
+            found = [row[0] for row in con.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as err:
+        return f"was damaged ({err})"
+    return None if found == ["ok"] else f"was damaged ({found[0].splitlines()[-1][:100]})"
+
+
 class Scheduler:
     """Hands out campaigns in a fair order: unfinished seeds of asked trials and evaluations
     first, then new proposals round-robin over the cells, then the untuned arm.
@@ -120,12 +137,11 @@ class Scheduler:
         logs = store.logs()
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
         db = store.path("tuning.db")
-        if any(log.spec.phase == "tune" for log in logs.values()) and not (
-                os.path.exists(db) and os.path.getsize(db) > 0):
-            if os.path.exists(db):
-                set_aside(db)
+        problem = _damage(db) if any(log.spec.phase == "tune" for log in logs.values()) else None
+        if problem:
+            moved = f"; set aside as {os.path.basename(set_aside(db))}" if os.path.exists(db) else ""
             rebuild_tuning(study, store.tuning_url, logs)
-            store.notes.append(f"{db} is missing or empty; rebuilt from the campaign logs")
+            store.notes.append(f"{db} {problem}{moved}: rebuilt from the campaign logs")
         try:
             scheduler = cls(study, store.tuning_url, finished, retries=retries)
         except sqlalchemy.exc.DatabaseError as err:   # not a database any more (cut short, overwritten)

@@ -208,3 +208,40 @@ def test_a_refused_edit_of_the_study_writes_nothing_and_names_what_changed(clean
     same_results(clean[1], root)
     runs = json.loads((root / "manifest.json").read_text())["runs"]
     assert [r["status"] for r in runs] == ["complete", "complete"]
+
+
+def test_a_log_cut_just_before_its_last_newline_resumes_without_gluing_two_lines(clean, tmp_path, capsys):
+    path, root = copy_of(clean, tmp_path)
+    log = root / "trials" / "eval-wine-margin-s100.jsonl"
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:3]).rstrip(b"\n"))
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "eval-wine-margin-s100.jsonl holds 2 of its 3 cycles" in warnings[0], out
+    assert not list((root / "trials").glob("*.damaged*"))
+    same_results(clean[1], root)
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied", "last page cut"])
+def test_a_lost_or_cut_tuning_storage_is_rebuilt_from_the_logs(clean, tmp_path, capsys, how):
+    """A tuning.db cut short can still open (its last page reads as zeros): SQLite's own check
+    finds it. Missing, empty or cut, it is rebuilt from the logs with the clean run's trials."""
+    path, root = copy_of(clean, tmp_path)
+    db = root / "tuning.db"
+    if how == "deleted":
+        db.unlink()
+    else:
+        db.write_bytes(b"" if how == "emptied" else db.read_bytes()[:-4096 + 8])
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "tuning.db" in warnings[0] and "rebuilt from the campaign logs" in warnings[0]
+    same_results(clean[1], root)
+    import optuna
+
+    from alstudy.files import sqlite_url
+
+    for cell in ("wine/random", "wine/margin"):
+        a, b = (optuna.load_study(study_name=cell, storage=sqlite_url(str(r / "tuning.db"))).get_trials()
+                for r in (clean[1], root))
+        assert [(t.params, t.value) for t in a] == [(t.params, t.value) for t in b]
