@@ -225,8 +225,14 @@ class Store:
         if not os.path.exists(path):
             header = {"spec": spec.to_dict(), "cycles_total": cycles_total, "study": self.fingerprint}
             write_atomic(path, dumps(header) + "\n")
-        with writing(path), open(path, "a", encoding="utf-8") as f:
-            f.write(dumps(line) + "\n")
+        with writing(path), open(path, "a+b") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():          # a log cut just before its last newline: never glue two lines
+                f.seek(f.tell() - 1)
+                lead = b"" if f.read(1) == b"\n" else b"\n"
+            else:
+                lead = b""
+            f.write(lead + (dumps(line) + "\n").encode())
             f.flush()
             os.fsync(f.fileno())
 
