@@ -182,3 +182,15 @@ def test_the_embedded_mlflow_store_lies_in_a_results_folder_with_url_characters(
         MlflowClient(tracking_uri=tracking_uri(True, None, root=str(root))).create_experiment("x")
         assert (root / "mlflow.db").stat().st_size > 0, name
     assert not (tmp_path / "mix").exists() and not (tmp_path / "mixA#b").exists()
+
+
+def test_tune_storage_of_a_folder_with_url_characters_names_that_folder(tmp_path):
+    """Ray Tune reads its storage through pyarrow: a plain folder must reach it as a path that
+    pyarrow keeps whole, not as a URI whose `?` or `%` it would decode."""
+    import pyarrow.fs
+
+    from alstudy.study.ray_runner import _storage_uri
+
+    for name in ("mix?a", "mix%41#b"):
+        folder = str(tmp_path / name)
+        assert pyarrow.fs.FileSystem.from_uri(_storage_uri(folder))[1] == folder
