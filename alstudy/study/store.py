@@ -106,12 +106,12 @@ class Store:
         saved, damage = store._peek_json("study.json")
         if saved is not None and saved.get("fingerprint") != resolved["fingerprint"]:
             raise UsageError(store._different(study, saved))
-        foreign = store._foreign_log()
+        foreign, theirs = store._foreign_log()
         if foreign is not None:
             if saved is not None:   # a log copied in from elsewhere
                 raise UsageError(f"{foreign} belongs to another study (or another version of this one): "
                                  f"move it out of {os.path.dirname(foreign)}; results are never mixed")
-            raise UsageError(store._different(study, store._saved_study()))
+            raise UsageError(store._different(study, store._saved_study(theirs)))
         if damage:
             moved = set_aside(store.path("study.json"))
             store.notes.append(f"{store.path('study.json')} was damaged ({damage}); set aside as "
@@ -132,8 +132,9 @@ class Store:
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             return None, f"{type(err).__name__}: {err}"
 
-    def _foreign_log(self) -> str | None:
-        """The first campaign log whose header names another study fingerprint, or None."""
+    def _foreign_log(self) -> tuple[str | None, str]:
+        """(the first campaign log whose header names another study fingerprint, that
+        fingerprint), or (None, "")."""
         folder = self.path("trials")
         for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
             if not name.endswith(".jsonl") or name.startswith("."):
@@ -145,18 +146,18 @@ class Store:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue   # a damaged log: set aside when it is read
             if isinstance(header, dict) and "study" in header and header["study"] != self.fingerprint:
-                return os.path.join(folder, name)
-        return None
+                return os.path.join(folder, name), str(header["study"])
+        return None, ""
 
-    def _saved_study(self) -> dict[str, Any] | None:
-        """The resolved study of the store's study.toml (the file as first given), or None."""
-        from alstudy.study.schema import parse_study
-        import tomllib
+    def _saved_study(self, fingerprint: str) -> dict[str, Any] | None:
+        """The resolved study of the store's study.toml (the file as first given) when it is the
+        version with `fingerprint` (that of the logs), else None."""
+        from alstudy.study.schema import load_study
 
         try:
-            with open(self.path("study.toml"), encoding="utf-8") as f:
-                return parse_study(tomllib.loads(f.read())).to_dict()
-        except Exception:  # noqa: BLE001 - missing, damaged or no longer valid: no comparison then
+            saved = load_study(self.path("study.toml"))
+            return saved.to_dict() if saved.fingerprint() == fingerprint else None
+        except Exception:  # noqa: BLE001 - missing, damaged, no longer valid: no comparison then
             return None
 
     def _different(self, study: Study, saved: dict[str, Any] | None) -> str:
