@@ -56,25 +56,38 @@ def damage(path: Path, how: str, keep: float) -> None:
         path.write_bytes(data[: min(int(len(data) * keep), len(data) - 1)])
 
 
-def check(clean, name: str, how: str, keep: float) -> None:
+def rerun(clean, damages: list[tuple[str, str, float]]) -> tuple[int, str, Path, tempfile.TemporaryDirectory]:
+    """Rerun a copy of the clean store with `damages` done to it: (exit code, what it printed,
+    the copy, its temporary folder to clean up)."""
     path, root, _ = clean
-    with tempfile.TemporaryDirectory(prefix="alstudy-fuzz-") as tmp:
-        copy = Path(tmp) / "out" / "fz"
-        shutil.copytree(root, copy)
-        damage(copy / name, how, keep)
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["run", path, "--out", str(copy.parent), "--local", "--plain"])
-        said = out.getvalue() + err.getvalue()
+    tmp = tempfile.TemporaryDirectory(prefix="alstudy-fuzz-")
+    copy = Path(tmp.name) / "out" / "fz"
+    shutil.copytree(root, copy)
+    for name, how, keep in damages:
+        if (copy / name).exists():
+            damage(copy / name, how, keep)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["run", path, "--out", str(copy.parent), "--local", "--plain"])
+    return code, out.getvalue() + err.getvalue(), copy, tmp
+
+
+def same_results(root: Path, copy: Path) -> None:
+    a, b = (pd.read_parquet(r / "results.parquet") for r in (root, copy))
+    keep_columns = [c for c in a.columns if c not in VOLATILE]
+    pd.testing.assert_frame_equal(a[keep_columns], b[keep_columns])
+
+
+def check(clean, name: str, how: str, keep: float) -> None:
+    code, said, copy, tmp = rerun(clean, [(name, how, keep)])
+    with tmp:
         assert code == 0 and "Traceback" not in said, f"{name} {how}: {said}"
         warnings = [line for line in said.splitlines() if "warning:" in line]
         assert len(warnings) <= 1, f"{name} {how}: {said}"
         if how != "cut short" and not silent(name, how):   # (a cut may lose nothing but a last newline)
             assert len(warnings) == 1, f"{name} {how}: {said}"
         assert all(Path(name).name.split(".")[0] in w for w in warnings), f"{name} {how}: {said}"
-        a, b = (pd.read_parquet(r / "results.parquet") for r in (root, copy))
-        keep_columns = [c for c in a.columns if c not in VOLATILE]
-        pd.testing.assert_frame_equal(a[keep_columns], b[keep_columns])
+        same_results(clean[1], copy)
 
 
 def silent(name: str, how: str) -> bool:
@@ -108,3 +121,22 @@ def test_any_damaged_file_of_a_finished_store_reruns_to_the_clean_results_many(c
 def test_every_file_of_a_finished_store_damaged_in_turn(clean, how):
     for name in clean[2]:
         check(clean, name, how, 0.5)
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_two_damaged_files_rerun_to_the_clean_results_or_one_line(clean, data):
+    """Two files at once: the clean results again, except where the tuning storage and every
+    log of one proposal are both lost (its params are gone): then one line, exit 2."""
+    both = data.draw(st.lists(damages(clean[2]), min_size=2, max_size=2, unique_by=lambda d: d[0]))
+    code, said, copy, tmp = rerun(clean, both)
+    with tmp:
+        assert "Traceback" not in said, f"{both}: {said}"
+        names = {name for name, _, _ in both}
+        if code == 2:
+            assert "tuning.db" in names and any(n.startswith("trials/tune-") for n in names), f"{both}: {said}"
+            assert len(said.strip().splitlines()) == 1 and "cannot rebuild the tuning" in said
+        else:
+            assert code == 0, f"{both}: {said}"
+            same_results(clean[1], copy)
