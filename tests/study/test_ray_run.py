@@ -273,6 +273,7 @@ def test_a_worker_dying_after_its_last_cycle_leaves_a_complete_campaign(ray_addr
     assert '"failed"' not in logs
 
 
+@pytest.mark.slow   # the local tests cover both halves; this one checks them together on Ray
 def test_a_lost_tuning_log_under_a_folder_with_url_characters_runs_again_on_ray(ray_address, make_study, tmp_path,
                                                                                 capsys):
     """On Ray too: a results folder named `mix?a` keeps its own tuning.db and Tune folder, and
