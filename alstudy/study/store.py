@@ -12,7 +12,10 @@ A campaign's log is the one source of truth for it: its records, where each cycl
 the labels chosen after each cycle, from which the campaign resumes (`TrialLog.resume`).
 Each line is flushed and synced before the next cycle is reported, whole files are written
 atomically (temporary file, then rename), and only the driver writes, so a crash never leaves
-a torn file behind that a rerun would trust.
+a torn file behind that a rerun would trust. A file damaged or lost all the same (a full disk,
+an interrupted copy) is set aside with one warning line and recomputed from what remains: a
+log (the campaign resumes or runs again, `Scheduler.from_store`), tuning.db (rebuilt from the
+logs), study.json, manifest.json, results.parquet, an encoder (`pretraining.ensure`).
 """
 
 from __future__ import annotations

@@ -167,6 +167,17 @@ def test_results_folders_with_url_characters_keep_their_own_tuning(make_study, t
         assert len(tuned.trials) == trials, out
 
 
+def test_the_embedded_mlflow_uri_names_the_results_folder_whole():
+    from sqlalchemy.engine import make_url
+
+    from alstudy.study.tracking import tracking_uri
+
+    root = "/x/mix%41?a#b c"
+    assert make_url(tracking_uri(True, None, root=root)).database == root + "/mlflow.db"
+    assert tracking_uri("http://host:5000", None, root=root) == "http://host:5000"
+
+
+@pytest.mark.slow   # MLflow's import and schema migration take seconds
 def test_the_embedded_mlflow_store_lies_in_a_results_folder_with_url_characters(tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
