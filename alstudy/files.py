@@ -1,5 +1,6 @@
 """Files written so a crash never leaves a torn one: atomic writes, set-aside of damaged files,
-JSON that numpy values survive, and one line (not a traceback) when the disk says no."""
+JSON that numpy values survive, one line (not a traceback) when the disk says no, and URLs of
+files built so that no character of a path (`?`, `%`, `#`) changes which file they name."""
 
 from __future__ import annotations
 
@@ -61,3 +62,20 @@ def dumps(obj: Any, *, indent: int | None = None) -> str:
             return o.tolist()
         raise TypeError(f"not JSON serializable: {type(o).__name__}")
     return json.dumps(obj, default=default, indent=indent)
+
+
+def sqlite_url(path: str) -> str:
+    """The SQLAlchemy URL (Optuna's and MLflow's storages) of the SQLite file at `path`.
+
+    Characters that mean something in a URL are escaped: `sqlite:///` + a raw path would read
+    `/x/mix?a/tuning.db` as the file `/x/mix` with a query, and `%41` as `A`."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=os.path.abspath(path)).render_as_string(hide_password=False)
+
+
+def file_uri(path: str) -> str:
+    """The file:// URI of `path` (percent-encoded, as pyarrow and MLflow read it)."""
+    import pathlib
+
+    return pathlib.Path(os.path.abspath(path)).as_uri()

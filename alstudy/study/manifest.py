@@ -31,7 +31,13 @@ def begin_run(store: Store, *, runner: str, extra: dict[str, Any]) -> tuple[int,
     """Append a run entry (started now) to the manifest. Returns its index, its code, the codes
     of earlier runs that differ from it (empty while the study's code never changed) and the
     source files changed since the last run (empty when unchanged, or not known)."""
-    manifest = store.read_json("manifest.json") or {"created": now(), "runs": []}
+    existed = os.path.exists(store.path("manifest.json"))
+    manifest = store.read_json("manifest.json")   # a damaged one is set aside with its own note
+    trials = store.path("trials")
+    if not existed and os.path.isdir(trials) and any(name.endswith(".jsonl") for name in os.listdir(trials)):
+        store.notes.append(f"{store.path('manifest.json')} is missing; it starts anew, without the runs "
+                           "before this one (the rows keep theirs)")
+    manifest = manifest or {"created": now(), "runs": []}
     earlier = run_codes(manifest)
     packages, git, code = this_code()
     sources = this_sources()

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import io
 import json
 import os
 import tempfile
@@ -58,18 +60,56 @@ def is_done(folder: str, key: str) -> bool:
     return os.path.exists(os.path.join(folder, f"{key}.json")) and os.path.exists(os.path.join(folder, f"{key}.pt"))
 
 
+def damage(folder: str, key: str) -> str | None:
+    """What is wrong with the finished pretraining `key` in `folder` (a file cut short by a full
+    disk or an interrupted copy); None when it is intact or not finished (no JSON)."""
+    try:
+        with open(os.path.join(folder, f"{key}.json"), "rb") as f:
+            facts = json.loads(f.read())
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return f"{key}.json is damaged ({type(err).__name__})"
+    if not (isinstance(facts, dict) and isinstance(facts.get("seconds"), (int, float))
+            and isinstance(facts.get("steps"), int)):
+        return f"{key}.json lacks its facts (seconds, steps)"
+    try:
+        with open(os.path.join(folder, f"{key}.pt"), "rb") as f:
+            blob = f.read()
+    except FileNotFoundError:
+        return f"{key}.pt is missing"
+    if "sha256" in facts:
+        return None if hashlib.sha256(blob).hexdigest() == facts["sha256"] else f"{key}.pt is damaged (its sha256 differs)"
+    try:   # kept before the JSON named the encoder's sha256: the encoder must load
+        torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        return None
+    except Exception as err:  # noqa: BLE001 - whatever torch says of a damaged file
+        return f"{key}.pt is damaged ({type(err).__name__})"
+
+
 def keep(folder: str, key: str, blob: bytes, facts: dict) -> None:
-    """Write a finished pretraining: the encoder, then its JSON (which marks it finished)."""
+    """Write a finished pretraining: the encoder, then its JSON (which marks it finished and
+    names the encoder's sha256, so a damaged encoder is found before a campaign reads it)."""
     os.makedirs(folder, exist_ok=True)
     write_atomic(os.path.join(folder, f"{key}.pt"), blob)
-    write_atomic(os.path.join(folder, f"{key}.json"), json.dumps(facts, indent=2))
+    write_atomic(os.path.join(folder, f"{key}.json"),
+                 json.dumps(facts | {"sha256": hashlib.sha256(blob).hexdigest()}, indent=2))
 
 
 def ensure(todo: list[Job], folder: str, *, note: Callable[[str], None], remote: dict | None = None,
            device: str = "cpu") -> dict[str, Any]:
     """Compute the jobs of `todo` that `folder` lacks: as Ray tasks with `remote`'s resources
-    ({"cpu": .., "gpu": ..}), else one after another here on `device`. Returns the manifest's
-    facts: {key: {dataset, seed, seconds, steps, computed (by this call)}}."""
+    ({"cpu": .., "gpu": ..}), else one after another here on `device`. A damaged pretraining
+    is set aside (one warning line) and computed again. Returns the manifest's facts:
+    {key: {dataset, seed, seconds, steps, computed (by this call)}}."""
+    from alstudy.files import set_aside
+
+    for key in sorted({j.key for j in todo}):
+        problem = damage(folder, key)
+        if problem:
+            moved = [os.path.basename(set_aside(p)) for p in (os.path.join(folder, f"{key}{ext}")
+                                                             for ext in (".json", ".pt")) if os.path.exists(p)]
+            note(f"warning: {os.path.join(folder, problem)}; set aside as {' and '.join(moved)}, pretrained again")
     missing = {j.key: j for j in todo if not is_done(folder, j.key)}
     if missing:
         note(f"pretraining SimCLR: {len(missing)} of {len({j.key for j in todo})} encoders to compute "

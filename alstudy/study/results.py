@@ -69,3 +69,5 @@ def write_results(store: Store, study_name: str, logs: dict[str, TrialLog]) -> t
     frame.to_parquet(buffer, index=False)
     write_atomic(path, buffer.getvalue())
     return path, len(frame)
+
+

@@ -84,8 +84,9 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     weights = weights_inits(study.paradigms)
     if weights:  # the weights' bytes decide results: keep what they were
         extra["weights_files"] = {name: {"path": w.file, "sha256": w.sha256()} for name, w in weights.items()}
-    run, code, other_codes, changed = begin_run(store, runner="local" if options.local else "ray", extra=extra)
+    # the logs and the tuning are read (and a foreign log refused) before the manifest names a run
     scheduler = Scheduler.from_store(study, store, retries=options.max_failures)
+    run, code, other_codes, changed = begin_run(store, runner="local" if options.local else "ray", extra=extra)
     for note in store.notes:
         print(f"warning: {note}", file=stream, flush=True)
     live = stream.isatty() if options.live is None else options.live

@@ -18,6 +18,7 @@ the best of the full budget.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -49,7 +50,12 @@ class _CellTuning:
     results: dict[int, dict[int, float | None]] = field(default_factory=dict)  # number -> seed -> value
     values: dict[int, float] = field(default_factory=dict)  # told values (complete trials)
     evaluating: bool = False
+    recomputing: set[str] = field(default_factory=set)     # told trials' campaigns running again
     optuna_number: dict[int, int] = field(default_factory=dict)   # proposal index -> Optuna trial number
+
+
+def _or_nan(value: float | None) -> float:
+    return nan if value is None else value
 
 
 def cell_name(dataset: str, strategy: str, paradigm: str | None = None) -> str:
@@ -82,6 +88,22 @@ def rebuild_tuning(study: Study, storage: Any, logs: Mapping[str, Any]) -> None:
                 ostudy.ask(dists)
 
 
+def _damage(db: str) -> str | None:
+    """What is wrong with the SQLite file `db` that campaign logs say holds a tuning: missing,
+    empty, or failing SQLite's own check (a file cut short can still open, its last pages
+    read as zeros); None when it is whole."""
+    import sqlite3
+
+    if not os.path.exists(db) or os.path.getsize(db) == 0:
+        return "is missing or empty"
+    try:
+        with contextlib.closing(sqlite3.connect(db)) as con:
+            found = [row[0] for row in con.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as err:
+        return f"was damaged ({err})"
+    return None if found == ["ok"] else f"was damaged ({found[0].splitlines()[-1][:100]})"
+
+
 class Scheduler:
     """Hands out campaigns in a fair order: unfinished seeds of asked trials and evaluations
     first, then new proposals round-robin over the cells, then the untuned arm.
@@ -103,6 +125,7 @@ class Scheduler:
         self.done: dict[str, str] = {}        # trial -> phase
         self.failed: dict[str, CampaignSpec] = {}
         self._tries: dict[str, int] = {}      # failures of a trial in this run
+        self.recomputed: list[str] = []       # tuning campaigns of told trials whose log is not finished
         self._round = 0
         self._cells = {cell: _CellTuning(optuna.create_study(storage=storage, study_name=cell_name(*cell),
                                                        direction="maximize", load_if_exists=True))
@@ -112,17 +135,33 @@ class Scheduler:
     @classmethod
     def from_store(cls, study: Study, store, *, retries: int = 0) -> "Scheduler":
         """The scheduler of a study's results store: finished campaigns from their logs, the
-        tuning from the store's Optuna storage."""
+        tuning from the store's Optuna storage (rebuilt from the logs when it is damaged, or
+        missing while logs exist). A campaign that a previous run finished but whose log is now
+        missing or short runs again, with one note saying so."""
         logs = store.logs()
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
-        try:
-            return cls(study, store.tuning_url, finished, retries=retries)
-        except sqlalchemy.exc.DatabaseError as err:   # not a database any more (cut short, overwritten)
-            moved = set_aside(store.path("tuning.db"))
+        db = store.path("tuning.db")
+        problem = _damage(db) if any(log.spec.phase == "tune" for log in logs.values()) else None
+        if problem:
+            moved = f"; set aside as {os.path.basename(set_aside(db))}" if os.path.exists(db) else ""
             rebuild_tuning(study, store.tuning_url, logs)
-            store.notes.append(f"{store.path('tuning.db')} was damaged ({type(err).__name__}); set aside as "
+            store.notes.append(f"{db} {problem}{moved}: rebuilt from the campaign logs")
+        try:
+            scheduler = cls(study, store.tuning_url, finished, retries=retries)
+        except sqlalchemy.exc.DatabaseError as err:   # not a database any more (cut short, overwritten)
+            moved = set_aside(db)
+            rebuild_tuning(study, store.tuning_url, logs)
+            store.notes.append(f"{db} was damaged ({type(err).__name__}); set aside as "
                                f"{os.path.basename(moved)} and rebuilt from the campaign logs")
-            return cls(study, store.tuning_url, finished, retries=retries)
+            scheduler = cls(study, store.tuning_url, finished, retries=retries)
+        listed = store.listed_trials()
+        for trial in sorted((set(scheduler.recomputed) | listed) - set(finished) - store.damaged):
+            log = logs.get(trial)
+            where = "tuning.db" if trial in scheduler.recomputed else "results.parquet"
+            what = "is missing" if log is None else f"holds {len(log.lines)} of its {log.cycles_total} cycles"
+            store.notes.append(f"{store.path('trials', trial + '.jsonl')} {what}, though {where} counts the "
+                               "campaign as finished: it runs again (same settings, same seed)")
+        return scheduler
 
     # -- the protocol ---------------------------------------------------------------------
     def next(self) -> CampaignSpec | None:
@@ -165,7 +204,7 @@ class Scheduler:
         if not cell.values:
             return None
         numbers = sorted(set(cell.values) | {0})   # row 0: the defaults, NaN until they finished
-        table = [[cell.results[n].get(s, nan) if n in cell.values else nan for s in self.study.tuning.seeds]
+        table = [[_or_nan(cell.results[n].get(s)) if n in cell.values else nan for s in self.study.tuning.seeds]
                  for n in numbers]
         number = numbers[choose(table).chosen]
         if number not in cell.values:   # no per-seed objectives (their logs were lost): the best mean
@@ -206,8 +245,14 @@ class Scheduler:
                 specs = [plan.tune_spec(dataset, strategy, index, s, trial.params, paradigm=paradigm)
                          for s in self.study.tuning.seeds]
                 if trial.state == optuna.trial.TrialState.COMPLETE:
+                    # Told: its value stands. A campaign of it whose log was lost or cut short
+                    # runs again (same params, same seed), so its rows are never dropped.
                     cell.values[index] = float(trial.value)
                     cell.results[index] = {s.seed: finished[s.trial][1] for s in specs if s.trial in finished}
+                    lost = [spec for spec in specs if spec.trial not in finished]
+                    self._queue.extend(lost)
+                    self.recomputed.extend(spec.trial for spec in lost)
+                    cell.recomputing.update(spec.trial for spec in lost)
                     continue
                 # Asked before the last stop: its params stand; run only its missing seeds.
                 cell.live.add(index)
@@ -266,6 +311,9 @@ class Scheduler:
         A trial with a failed campaign stays open in the storage, so a later run completes it."""
         results = cell.results.setdefault(spec.number, {})
         results[spec.seed] = value
+        cell.recomputing.discard(spec.trial)
+        if spec.number in cell.values and spec.number not in cell.live:
+            return   # told before this run: a campaign run again after its log was lost
         if len(results) < len(self.study.tuning.seeds):
             return
         cell.live.discard(spec.number)
@@ -276,8 +324,8 @@ class Scheduler:
     def _maybe_evaluate(self, dataset: str, strategy: str, paradigm: str | None) -> None:
         cell = self._cells[(dataset, strategy, paradigm)]
         complete = len(cell.values) == self.study.tuning.trials
-        if cell.evaluating or not complete:
-            return
+        if cell.evaluating or not complete or cell.recomputing:
+            return   # the choice waits for every per-seed objective, as in a run that lost no log
         cell.evaluating = True
         number, _ = self.best(dataset, strategy, paradigm)
         for seed in self.study.evaluation.seeds:

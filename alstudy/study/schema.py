@@ -128,9 +128,12 @@ class Study:
         the resources of a trial, where runs are tracked — and the description may change
         between runs of one study."""
         d = self.to_dict()
-        for machine_fact in ("data_root", "resources", "description", "tracking"):
-            d.pop(machine_fact)
-        d["evaluation"].pop("margin")   # read by the report only: changing it re-runs nothing
+        for key in NOT_HASHED:
+            *parents, last = key.split(".")
+            inner = d
+            for parent in parents:
+                inner = inner[parent]
+            inner.pop(last)
         if self.splits is not None:  # the files' contents decide results, not just their names
 
             d["splits_digest"] = splits_digest(self.splits, self.tuning.seeds + self.evaluation.seeds,
@@ -139,6 +142,12 @@ class Study:
             if files is not None:   # the file's bytes decide results, not where it lies
                 par["init"] = {"weights_sha256": files}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Settings of a study that decide no result, so they may change between runs of one study:
+# facts of the machine (where the data lives, a trial's resources, where runs are tracked), the
+# description, and the margin (read by the report only: changing it re-runs nothing).
+NOT_HASHED = ("data_root", "resources", "description", "tracking", "evaluation.margin")
 
 
 def _weights_digests(paradigms: tuple[Paradigm, ...]) -> list[str | None]:

@@ -12,7 +12,10 @@ A campaign's log is the one source of truth for it: its records, where each cycl
 the labels chosen after each cycle, from which the campaign resumes (`TrialLog.resume`).
 Each line is flushed and synced before the next cycle is reported, whole files are written
 atomically (temporary file, then rename), and only the driver writes, so a crash never leaves
-a torn file behind that a rerun would trust.
+a torn file behind that a rerun would trust. A file damaged or lost all the same (a full disk,
+an interrupted copy) is set aside with one warning line and recomputed from what remains: a
+log (the campaign resumes or runs again, `Scheduler.from_store`), tuning.db (rebuilt from the
+logs), study.json, manifest.json, results.parquet, an encoder (`pretraining.ensure`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, Iterator
 
 from alstudy.campaign import Cycle
 from alstudy.errors import UsageError
-from alstudy.files import dumps, set_aside, write_atomic, writing
+from alstudy.files import dumps, set_aside, sqlite_url, write_atomic, writing
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
 
@@ -64,33 +67,130 @@ def _is_header(line: Any, trial: str) -> bool:
             and line["spec"].get("trial") == trial and isinstance(line.get("cycles_total"), int))
 
 
+def first_difference(saved: dict[str, Any], resolved: dict[str, Any], prefix: str = "") -> str | None:
+    """The first setting (dotted key, in the study's order) that decides results and differs
+    between two resolved studies (`Study.to_dict()`); None when they agree on every one."""
+    from alstudy.study.schema import NOT_HASHED
+
+    for key in list(resolved) + [k for k in saved if k not in resolved]:
+        name = f"{prefix}{key}"
+        if name in NOT_HASHED or key == "fingerprint":
+            continue
+        a, b = saved.get(key), resolved.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = first_difference(a, b, f"{name}.")
+            if inner:
+                return inner
+        elif a != b:
+            return name
+    return None
+
+
 class Store:
     """Files of one study. Open with `Store.open`; all paths live under `root`."""
 
     def __init__(self, root: str, fingerprint: str = ""):
         self.root, self.fingerprint = root, fingerprint
         self.notes: list[str] = []      # what the store repaired or set aside, for the user
+        self.damaged: set[str] = set()  # campaigns whose damaged log a note already names
 
     @classmethod
     def open(cls, out: str, study: Study, source_text: str) -> "Store":
-        """Create or reopen `<out>/<study.name>`; UsageError if it holds a different study."""
+        """Create or reopen `<out>/<study.name>`; UsageError if it holds a different study.
+
+        A refused study writes nothing: the store is checked (its study.json, or where that is
+        damaged or missing its campaign logs) before any file is written."""
         root = os.path.join(os.path.abspath(os.path.expanduser(out)), study.name)
         store = cls(root, study.fingerprint())
         resolved = study.to_dict() | {"fingerprint": store.fingerprint}
-        saved = store.read_json("study.json")
-        if saved is not None and saved.get("fingerprint") != resolved["fingerprint"]:
-            raise UsageError(
-                f"{root} holds results of a different version of study {study.name!r}: "
-                "use another --out, or move that folder away to start over")
         if os.path.isdir(store.path("proposals")):
             raise UsageError(f"{root} holds results in an earlier layout (trial JSON files and proposals/) "
                              "that this alstudy cannot resume: finish it with the alstudy that wrote it, "
                              "or move the folder away")
+        saved, damage = store._peek_json("study.json")
+        if saved is not None and saved.get("fingerprint") != resolved["fingerprint"]:
+            raise UsageError(store._different(study, saved))
+        foreign, theirs = store._foreign_log()
+        if foreign is not None:
+            if saved is not None:   # a log copied in from elsewhere
+                raise UsageError(f"{foreign} belongs to another study (or another version of this one): "
+                                 f"move it out of {os.path.dirname(foreign)}; results are never mixed")
+            raise UsageError(store._different(study, store._saved_study(theirs)))
+        if damage:
+            moved = set_aside(store.path("study.json"))
+            store.notes.append(f"{store.path('study.json')} was damaged ({damage}); set aside as "
+                               f"{os.path.basename(moved)} and written anew")
         os.makedirs(store.path("trials"), exist_ok=True)
-        if saved is None:
+        if saved is None and not os.path.exists(store.path("study.toml")):
             write_atomic(store.path("study.toml"), source_text)
         write_atomic(store.path("study.json"), json.dumps(resolved, indent=2))
         return store
+
+    def listed_trials(self) -> set[str]:
+        """Trials with rows in results.parquet (campaigns an earlier run finished); a damaged file
+        is set aside with a note (the run writes it anew from the logs) and lists none."""
+        import pyarrow   # pyarrow: read only when a study resumes, not in every Ray worker
+        import pyarrow.parquet as pq
+
+        path = self.path("results.parquet")
+        try:
+            return set(pq.read_table(path, columns=["trial"]).column("trial").to_pylist())
+        except FileNotFoundError:
+            return set()
+        except (pyarrow.ArrowException, OSError, KeyError) as err:
+            moved = set_aside(path)
+            self.notes.append(f"{path} was damaged ({type(err).__name__}); set aside as "
+                              f"{os.path.basename(moved)} and written anew from the campaign logs")
+            return set()
+
+    def _peek_json(self, *parts: str) -> tuple[Any, str]:
+        """(the JSON file at `parts` or None, what is wrong with it or ""), changing nothing."""
+        try:
+            with open(self.path(*parts), encoding="utf-8") as f:
+                return json.load(f), ""
+        except FileNotFoundError:
+            return None, ""
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            return None, f"{type(err).__name__}: {err}"
+
+    def _foreign_log(self) -> tuple[str | None, str]:
+        """(the first campaign log whose header names another study fingerprint, that
+        fingerprint), or (None, "")."""
+        folder = self.path("trials")
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+            if not name.endswith(".jsonl") or name.startswith("."):
+                continue
+            with open(os.path.join(folder, name), "rb") as f:
+                first = f.readline()
+            try:
+                header = json.loads(first)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue   # a damaged log: set aside when it is read
+            if isinstance(header, dict) and "study" in header and header["study"] != self.fingerprint:
+                return os.path.join(folder, name), str(header["study"])
+        return None, ""
+
+    def _saved_study(self, fingerprint: str) -> dict[str, Any] | None:
+        """The resolved study of the store's study.toml (the file as first given) when it is the
+        version with `fingerprint` (that of the logs), else None."""
+        from alstudy.study.schema import load_study
+
+        try:
+            saved = load_study(self.path("study.toml"))
+            return saved.to_dict() if saved.fingerprint() == fingerprint else None
+        except Exception:  # noqa: BLE001 - missing, damaged, no longer valid: no comparison then
+            return None
+
+    def _different(self, study: Study, saved: dict[str, Any] | None) -> str:
+        """The refusal of a study whose results store holds another version of it, naming the
+        first setting that differs when the saved study says."""
+        key = first_difference(saved, study.to_dict()) if saved is not None else None
+        what = (f"{key} differs" if key else
+                "the contents of its split or weights files differ" if saved is not None else
+                "its campaign logs were written by another version (study.json, which would say what "
+                "changed, is damaged or missing)")
+        return (f"{self.root} holds results of a different version of study {study.name!r} ({what}): "
+                "use another --out, or move that folder away to start over")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -132,7 +232,7 @@ class Store:
     @property
     def tuning_url(self) -> str:
         """Optuna storage of the study's tuning (`optuna-dashboard <url>` opens it)."""
-        return f"sqlite:///{self.path('tuning.db')}"
+        return sqlite_url(self.path("tuning.db"))
 
     # -- campaign logs ----------------------------------------------------------------------
     def _log_path(self, trial: str) -> str:
@@ -145,8 +245,14 @@ class Store:
         if not os.path.exists(path):
             header = {"spec": spec.to_dict(), "cycles_total": cycles_total, "study": self.fingerprint}
             write_atomic(path, dumps(header) + "\n")
-        with writing(path), open(path, "a", encoding="utf-8") as f:
-            f.write(dumps(line) + "\n")
+        with writing(path), open(path, "a+b") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():          # a log cut just before its last newline: never glue two lines
+                f.seek(f.tell() - 1)
+                lead = b"" if f.read(1) == b"\n" else b"\n"
+            else:
+                lead = b""
+            f.write(lead + (dumps(line) + "\n").encode())
             f.flush()
             os.fsync(f.fileno())
 
@@ -201,7 +307,9 @@ class Store:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 damage = f"line {number} is cut short or garbled"
                 break
-        if parsed and not damage:
+        if not parsed and not damage:
+            damage = "it is empty"
+        elif not damage:
             damage = self._check_log(trial, parsed, path)
         if damage is None:
             return self._as_log(parsed)
@@ -210,8 +318,10 @@ class Store:
         kept = [x for x in good[1:] if "record" in x]
         if good:
             write_atomic(path, "".join(dumps(x) + "\n" for x in good))
-        self.notes.append(f"{path}: {damage}; set aside as {os.path.basename(moved)}, the campaign "
-                          f"resumes after the {len(kept)} good cycle(s) before it")
+        self.damaged.add(trial)
+        again = (f"resumes after the {len(kept)} good cycle(s) before it" if kept
+                 else "runs again from its first cycle")
+        self.notes.append(f"{path}: {damage}; set aside as {os.path.basename(moved)}, the campaign {again}")
         return self._as_log(good) if good else None
 
     def _check_log(self, trial: str, parsed: list[dict[str, Any]], path: str) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 
 from ray import tune
 
+from alstudy.files import file_uri, sqlite_url
 from alstudy.study.plan import PHASES
 
 DEFAULT = ""      # the embedded SQLite store inside the results store
@@ -38,7 +39,7 @@ def tracking_uri(setting: bool | str, flag: str | None, *, root: str) -> str | N
     if chosen is False:
         return None
     if chosen is True:
-        return f"sqlite:///{os.path.join(root, 'mlflow.db')}"
+        return sqlite_url(os.path.join(root, "mlflow.db"))
     return str(chosen)
 
 
@@ -108,7 +109,7 @@ class MlflowTracker:
             experiment = client.get_experiment_by_name(self.study)
             if experiment is None:
                 # The embedded store keeps its (unused) artifact root beside it, not in the cwd.
-                where = (f"file://{os.path.join(self.root, 'mlflow-artifacts')}"
+                where = (file_uri(os.path.join(self.root, "mlflow-artifacts"))
                          if self.uri.startswith("sqlite:") else None)
                 self._experiment = client.create_experiment(self.study, artifact_location=where)
             else:

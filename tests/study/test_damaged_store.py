@@ -127,3 +127,121 @@ def test_a_full_disk_while_logging_is_one_line_naming_the_file(clean, small_disk
     code, out, err = rerun(path, root, capsys)
     assert code == 0, out + err
     same_results(clean[1], root)
+
+
+def damage(path, how: str) -> None:
+    """Damage the file at `path` as a full disk, an interrupted copy or a slip of the hand would."""
+    data = path.read_bytes()
+    if how == "cut mid-line":
+        path.write_bytes(data[: len(data) - 40])
+    elif how == "cut at a line end":     # whole lines lost: nothing in the file looks damaged
+        path.write_bytes(b"".join(data.splitlines(keepends=True)[:2]))
+    elif how == "emptied":
+        path.write_bytes(b"")
+    elif how == "deleted":
+        path.unlink()
+
+
+@pytest.mark.parametrize("how", ["cut mid-line", "cut at a line end", "emptied", "deleted"])
+def test_a_lost_log_of_a_finished_tuning_campaign_is_run_again(clean, tmp_path, capsys, how):
+    """tuning.db counts the Optuna trial as finished, so only its log says the rows are gone:
+    the campaign runs again (same params, same seed) and no row is dropped."""
+    path, root = copy_of(clean, tmp_path)
+    name = "tune-wine-margin-t001-s0.jsonl"
+    damage(root / "trials" / name, how)
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and name in warnings[0], out
+    assert ("runs again" in warnings[0] or "resumes after" in warnings[0]) and "Traceback" not in out + err
+    same_results(clean[1], root)
+    assert finished(root) == finished(clean[1])       # and the log itself is whole again
+    code, out, _ = rerun(path, root, capsys)           # the next run has nothing left to do
+    assert code == 0 and "warning:" not in out
+
+
+def test_a_deleted_log_of_a_finished_evaluation_is_named_and_run_again(clean, tmp_path, capsys):
+    path, root = copy_of(clean, tmp_path)
+    damage(root / "trials" / "eval-wine-random-s100.jsonl", "deleted")
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "eval-wine-random-s100.jsonl is missing, though results.parquet" in warnings[0]
+    same_results(clean[1], root)
+
+
+def finished(root) -> dict[str, bytes]:
+    """The finished campaign logs of a store, without the facts of where and when they ran."""
+    out = {}
+    for log in sorted((root / "trials").glob("*.jsonl")):
+        lines = [json.loads(x) for x in log.read_text().splitlines()]
+        out[log.name] = [{k: v for k, v in (x["record"] | (x["chosen"] or {})).items() if not k.startswith("seconds")}
+                         for x in lines[1:] if "record" in x]
+    return out
+
+
+def snapshot(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("study_json", ["intact", "cut short", "deleted"])
+def test_a_refused_edit_of_the_study_writes_nothing_and_names_what_changed(clean, tmp_path, capsys, study_json):
+    """An edited study is refused before any file is written, whatever state study.json is
+    in, so the original study still runs; the refusal names the first setting that differs."""
+    path, root = copy_of(clean, tmp_path)
+    if study_json == "cut short":
+        (root / "study.json").write_bytes((root / "study.json").read_bytes()[:100])
+    elif study_json == "deleted":
+        (root / "study.json").unlink()
+    edited = tmp_path / "edited" / "dmg.toml"
+    edited.parent.mkdir()
+    edited.write_text(open(path).read().replace("cycles = 2", "cycles = 3"))
+    before = snapshot(root)
+    code, out, err = rerun(str(edited), root, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, out + err
+    assert "different version of study 'dmg' (setups.wine.budget.cycles differs)" in err
+    assert snapshot(root) == before
+    code, out, err = rerun(path, root, capsys)       # the original study is not locked out
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == (study_json == "cut short") and all("study.json was damaged" in w for w in warnings)
+    same_results(clean[1], root)
+    runs = json.loads((root / "manifest.json").read_text())["runs"]
+    assert [r["status"] for r in runs] == ["complete", "complete"]
+
+
+def test_a_log_cut_just_before_its_last_newline_resumes_without_gluing_two_lines(clean, tmp_path, capsys):
+    path, root = copy_of(clean, tmp_path)
+    log = root / "trials" / "eval-wine-margin-s100.jsonl"
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:3]).rstrip(b"\n"))
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "eval-wine-margin-s100.jsonl holds 2 of its 3 cycles" in warnings[0], out
+    assert not list((root / "trials").glob("*.damaged*"))
+    same_results(clean[1], root)
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied", "last page cut"])
+def test_a_lost_or_cut_tuning_storage_is_rebuilt_from_the_logs(clean, tmp_path, capsys, how):
+    """A tuning.db cut short can still open (its last page reads as zeros): SQLite's own check
+    finds it. Missing, empty or cut, it is rebuilt from the logs with the clean run's trials."""
+    path, root = copy_of(clean, tmp_path)
+    db = root / "tuning.db"
+    if how == "deleted":
+        db.unlink()
+    else:
+        db.write_bytes(b"" if how == "emptied" else db.read_bytes()[:-4096 + 8])
+    code, out, err = rerun(path, root, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "tuning.db" in warnings[0] and "rebuilt from the campaign logs" in warnings[0]
+    same_results(clean[1], root)
+    import optuna
+
+    from alstudy.files import sqlite_url
+
+    for cell in ("wine/random", "wine/margin"):
+        a, b = (optuna.load_study(study_name=cell, storage=sqlite_url(str(r / "tuning.db"))).get_trials()
+                for r in (clean[1], root))
+        assert [(t.params, t.value) for t in a] == [(t.params, t.value) for t in b]

@@ -8,6 +8,7 @@ import json
 import os
 
 import pandas as pd
+import pytest
 
 from alstudy.cli import main
 from alstudy.study.runner import RunOptions, run_study
@@ -47,7 +48,7 @@ def test_a_changed_study_is_not_mixed_into_old_results(make_study, tmp_path, cap
     capsys.readouterr()
     assert main(["run", path, "--out", out, "--local"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "different version of study 'mix'" in err[0]
+    assert len(err) == 1 and "different version of study 'mix' (evaluation.seeds differs)" in err[0]
 
 
 def test_a_second_driver_on_the_same_results_is_refused(make_study, tmp_path, capsys):
@@ -158,3 +159,61 @@ def test_a_run_names_the_source_files_changed_since_the_last_run(tmp_path):
     json.dump(manifest, open(tmp_path / "manifest.json", "w"))
     run, code, others, changed = begin_run(store, runner="local", extra={})
     assert (run, others, changed) == (1, ["0.1.0+src.000000000000"], ["alstudy/gone.py", "alstudy/metrics.py"])
+
+
+def test_results_folders_with_url_characters_keep_their_own_tuning(make_study, tmp_path, capsys):
+    """`?`, `%` and `#` in --out are part of the folder's name, never of a storage URL: two
+    studies under `mix?a` and `mix?b%41#c` keep separate tuning.db files and separate results."""
+    import optuna
+
+    from alstudy.files import sqlite_url
+
+    two = make_study(name="mix", strategies=("random",), trials=2, eval_seeds=(100,))
+    one = tmp_path / "one.toml"
+    one.write_text(open(two).read().replace("trials = 2", "trials = 1"))
+    for out, path in (("mix?a", two), ("mix?b%41#c", str(one))):
+        assert main(["run", path, "--out", str(tmp_path / out), "--local", "--plain"]) == 0, out
+    capsys.readouterr()
+    assert not (tmp_path / "mix").exists() and not (tmp_path / "mix?bA#c").exists()
+    for out, trials in (("mix?a", 2), ("mix?b%41#c", 1)):
+        root = tmp_path / out / "mix"
+        df = pd.read_parquet(root / "results.parquet")
+        assert df[df.phase == "tune"].trial.nunique() == trials, out
+        tuned = optuna.load_study(study_name="wine/random", storage=sqlite_url(str(root / "tuning.db")))
+        assert len(tuned.trials) == trials, out
+
+
+def test_the_embedded_mlflow_uri_names_the_results_folder_whole():
+    from sqlalchemy.engine import make_url
+
+    from alstudy.study.tracking import tracking_uri
+
+    root = "/x/mix%41?a#b c"
+    assert make_url(tracking_uri(True, None, root=root)).database == root + "/mlflow.db"
+    assert tracking_uri("http://host:5000", None, root=root) == "http://host:5000"
+
+
+@pytest.mark.slow   # MLflow's import and schema migration take seconds
+def test_the_embedded_mlflow_store_lies_in_a_results_folder_with_url_characters(tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from alstudy.study.tracking import tracking_uri
+
+    root = tmp_path / "mix%41?a#b"
+    root.mkdir()
+    MlflowClient(tracking_uri=tracking_uri(True, None, root=str(root))).create_experiment("x")
+    assert (root / "mlflow.db").stat().st_size > 0
+    assert not (tmp_path / "mix%41").exists() and not (tmp_path / "mixA").exists()
+
+
+def test_tune_storage_of_a_folder_with_url_characters_names_that_folder(tmp_path):
+    """Ray Tune reads its storage through pyarrow: a plain folder must reach it as a path that
+    pyarrow keeps whole, not as a URI whose `?` or `%` it would decode."""
+    import pyarrow.fs
+
+    from alstudy.study.ray_runner import _storage_uri
+
+    for name in ("mix?a", "mix%41#b"):
+        folder = str(tmp_path / name)
+        assert pyarrow.fs.FileSystem.from_uri(_storage_uri(folder))[1] == folder

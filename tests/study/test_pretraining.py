@@ -215,3 +215,33 @@ def test_a_strategy_option_features_must_name_a_source(tmp_path):
     with pytest.raises(UsageError) as err:
         check_study(load_study(path))
     assert "features = 'imagenet': allowed: model, simclr" in str(err.value)
+
+
+@pytest.mark.parametrize("damage", ["json cut short", "json without its facts", "pt cut short", "pt deleted",
+                                    "pt cut short, json of before sha256"])
+def test_a_damaged_encoder_is_set_aside_with_one_warning_and_pretrained_again(tmp_path, damage):
+    """Like a damaged campaign log: the pair is set aside, one warning line names the file, and
+    the encoder computed again is the one a clean run has (campaigns read it unchanged)."""
+    job = Job("digits", "mlp", {}, Recipe(steps=4, batch_size=16), 0)
+    folder = tmp_path / "pretrained"
+    pretraining.ensure([job], str(folder), note=lambda _: None)
+    pt, js = folder / f"{job.key}.pt", folder / f"{job.key}.json"
+    clean = pt.read_bytes()
+    if damage == "json cut short":
+        js.write_bytes(js.read_bytes()[:20])
+    elif damage == "json without its facts":
+        js.write_text("{}")
+    elif damage == "pt deleted":
+        pt.unlink()
+    else:
+        pt.write_bytes(clean[: len(clean) // 2])
+        if "before sha256" in damage:
+            js.write_text(json.dumps({k: v for k, v in json.loads(js.read_text()).items() if k != "sha256"}))
+    notes = []
+    facts = pretraining.ensure([job], str(folder), note=notes.append)
+    warnings = [n for n in notes if n.startswith("warning:")]
+    assert len(warnings) == 1 and str(folder / job.key) in warnings[0] and "pretrained again" in warnings[0]
+    assert facts[job.key]["computed"] and pt.read_bytes() == clean
+    assert (folder / f"{job.key}.json.damaged").exists()
+    notes.clear()
+    assert not pretraining.ensure([job], str(folder), note=notes.append)[job.key]["computed"] and not notes

@@ -275,3 +275,25 @@ def test_a_worker_dying_after_its_last_cycle_leaves_a_complete_campaign(ray_addr
     assert df.trial.nunique() == 2 and set(df.attempt) == {0}       # nothing was run twice
     logs = "".join(p.read_text() for p in (out / "late" / "trials").glob("*.jsonl"))
     assert '"failed"' not in logs
+
+
+@pytest.mark.slow   # the local tests cover both halves; this one checks them together on Ray
+def test_a_lost_tuning_log_under_a_folder_with_url_characters_runs_again_on_ray(ray_address, make_study, tmp_path,
+                                                                                capsys):
+    """On Ray too: a results folder named `mix?a` keeps its own tuning.db and Tune folder, and
+    a finished tuning campaign whose log is lost runs again, to the rows of the clean run."""
+    path = make_study(name="lost", strategies=("random",), trials=2, eval_seeds=(100,))
+    out = str(tmp_path / "mix?a")
+    assert run_study(path, RunOptions(out=out, live=False)) == 0
+    root = os.path.join(out, "lost")
+    assert os.path.getsize(os.path.join(root, "tuning.db")) > 0 and os.path.isdir(os.path.join(root, "ray", "run0"))
+    assert not os.path.exists(tmp_path / "mix")
+    clean = results(out, "lost")
+    os.unlink(os.path.join(root, "trials", "tune-wine-random-t001-s0.jsonl"))
+    capsys.readouterr()
+    assert run_study(path, RunOptions(out=out, live=False)) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "tune-wine-random-t001-s0.jsonl is missing" in warnings[0]
+    again = results(out, "lost")
+    keep = [c for c in clean.columns if c not in VOLATILE]
+    pd.testing.assert_frame_equal(clean[keep], again[keep])
