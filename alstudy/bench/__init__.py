@@ -58,7 +58,7 @@ def run_bench(mode: str, modules: list[str], *, device: str, threads: int | None
 
 
 def _cpu_seconds() -> float:
-    """CPU seconds of this process and its waited-for children (Ray's workers are not counted:
-    a loaded machine stretches wall time, not these)."""
+    """CPU seconds of this process and its waited-for children (the kernel cases; Ray's workers
+    are not counted): other work on the machine stretches wall time far more than these."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

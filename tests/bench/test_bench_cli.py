@@ -42,7 +42,7 @@ def _bench(tmp_path, *sections: str) -> dict:
 
 def _check_section(result: dict, name: str) -> None:
     section = result["sections"][name]
-    assert section["skipped"] is None and section["seconds"] > 0
+    assert section["skipped"] is None and section["seconds"] > 0 and section["cpu_seconds"] > 0
     columns, positive = ROWS[name]
     assert section["rows"], name
     for row in section["rows"]:
