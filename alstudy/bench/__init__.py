@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import resource
 import sys
 import time
 from datetime import datetime, timezone
@@ -33,12 +34,12 @@ def run_bench(mode: str, modules: list[str], *, device: str, threads: int | None
               f"ray {hw['ray']}; load average {hw['load_average']}\n")
     sections = {}
     for module in modules:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_seconds()
         run = importlib.import_module(f"alstudy.bench.{module}").run
         # a section that draws figures writes them beside the JSON
         extra = {"out_dir": str(Path(json_path).parent)} if json_path and "out_dir" in inspect.signature(run).parameters else {}
         section = run(mode, device=device, **extra)
-        section.seconds = time.perf_counter() - t0
+        section.seconds, section.cpu_seconds = time.perf_counter() - t0, _cpu_seconds() - cpu0
         print_section(section, out)
         sections[section.name] = section.to_dict()
     hw["load_average_end"] = hardware.load_average()
@@ -54,3 +55,10 @@ def run_bench(mode: str, modules: list[str], *, device: str, threads: int | None
         write_atomic(json_path, dumps(payload) + "\n")
         out.write(f"results written to {json_path}\n")
     return 0
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the kernel cases; Ray's workers
+    are not counted): other work on the machine stretches wall time far more than these."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

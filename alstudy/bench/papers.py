@@ -19,7 +19,7 @@ from alstudy.training import fit
 from alstudy.training.ensemble import fit_members
 
 MEMBERS = 5
-STEPS = {"smoke": 5, "quick": 150, "full": 400}
+STEPS = {"smoke": 5, "quick": 60, "full": 400}
 CASES = (("mlp", "digits"), ("cnn1d", "mnist1d"))
 
 
@@ -51,7 +51,7 @@ def ensemble_row(model_name: str, dataset: str, steps: int, *, device: str, repe
 def overhead_rows(mode: str, *, device: str) -> list[dict]:
     """Per-cycle seconds (train + score + select) of entropy, vaal and learning_loss on digits,
     and each one's ratio to entropy's."""
-    cycles = 1 if mode == "smoke" else 3
+    cycles = {"smoke": 1, "quick": 2, "full": 3}[mode]
     train = TrainConfig(epochs=2, min_steps=10) if mode == "smoke" else TrainConfig()
     options = {"vaal": {"steps": 20}} if mode == "smoke" else {}
     campaign_row(CampaignConfig("digits", "entropy", budget=Budget(50, 50, 1), train=TrainConfig(epochs=1, min_steps=5)),

@@ -23,8 +23,8 @@ from alstudy.bench.section import Section, target
 
 # Per mode: the study's budget and train tables (TOML inline tables).
 PLANS = {"smoke": ("initial = 20, per_cycle = 20, cycles = 1, validation = 20", "epochs = 2, min_steps = 10"),
-         "quick": ("initial = 50, per_cycle = 50, cycles = 8, validation = 50", "epochs = 50, min_steps = 100")}
-PLANS["full"] = PLANS["quick"]
+         "quick": ("initial = 50, per_cycle = 50, cycles = 4, validation = 50", "epochs = 50, min_steps = 100"),
+         "full": ("initial = 50, per_cycle = 50, cycles = 8, validation = 50", "epochs = 50, min_steps = 100")}
 STUDY = """name = "{name}"
 datasets = ["{dataset}"]
 strategies = {strategies}

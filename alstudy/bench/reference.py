@@ -39,7 +39,7 @@ _SHORT = TrainConfig(epochs=2, min_steps=10)
 PLANS = {
     "smoke": (("wine", ("bald",), Budget(5, 5, 1), _SHORT),
               ("digits", ("badge",), Budget(10, 10, 1), TrainConfig(epochs=2, min_steps=10, augment=1.0))),
-    "quick": (("digits", ("bald", "badge"), Budget(50, 50, 4), TrainConfig(augment=1.0)),),
+    "quick": (("digits", ("bald", "badge"), Budget(50, 50, 2), TrainConfig(augment=1.0)),),
     "full": (("digits", ("bald", "badge", "coreset", "entropy"), Budget(50, 50, 8), TrainConfig(augment=1.0)),
              ("mnist1d", ("bald", "badge"), Budget(50, 50, 8), TrainConfig())),
 }

@@ -11,8 +11,8 @@ from typing import Any, TextIO
 class Section:
     """One section's measurements: `rows` (one measurement each), `summary` (the headline
     numbers), `targets` (goals checked, see `target`), `notes` (how it was measured, what was
-    skipped); `skipped` says why the whole section did not run; `wide` row keys stay in the
-    JSON but out of the printed table."""
+    skipped); `skipped` says why the whole section did not run; `seconds` and `cpu_seconds` are
+    its wall and CPU time; `wide` row keys stay in the JSON but out of the printed table."""
 
     name: str
     title: str
@@ -22,6 +22,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     wide: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,5 +66,5 @@ def print_section(section: Section, out: TextIO) -> None:
         value = f"{t['value']:.4g}" if isinstance(t["value"], float) else _cell(t["value"])
         out.write(f"target {t['name']}: {value} (goal {t['goal']}) -> {verdict}\n")
     out.writelines(f"note: {note}\n" for note in section.notes)
-    out.write(f"({section.seconds:.1f} s)\n")
+    out.write(f"({section.seconds:.1f} s, {section.cpu_seconds:.1f} CPU s)\n")
     out.flush()

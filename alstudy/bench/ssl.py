@@ -22,7 +22,7 @@ from alstudy.config import TrainConfig
 DATASETS = ("digits", "mnist1d", "mnist5k")
 METHODS = ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label")
 BATCH = 32
-STEPS = {"smoke": 2, "quick": 20, "full": 60}     # timed steps per (dataset, method)
+STEPS = {"smoke": 2, "quick": 6, "full": 60}      # timed steps per (dataset, method)
 MU = {"smoke": 1, "quick": 7, "full": 7}          # FixMatch's default mu outside smoke runs
 
 

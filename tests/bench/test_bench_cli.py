@@ -42,7 +42,7 @@ def _bench(tmp_path, *sections: str) -> dict:
 
 def _check_section(result: dict, name: str) -> None:
     section = result["sections"][name]
-    assert section["skipped"] is None and section["seconds"] > 0
+    assert section["skipped"] is None and section["seconds"] > 0 and section["cpu_seconds"] > 0
     columns, positive = ROWS[name]
     assert section["rows"], name
     for row in section["rows"]:
@@ -117,3 +117,12 @@ def test_smoke_bench_papers_section(tmp_path):
         assert r["over_entropy"] == pytest.approx(r["cycle_s"] / cycles[0]["cycle_s"])
         assert section["summary"][f"{r['strategy']}_over_entropy"] == r["over_entropy"]
     assert section["targets"] == []  # smoke sizes never claim a target
+
+
+def test_quick_leaves_out_the_step_rule_sweep_unless_named():
+    from alstudy.cli.bench import SECTIONS, chosen_sections
+
+    assert "steps" not in chosen_sections(None, quick=True)
+    assert chosen_sections(None, quick=True) == [m for n, m in SECTIONS.items() if n != "steps"]
+    assert chosen_sections(None, quick=False) == list(SECTIONS.values())
+    assert chosen_sections(["steps", "training"], quick=True) == ["training", "steps"]

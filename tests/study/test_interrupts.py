@@ -34,8 +34,20 @@ def logs(root) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.suffix == ".jsonl") if folder.exists() else []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["int", "term", "kill"])
-@pytest.mark.parametrize("when", ["before_first_finished", "mid_study"])
+# Each case is two subprocess runs of the study. The default set keeps one case per signal and
+# both moments (INT before the first campaign finished, TERM and KILL mid-study); the other three
+# repeat a handler or a resume path those cover, and run with -m slow.
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("sig, when", [
+    pytest.param(signal.SIGINT, "before_first_finished", id="before_first_finished-int"),
+    pytest.param(signal.SIGTERM, "before_first_finished", id="before_first_finished-term", marks=SLOW),
+    pytest.param(signal.SIGKILL, "before_first_finished", id="before_first_finished-kill", marks=SLOW),
+    pytest.param(signal.SIGINT, "mid_study", id="mid_study-int", marks=SLOW),
+    pytest.param(signal.SIGTERM, "mid_study", id="mid_study-term"),
+    pytest.param(signal.SIGKILL, "mid_study", id="mid_study-kill"),
+])
 def test_a_signalled_driver_says_how_to_resume_and_the_rerun_completes(clean, write_study, finished_logs, tmp_path,
                                                                       sig, when):
     path = write_study(str(tmp_path), **STUDY)

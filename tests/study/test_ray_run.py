@@ -110,6 +110,9 @@ def test_tiny_study_end_to_end_on_a_quarter_gpu(ray_address, make_study, tmp_pat
     assert left == []
 
 
+# -m slow: every campaign fails once; the default set's killed-worker test below covers a campaign
+# failing mid-way on Ray, handed out again, resumed from its log and equal to an uninterrupted run.
+@pytest.mark.slow
 def test_crashed_trials_resume_with_records_of_an_uninterrupted_run(ray_address, make_study, tmp_path):
     from ray import cloudpickle
 
