@@ -99,6 +99,10 @@ class TrainConfig:
     dropout: float = 0.3          # head dropout (also the MC-dropout rate)
     warm_start: bool = False      # continue from the last cycle's weights instead of re-initializing
 
+    def __post_init__(self) -> None:
+        # the Python API checks what the study file checks (one UsageError, never a silent default)
+        self.check("TrainConfig")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, where: str = "hyperparameters") -> "TrainConfig":
         """A checked TrainConfig from `values`; UsageError keyed `<where>.<name>` on the first bad one."""
@@ -112,38 +116,52 @@ class TrainConfig:
                 value = float(value)
             if kind is int and isinstance(value, float) and value.is_integer():
                 value = int(value)
-            if type(value) is not kind:
-                raise UsageError(f"expected {kind.__name__}", key=f"{where}.{key}", value=value)
-            if kind is float and not math.isfinite(value):
-                raise UsageError("expected a finite number", key=f"{where}.{key}", value=value)
             kwargs[key] = value
-        config = cls(**kwargs)
-        config.check(where)
-        return config
+        defaults = {name: f.default for name, f in known.items()}
+        _check_train(defaults | kwargs, where)   # keyed by `where`, before __post_init__ checks again
+        return cls(**kwargs)
 
     def check(self, where: str = "hyperparameters") -> None:
-        """UsageError keyed `<where>.<name>` for the first value outside its allowed range."""
-        def bad(key: str, allowed: str) -> UsageError:
-            return UsageError(allowed, key=f"{where}.{key}", value=getattr(self, key))
-
-        choices = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant"),
-                   "stop": ("fixed", "plateau")}
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise bad(key, f"allowed: {', '.join(allowed)}")
-        for key in ("lr", "batch_size"):
-            if getattr(self, key) <= 0:
-                raise bad(key, "must be > 0")
-        for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum", "patience", "cooldown"):
-            if getattr(self, key) < 0:
-                raise bad(key, "must be >= 0")
-        for key in ("warmup", "label_smoothing", "swa", "dropout", "tolerance"):
-            if not 0 <= getattr(self, key) < 1:
-                raise bad(key, "must be in [0, 1)")
+        """UsageError keyed `<where>.<name>` for the first value of the wrong type or outside its range."""
+        _check_train(dataclasses.asdict(self), where)
 
     def as_columns(self) -> dict[str, Any]:
         """`hp.<name>` columns of the results."""
         return {f"hp.{k}": v for k, v in dataclasses.asdict(self).items()}
+
+
+_TRAIN_CHOICES = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant"),
+                  "stop": ("fixed", "plateau")}
+
+
+def _check_train(values: Mapping[str, Any], where: str) -> None:
+    """UsageError keyed `<where>.<name>` for the first TrainConfig value of the wrong type or range."""
+    def bad(key: str, allowed: str) -> UsageError:   # a flag reads `--set lr`, a table `train.lr`
+        return UsageError(allowed, key=f"{where} {key}" if where.startswith("-") else f"{where}.{key}",
+                          value=values[key])
+
+    for f in dataclasses.fields(TrainConfig):
+        kind, value = type(f.default), values[f.name]
+        if kind is bool and not isinstance(value, bool):
+            raise bad(f.name, "expected true or false")
+        if kind is str and not isinstance(value, str):
+            raise bad(f.name, "expected a string")
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise bad(f.name, "expected a whole number")
+        if kind is float and not _finite_number(value):
+            raise bad(f.name, "expected a finite number")
+    for key, allowed in _TRAIN_CHOICES.items():
+        if values[key] not in allowed:
+            raise bad(key, f"allowed: {', '.join(allowed)}")
+    for key in ("lr", "batch_size"):
+        if values[key] <= 0:
+            raise bad(key, "must be > 0")
+    for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum", "patience", "cooldown"):
+        if values[key] < 0:
+            raise bad(key, "must be >= 0")
+    for key in ("warmup", "label_smoothing", "swa", "dropout", "tolerance"):
+        if not 0 <= values[key] < 1:
+            raise bad(key, "must be in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -171,3 +189,11 @@ class CampaignConfig:
     method_options: Mapping[str, Any] = field(default_factory=dict)
     weights: str | None = None                # a pretrained weights file every cycle starts from
     pretrained: "Pretrained | None" = None    # a SimCLR encoder to start from / embed with
+
+    def __post_init__(self) -> None:
+        from alstudy.training.methods import check_method, resolve_options   # no torch
+
+        # an unknown method or option is one UsageError here, not a KeyError deep in a cycle
+        check_method(self.method, "CampaignConfig.method")
+        object.__setattr__(self, "method_options", resolve_options(self.method, self.method_options,
+                                                                   where="CampaignConfig.method_options"))

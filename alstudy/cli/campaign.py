@@ -65,6 +65,9 @@ def _parse_sets(items: list[str], *, flag: str = "--set") -> dict:
             example = "--set lr=0.1" if flag == "--set" else f"{flag} steps=200"
             raise UsageError(f"expected {'HP' if flag == '--set' else 'KEY'}=VALUE, e.g. {example}", key=flag,
                              value=item)
+        if raw.strip() in ("true", "false"):   # as the study file spells them
+            values[key.strip()] = raw.strip() == "true"
+            continue
         try:
             values[key.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):

@@ -49,3 +49,29 @@ def test_survives_pickling_as_one_line():
     """Errors cross process boundaries (Ray trials); the line must survive."""
     err = UsageError("must be >= 1", key="tuning.trials", value=0).within("s.toml")
     assert str(pickle.loads(pickle.dumps(err))) == str(err)
+
+
+@pytest.mark.parametrize("kwargs, line", [
+    ({"optimizer": "adam"}, "TrainConfig.optimizer = 'adam': allowed: sgd, adamw"),
+    ({"batch_size": 0}, "TrainConfig.batch_size = 0: must be > 0"),
+    ({"lr": "0.1"}, "TrainConfig.lr = '0.1': expected a finite number"),
+    ({"warm_start": 1}, "TrainConfig.warm_start = 1: expected true or false"),
+    ({"epochs": 2.5}, "TrainConfig.epochs = 2.5: expected a whole number"),
+])
+def test_the_python_api_checks_what_the_study_file_checks(kwargs, line):
+    """`TrainConfig(optimizer="adam")` once trained SGD silently and `batch_size=0` divided by zero."""
+    with pytest.raises(UsageError) as caught:
+        TrainConfig(**kwargs)
+    assert str(caught.value) == line
+    assert TrainConfig(lr=1).lr == 1, "an int where a float is expected is a number"
+
+
+def test_a_campaign_config_names_an_unknown_method_or_option():
+    from alstudy.config import CampaignConfig
+
+    with pytest.raises(UsageError, match=r"^CampaignConfig.method = 'nope': unknown method; choices: supervised"):
+        CampaignConfig("digits", "random", method="nope")
+    with pytest.raises(UsageError, match=r"^CampaignConfig.method_options.tau: method 'fixmatch' has no such"):
+        CampaignConfig("digits", "random", method="fixmatch", method_options={"tau": 0.5})
+    resolved = CampaignConfig("digits", "random", method="fixmatch", method_options={"threshold": 0.9})
+    assert resolved.method_options["threshold"] == 0.9 and resolved.method_options["include_labeled"] is False

@@ -54,3 +54,11 @@ def test_run_checks_its_device_output_and_address_first(make_study, tmp_path, ca
     assert f"--address '127.0.0.1:{port}': no Ray cluster answers there" in line
     assert time.monotonic() - started < 10
     assert not (tmp_path / "o").exists()                        # nothing was started or written
+
+
+def test_set_reads_true_and_false_as_the_study_file_does(tmp_path, capsys):
+    """`--set warm_start=true` once said "expected bool"."""
+    assert main(["campaign", *SMALL, "--set", "warm_start=true"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert main(["campaign", *SMALL, "--set", "warm_start=yes"]) == 2
+    assert one_error(capsys) == "alstudy: error: --set warm_start 'yes': expected true or false"
