@@ -44,8 +44,8 @@ class Budget:
             raise UsageError("expected a whole number >= 0", key=f"{where}.cycles", value=self.cycles)
         total = initial + self.cycles * per_cycle
         v = self.validation
-        if not _finite_number(v) or v < 0:
-            raise UsageError("expected a count >= 0 or a fraction in [0, 1)", key=f"{where}.validation", value=v)
+        if not _finite_number(v) or v < 0 or (isinstance(v, float) and v > 1 and not v.is_integer()):
+            raise UsageError("expected a whole count >= 0 or a fraction in [0, 1)", key=f"{where}.validation", value=v)
         validation = max(1, math.ceil(v * total)) if isinstance(v, float) and 0 < v < 1 else int(v)
         if total + validation > n_train:
             raise UsageError(f"needs {total} training labels + {validation} validation labels, "

@@ -187,6 +187,7 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     train = fields.table(raw, "train", "")
     setups = {ds: DatasetSetup(_budget(raw, ds, datasets), *_model(raw, ds, datasets),
                                _train(train, ds, datasets, tuning.space)) for ds in datasets}
+    _check_validation(setups, tuning.trials, fields.table(raw, "budget", ""))
     evaluation = _evaluation(fields.table(raw, "evaluation", ""), tuning.seeds)
     from alstudy.study.pretraining import parse_pretrain, uses_pretraining   # torch, as methods do
 
@@ -226,6 +227,18 @@ def _budget(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> 
     where = f"budget.{dataset}" if own else "budget"
     budget.resolve(2**62, where=where)  # types and signs now; sizes once the dataset is known (checks.py)
     return budget
+
+
+def _check_validation(setups: Mapping[str, DatasetSetup], trials: int, tbl: Mapping[str, Any]) -> None:
+    """Tuning ranks its trials by validation AUBC: without a validation set every objective is 0."""
+    if trials < 2:
+        return
+    for ds, setup in setups.items():
+        if setup.budget.validation == 0:
+            key = f"budget.{ds}.validation" if "validation" in tbl.get(ds, {}) else "budget.validation"
+            raise UsageError(f"leaves tuning nothing to compare its {trials} trials on (every objective would be "
+                             "0): use a count >= 1 or a fraction in (0, 1), or tuning.trials = 1",
+                             key=key, value=setup.budget.validation)
 
 
 def _model(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> tuple[str, dict]:

@@ -110,6 +110,10 @@ BAD = {
     "tracking not a switch or a URI": (("gpu = 0", "gpu = 0\n\n[tracking]\nmlflow = 3"),
                                        ["tracking.mlflow = 3", "tracking URI"]),
     "unknown tracking key": (("gpu = 0", "gpu = 0\n\n[tracking]\nwandb = true"), ["tracking.wandb: unknown key"]),
+    "no validation set to tune on": (("validation = 10", "validation = 0"),
+                                     ["budget.validation = 0: leaves tuning nothing to compare its 2 trials on"]),
+    "validation count with a fraction": (("validation = 10", "validation = 1.5"),
+                                         ["budget.validation = 1.5", "whole count >= 0 or a fraction in [0, 1)"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }
