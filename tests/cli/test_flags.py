@@ -62,3 +62,15 @@ def test_set_reads_true_and_false_as_the_study_file_does(tmp_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 3
     assert main(["campaign", *SMALL, "--set", "warm_start=yes"]) == 2
     assert one_error(capsys) == "alstudy: error: --set warm_start 'yes': expected true or false"
+
+
+def test_a_diverged_campaign_says_so_once_and_never_labels_twice(tmp_path, capsys):
+    """`--set lr=1e6` once gave 26 distinct labels of 50 with badge, silently."""
+    out = tmp_path / "c.parquet"
+    argv = ["campaign", "--dataset", "digits", "--strategy", "badge", "--initial", "20", "--per-cycle", "10",
+            "--cycles", "3", "--set", "lr=1e6", "--set", "epochs=2", "--set", "min_steps=5", "--out", str(out)]
+    assert main(argv) == 0
+    line = one_error(capsys)
+    assert line.startswith("warning: the model diverged at cycle 0 (validation loss nan; a smaller lr?)")
+    labels = [i for new in pd.read_parquet(out).new_indices for i in new]
+    assert len(labels) == 50 and len(set(labels)) == 50
