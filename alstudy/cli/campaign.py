@@ -104,6 +104,8 @@ def _campaign(args: argparse.Namespace) -> int:
         data_root=args.data_root, download=args.download,
         paradigm=method, method=method, method_options=resolve_options(method, knobs, where="--set"))
 
+    _check_trainable(config)
+
     import torch
 
     from alstudy.campaign import run_campaign
@@ -131,6 +133,24 @@ def _campaign(args: argparse.Namespace) -> int:
         _write(records, args.out)
         print(f"records written to {args.out}")
     return 0
+
+
+def _check_trainable(config) -> None:
+    """Settings that would crash every cycle, refused as `alstudy validate` refuses them in a study:
+    a BatchNorm model's batches need 2 rows, a semi-supervised method unlabeled rows."""
+    from alstudy.data import get_dataset
+    from alstudy.study.checks import batchnorm_reason, has_batchnorm, unlabeled_problem
+
+    data = get_dataset(config.dataset, root=config.data_root, download=config.download)
+    budget = config.budget.resolve(data.n_train)
+    problem = unlabeled_problem(config.method, config.method_options, budget, data.n_train)
+    if problem:
+        raise UsageError(problem, key="--paradigm", value=config.method)
+    initial = budget.initial
+    model = config.model or data.default_model
+    for flag, value in (("--initial", initial), ("--set batch_size", config.train.batch_size)):
+        if value < 2 and has_batchnorm(model, config.dataset, config.model_options):
+            raise UsageError(f"{batchnorm_reason(model, config.dataset)}; use >= 2", key=flag, value=value)
 
 
 def _with_pretrained(config, args: argparse.Namespace, device: str):

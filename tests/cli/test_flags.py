@@ -74,3 +74,19 @@ def test_a_diverged_campaign_says_so_once_and_never_labels_twice(tmp_path, capsy
     assert line.startswith("warning: the model diverged at cycle 0 (validation loss nan; a smaller lr?)")
     labels = [i for new in pd.read_parquet(out).new_indices for i in new]
     assert len(labels) == 50 and len(set(labels)) == 50
+
+
+def test_campaign_refuses_settings_that_crash_every_cycle(capsys):
+    """`--initial 1` with a BatchNorm model and a semi-supervised method with the pool used up
+    once crashed with a traceback (ValueError, RuntimeError `random_ expects 'from' < 'to'`)."""
+    base = ["campaign", "--dataset", "wine", "--strategy", "random", "--per-cycle", "8", "--cycles", "1",
+            "--validation", "10", "--set", "epochs=1", "--set", "min_steps=2"]
+    assert main([*base, "--initial", "1"]) == 2
+    assert one_error(capsys).startswith("alstudy: error: --initial 1: model 'mlp' of 'wine' has BatchNorm layers")
+    assert main([*base, "--initial", "10", "--set", "batch_size=1"]) == 2
+    assert "--set batch_size 1: model 'mlp'" in one_error(capsys)
+    assert main([*base, "--initial", "100", "--paradigm", "fixmatch"]) == 2
+    assert one_error(capsys) == ("alstudy: error: --paradigm 'fixmatch': 108 training + 10 validation labels use up "
+                                 "the 118 rows, so fixmatch has no unlabeled rows at the last cycle: label fewer "
+                                 "rows, or set include_labeled = true")
+    assert capsys.readouterr().out == ""

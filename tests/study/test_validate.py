@@ -114,6 +114,16 @@ BAD = {
                                      ["budget.validation = 0: leaves tuning nothing to compare its 2 trials on"]),
     "validation count with a fraction": (("validation = 10", "validation = 1.5"),
                                          ["budget.validation = 1.5", "whole count >= 0 or a fraction in [0, 1)"]),
+    "batches of one row with BatchNorm": (("epochs = 5", "epochs = 5\nbatch_size = 1"),
+                                          ["train.batch_size = 1", "BatchNorm layers", ">= 2 rows"]),
+    "an initial set of one row with BatchNorm": (("initial = 10", "initial = 1"),
+                                                 ["budget of 'wine': initial = 1 label", "BatchNorm"]),
+    "a searched batch size of one with BatchNorm": (("mixup = [0.0, 0.2]", "batch_size = [1, 32]"),
+                                                    ["tuning.space.batch_size", "BatchNorm"]),
+    "semi-supervised with the pool used up": (
+        ("[budget]\ninitial = 10", "[paradigms]\nfix = { method = \"fixmatch\" }\n\n[budget]\ninitial = 98"),
+        ["budget of 'wine': paradigm 'fix': 108 training + 10 validation labels use up the 118 rows",
+         "include_labeled = true"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }
