@@ -89,7 +89,7 @@ def _check_files(study: Study, dataset: str) -> DatasetCheck:
         from alstudy.data.splits import read_splits, split_folder
 
         for seed in study.tuning.seeds + study.evaluation.seeds:
-            read_splits(split_folder(study.splits, seed, dataset=dataset), n_train=n_train,
+            read_splits(split_folder(study.splits_path, seed, dataset=dataset), n_train=n_train,
                         initial=budget.initial, validation=budget.validation)
     return DatasetCheck(dataset, n_train, budget)
 

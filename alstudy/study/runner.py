@@ -81,7 +81,7 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     if study.splits is not None:  # the files' contents decide the splits: keep what they were
         from alstudy.data.splits import split_hashes
 
-        extra["split_files"] = split_hashes(study.splits, study.tuning.seeds + study.evaluation.seeds,
+        extra["split_files"] = split_hashes(study.splits_path, study.tuning.seeds + study.evaluation.seeds,
                                             study.datasets)
     weights = weights_inits(study.paradigms)
     if weights:  # the weights' bytes decide results: keep what they were

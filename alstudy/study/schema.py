@@ -103,11 +103,19 @@ class Study:
     paradigms: tuple[Paradigm, ...] = ()   # () = the one implicit supervised paradigm
     pretrain: Mapping[str, Any] = field(default_factory=dict)   # dataset -> SimCLR Recipe; {}: none used
     source: str = field(default="", repr=False, compare=False)   # the file's text, as read
+    base: str = field(default="", repr=False, compare=False)     # the study file's folder: relative
+                                                                 # data_root and [splits] path start here
+
+    @property
+    def splits_path(self) -> str | None:
+        """The [splits] path pattern, read from beside the study file when relative."""
+        return None if self.splits is None else os.path.join(self.base, os.path.expanduser(self.splits))
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved study (defaults filled in), JSON-friendly; without the file's text."""
         d = dataclasses.asdict(self)
         d.pop("source")
+        d.pop("base")
         d["tuning"]["space"] = {p.name: p.as_dict() for p in self.tuning.space}
         d["tuning"]["method_space"] = {m: {p.name: p.as_dict() for p in ps}
                                        for m, ps in self.tuning.method_space.items()}
@@ -132,7 +140,7 @@ class Study:
         if self.splits is not None:  # the files' contents decide results, not just their names
             from alstudy.data.splits import splits_digest
 
-            d["splits_digest"] = splits_digest(self.splits, self.tuning.seeds + self.evaluation.seeds,
+            d["splits_digest"] = splits_digest(self.splits_path, self.tuning.seeds + self.evaluation.seeds,
                                                self.datasets)
         for par, files in zip(d.get("paradigms", ()), _weights_digests(self.paradigms)):
             if files is not None:   # the file's bytes decide results, not where it lies
@@ -164,9 +172,12 @@ def load_study(path: str | os.PathLike) -> Study:
         raise UsageError("not valid TOML: not UTF-8 text", context=(path,)) from None
     try:
         study = parse_study(raw)
-        # weights files named relative to the study file are read from beside it
-        paradigms = with_base(study.paradigms, os.path.dirname(os.path.abspath(path)))
-        return dataclasses.replace(study, paradigms=paradigms, source=text)
+        # paths named relative to the study file (weights files, data_root, [splits] path) are
+        # read from beside it, wherever the run starts (a Ray trial runs in its own folder)
+        base = os.path.dirname(os.path.abspath(path))
+        root = study.data_root and os.path.join(base, os.path.expanduser(study.data_root))
+        return dataclasses.replace(study, paradigms=with_base(study.paradigms, base), source=text, base=base,
+                                   data_root=root)
     except UsageError as err:
         raise err.within(path) from None
 
