@@ -53,6 +53,21 @@ class Budget:
         return ResolvedBudget(initial, per_cycle, self.cycles, validation)
 
 
+    def check(self, *, where: str = "budget") -> None:
+        """Types and signs, and fractions that fit in a train split of any size; the counts are
+        checked against a dataset's size by `resolve`."""
+        def share(value: Any) -> float:   # the part of the train split a fraction takes
+            return value if isinstance(value, float) and 0 < value < 1 else 0.0
+
+        whole = isinstance(self.cycles, int) and not isinstance(self.cycles, bool) and self.cycles >= 0
+        if whole and all(_finite_number(v) for v in (self.initial, self.per_cycle, self.validation)):
+            taken = (share(self.initial) + self.cycles * share(self.per_cycle)) * (1 + share(self.validation))
+            if taken >= 1:
+                raise UsageError(f"initial + {self.cycles} x per_cycle (+ validation) as fractions take "
+                                 f"{taken:.0%} of the train split: more than all of it", key=where)
+        self.resolve(2**62, where=where)
+
+
 def _finite_number(value: Any) -> bool:
     """An int or a float that is neither nan nor infinite (TOML allows both)."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)

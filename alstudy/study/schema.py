@@ -160,7 +160,7 @@ def load_study(path: str | os.PathLike) -> Study:
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
+            text = f.read().decode("utf-8-sig")   # a byte-order mark (some editors write one) is no TOML
         raw = tomllib.loads(text)
     except FileNotFoundError:
         raise UsageError("no such study file", context=(path,)) from None
@@ -236,7 +236,7 @@ def _budget(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> 
     values = {k: v for k, v in tbl.items() if k in _BUDGET} | own
     budget = Budget(**values)
     where = f"budget.{dataset}" if own else "budget"
-    budget.resolve(2**62, where=where)  # types and signs now; sizes once the dataset is known (checks.py)
+    budget.check(where=where)  # types and signs now; sizes once the dataset is known (checks.py)
     return budget
 
 

@@ -124,6 +124,9 @@ BAD = {
         ("[budget]\ninitial = 10", "[paradigms]\nfix = { method = \"fixmatch\" }\n\n[budget]\ninitial = 98"),
         ["budget of 'wine': paradigm 'fix': 108 training + 10 validation labels use up the 118 rows",
          "include_labeled = true"]),
+    "fractions beyond the whole split": (("per_cycle = 5", "per_cycle = 0.5"),
+                                         ["budget: initial + 2 x per_cycle (+ validation) as fractions take 100% "
+                                          "of the train split"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }
@@ -246,3 +249,12 @@ def test_pilot_results_say_whether_the_planned_seeds_suffice(tmp_path, capsys):
     assert "breast_cancer: no paired seeds against random in the pilot" in out
     code, out, err = run_cli(capsys, "validate", write(tmp_path, GOOD), "--pilot", str(tmp_path / "absent"))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_a_byte_order_mark_is_no_part_of_the_study(tmp_path, capsys):
+    """A BOM (some editors write one) once read as "Invalid statement (line 1, column 1)"."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff".encode() + GOOD.encode())
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code == 0, err
+    assert "2 datasets x 2 strategies = 4 cells" in out
