@@ -169,6 +169,7 @@ def _with_pretrained(config, args: argparse.Namespace, device: str):
             raise UsageError("applies to --init simclr only", key="--pretrain")
         return config
     recipe = Recipe.from_mapping(_parse_sets(args.pretrain, flag="--pretrain"), where="--pretrain")
+    checks.output_folder(args.cache, flag="--cache")
     model = config.model or get_dataset(config.dataset, root=config.data_root).default_model
     job = Job(config.dataset, model, {}, recipe, args.seed, data_root=config.data_root)
     folder = os.path.abspath(os.path.expanduser(args.cache))

@@ -90,3 +90,28 @@ def test_campaign_refuses_settings_that_crash_every_cycle(capsys):
                                  "the 118 rows, so fixmatch has no unlabeled rows at the last cycle: label fewer "
                                  "rows, or set include_labeled = true")
     assert capsys.readouterr().out == ""
+
+
+def test_storage_and_cache_are_checked_first(make_study, tmp_path, capsys):
+    """`--storage` to a path that cannot be made or a filesystem that does not answer, and `--cache
+    FILE`, once gave tracebacks."""
+    path = make_study(name="flags", strategies=("random",), trials=1, eval_seeds=(100,))
+    (tmp_path / "file").write_text("")
+    out = str(tmp_path / "o")
+    assert main(["run", path, "--out", out, "--storage", str(tmp_path / "file" / "tune")]) == 2
+    assert one_error(capsys) == f"alstudy: error: --storage '{tmp_path / 'file' / 'tune'}': {tmp_path / 'file'} " \
+                                "is a file, not a folder"
+    assert main(["run", path, "--out", out, "--storage", "frob://bucket/tune"]) == 2
+    assert "--storage 'frob://bucket/tune': cannot be used as storage (Unrecognized filesystem type" in \
+        one_error(capsys)
+    with socket.socket() as s:                                  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"s3://bucket/tune?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+    assert main(["run", path, "--out", out, "--storage", uri]) == 2
+    line = one_error(capsys)
+    assert line.startswith(f"alstudy: error: --storage {uri!r}: ") and ("cannot be used as storage (" in line or "no answer within 10 s" in line)
+    assert not (tmp_path / "o").exists()                        # nothing was started or written
+    assert main(["campaign", *SMALL, "--init", "simclr", "--cache", str(tmp_path / "file")]) == 2
+    assert one_error(capsys) == f"alstudy: error: --cache '{tmp_path / 'file'}': {tmp_path / 'file'} is a file, " \
+                                "not a folder"
