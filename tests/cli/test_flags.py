@@ -110,7 +110,8 @@ def test_storage_and_cache_are_checked_first(make_study, tmp_path, capsys):
     uri = f"s3://bucket/tune?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
     assert main(["run", path, "--out", out, "--storage", uri]) == 2
     line = one_error(capsys)
-    assert line.startswith(f"alstudy: error: --storage {uri!r}: ") and ("cannot be used as storage (" in line or "no answer within 10 s" in line)
+    assert line.startswith(f"alstudy: error: --storage {uri!r}: ")
+    assert "cannot be used as storage (" in line or "no answer within 10 s" in line
     assert not (tmp_path / "o").exists()                        # nothing was started or written
     assert main(["campaign", *SMALL, "--init", "simclr", "--cache", str(tmp_path / "file")]) == 2
     assert one_error(capsys) == f"alstudy: error: --cache '{tmp_path / 'file'}': {tmp_path / 'file'} is a file, " \
