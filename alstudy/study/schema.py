@@ -148,6 +148,34 @@ class Study:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def first_change(saved: Mapping[str, Any], study: Study) -> str:
+    """What differs between a results store's resolved study (`saved`, its study.json) and
+    `study`, in a few words: the first key that decides results and differs, with both values."""
+    now = study.to_dict()
+    machine = {"data_root", "resources", "description", "tracking", "fingerprint"}
+
+    def show(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def walk(a: Any, b: Any, path: str) -> str:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b), key=lambda k: (k not in a or k not in b, str(k))):
+                if not path and key in machine or path == "evaluation" and key == "margin":
+                    continue
+                at = f"{path}.{key}" if path else str(key)
+                if key not in a or key not in b:
+                    return f"{at} was {'absent' if key not in a else show(a[key])}, now " \
+                           f"{'absent' if key not in b else show(b[key])}"
+                found = walk(a[key], b[key], at)
+                if found:
+                    return found
+            return ""
+        return "" if a == b else f"{path} was {show(a)}, now {show(b)}"
+
+    return walk(dict(saved), now, "") or "the contents of its split or weights files changed"
+
+
 def _weights_digests(paradigms: tuple[Paradigm, ...]) -> list[str | None]:
     """sha256 of each paradigm's weights file (None for a paradigm without one)."""
     return [p.init.sha256() if isinstance(p.init, WeightsInit) else None for p in paradigms]

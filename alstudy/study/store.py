@@ -79,9 +79,11 @@ class Store:
         resolved = study.to_dict() | {"fingerprint": store.fingerprint}
         saved = store.read_json("study.json")
         if saved is not None and saved.get("fingerprint") != resolved["fingerprint"]:
+            from alstudy.study.schema import first_change
+
             raise UsageError(
-                f"{root} holds results of a different version of study {study.name!r}: "
-                "use another --out, or move that folder away to start over")
+                f"{root} holds results of a different version of study {study.name!r} "
+                f"({first_change(saved, study)}): use another --out, or move that folder away to start over")
         if os.path.isdir(store.path("proposals")):
             raise UsageError(f"{root} was written by an alstudy older than 0.2 (trial JSON files and "
                              "proposals/): finish it with that version, or move the folder away")

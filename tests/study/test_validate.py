@@ -258,3 +258,25 @@ def test_a_byte_order_mark_is_no_part_of_the_study(tmp_path, capsys):
     code, out, err = run_cli(capsys, "validate", str(path))
     assert code == 0, err
     assert "2 datasets x 2 strategies = 4 cells" in out
+
+
+def test_a_refused_study_edit_names_the_first_key_that_changed(tmp_path):
+    """The refusal once said only "a different version of study": now it names what differs."""
+    from alstudy.errors import UsageError
+    from alstudy.study.schema import load_study
+    from alstudy.study.store import Store
+
+    out = str(tmp_path / "out")
+    first = load_study(write(tmp_path, GOOD, "a.toml"))
+    Store.open(out, first, first.source)
+    for old, new, said in [
+        ("per_cycle = 5", "per_cycle = 6", "budget.per_cycle"),   # read back per dataset from the setups
+        ("seeds = [100, 101]", "seeds = [100, 102]", "evaluation.seeds was [100, 101], now [100, 102]"),
+        ("mixup = [0.0, 0.2]", "mixup = [0.0, 0.3]", "tuning.space"),
+    ]:
+        edited = load_study(write(tmp_path, GOOD.replace(old, new), "b.toml"))
+        with pytest.raises(UsageError) as caught:
+            Store.open(out, edited, edited.source)
+        assert said in str(caught.value) and "a different version of study 'tiny' (" in str(caught.value)
+    moved = load_study(write(tmp_path, GOOD.replace("cpu = 1", "cpu = 2"), "c.toml"))
+    Store.open(out, moved, moved.source)        # resources are a fact of the machine: the same study
