@@ -21,7 +21,7 @@ from ray.tune.search import Searcher
 
 from alstudy.metrics import records_aubc
 from alstudy.study import plan, pretraining
-from alstudy.study.interrupt import sigterm_as_sigint
+from alstudy.study.interrupt import stop_on_signals
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
@@ -132,7 +132,7 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
     from alstudy.study.trainable import run_trial
 
     owns_ray = connect(address)
-    sigterm_as_sigint()          # ray.init installs its own SIGTERM handler in the driver
+    stop_on_signals()            # ray.init installs its own SIGTERM handler in the driver
     logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     try:
         study = scheduler.study
