@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import math
 import os
 import sys
 
@@ -115,15 +114,15 @@ def _campaign(args: argparse.Namespace) -> int:
 
     print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'steps':>6} {'train_s':>8} {'select_s':>8}")
 
+    from alstudy.metrics import diverged as model_diverged, divergence_line
+
     diverged = []
 
     def show(cycle, _weights) -> None:
         record = cycle.record
-        if not diverged and not math.isfinite(record["val_loss"]):   # said once, where it starts
+        if not diverged and model_diverged(record):   # said once, where it starts
             diverged.append(record["cycle"])
-            print(f"warning: the model diverged at cycle {record['cycle']} (validation loss "
-                  f"{record['val_loss']}; a smaller lr?): its accuracy is chance and its picks are "
-                  "not informed by it", file=sys.stderr, flush=True)
+            print(f"warning: {divergence_line(record)}", file=sys.stderr, flush=True)
         print(f"{record['cycle']:>5} {record['n_labeled']:>6} {record['val_acc']:>8.4f} "
               f"{record['test_acc']:>8.4f} {record['steps']:>6} {record['seconds_train']:>8.2f} "
               f"{record['seconds_score'] + record['seconds_select']:>8.2f}", flush=True)

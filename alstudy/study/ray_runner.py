@@ -93,7 +93,8 @@ class StudySearcher(Searcher):
                 self.progress.note(f"{spec.trial}: its worker ended with an error after its last cycle "
                                    f"({_error_line(trial)}); its records are complete")
             self.scheduler.complete(spec.trial, records_aubc(log.records))
-            self.progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm)
+            self.progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm,
+                                   trial=spec.trial, records=log.records)
             return
         total = self.study.setups[spec.dataset].budget.cycles + 1
         self.store.record_failure(spec, _error_line(trial), attempt=attempt, run=self.run, cycles_total=total)

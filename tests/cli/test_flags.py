@@ -71,7 +71,8 @@ def test_a_diverged_campaign_says_so_once_and_never_labels_twice(tmp_path, capsy
             "--cycles", "3", "--set", "lr=1e6", "--set", "epochs=2", "--set", "min_steps=5", "--out", str(out)]
     assert main(argv) == 0
     line = one_error(capsys)
-    assert line.startswith("warning: the model diverged at cycle 0 (validation loss nan; a smaller lr?)")
+    assert line.startswith("warning: the model diverged at cycle 0 (validation loss nan, test loss nan; a smaller "
+                           "lr?)")
     labels = [i for new in pd.read_parquet(out).new_indices for i in new]
     assert len(labels) == 50 and len(set(labels)) == 50
 
