@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alstudy.config import Budget, TrainConfig
 from alstudy.errors import UsageError
@@ -75,3 +78,38 @@ def test_a_campaign_config_names_an_unknown_method_or_option():
         CampaignConfig("digits", "random", method="fixmatch", method_options={"tau": 0.5})
     resolved = CampaignConfig("digits", "random", method="fixmatch", method_options={"threshold": 0.9})
     assert resolved.method_options["threshold"] == 0.9 and resolved.method_options["include_labeled"] is False
+
+
+_VALUES = st.one_of(st.integers(-3, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                    st.sampled_from(["sgd", "adamw", "adam", "cosine", "fixed", "plateau", "", "0.1"]), st.none())
+_FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(values=st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=4))
+def test_the_python_api_refuses_whatever_the_study_file_refuses(values):
+    """Any keyword values: TrainConfig(**values) builds or says one line, and never accepts what the
+    study file's reader (from_mapping, which also reads 5.0 as 5) refuses."""
+    try:
+        direct = TrainConfig(**values)
+    except UsageError as err:
+        assert "\n" not in str(err) and str(err).startswith("TrainConfig.")
+        direct = None
+    try:
+        read = TrainConfig.from_mapping(values, where="train")
+    except UsageError as err:
+        assert direct is None, f"the Python API accepted {values}, the study file refuses: {err}"
+        return
+    assert direct is None or direct == read
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(initial=st.one_of(st.integers(1, 10**4), st.floats(0.001, 0.999)),
+       per_cycle=st.one_of(st.integers(1, 10**4), st.floats(0.001, 0.999)), cycles=st.integers(0, 40),
+       validation=st.one_of(st.integers(0, 10**4), st.floats(0.0, 0.999)))
+def test_a_budget_is_judged_by_what_it_says_never_by_a_placeholder_size(initial, per_cycle, cycles, validation):
+    """Fractions that add up beyond the split once printed counts of 2^62 rows."""
+    try:
+        Budget(initial, per_cycle, cycles, validation).check()
+    except UsageError as err:
+        assert "\n" not in str(err) and not any(len(word) > 12 for word in str(err).split()), str(err)
