@@ -28,6 +28,19 @@ def stop_on_signals(*, fresh: bool = False) -> None:
         signal.signal(s, _stop)
 
 
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """`stop_on_signals` for one run; the handlers from before are back after it."""
+    previous = {s: signal.getsignal(s) for s in STOPS}
+    stop_on_signals(fresh=True)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:   # None: a handler not set from Python, which cannot be restored
+                signal.signal(s, handler)
+
+
 def _stop(signum: int, frame: Any = None) -> None:
     _received.append(signum)
     handler = signal.getsignal(signal.SIGINT)

@@ -39,18 +39,18 @@ def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None,
     """Run (or resume) the study at `path`; return the exit code. Prints to `stream` (stdout).
     `campaign` replaces `alstudy.campaign.run_campaign` in every trial (the tests wrap it to
     inject faults; on Ray it must pickle)."""
-    from alstudy.study.interrupt import GuardedOutput, stop_on_signals
+    from alstudy.study.interrupt import GuardedOutput, stopping_on_signals
     from alstudy.study.store import Store
 
-    stop_on_signals(fresh=True)   # from the first moment: a signal before the run starts writes nothing
-    stream = GuardedOutput(stream or sys.stdout)
-    study = load_study(path)
-    require_checked(check_study(study, source=path), source=path)
-    if not (options.local or options.address or os.environ.get("RAY_ADDRESS") or _ray_running()):
-        _check_machine(study, source=path)
-    store = Store.open(options.out, study, study.source)
-    with store.lock():
-        return _run(study, store, options, stream, campaign)
+    with stopping_on_signals():   # from the first moment: a signal before the run starts writes nothing
+        stream = GuardedOutput(stream or sys.stdout)
+        study = load_study(path)
+        require_checked(check_study(study, source=path), source=path)
+        if not (options.local or options.address or os.environ.get("RAY_ADDRESS") or _ray_running()):
+            _check_machine(study, source=path)
+        store = Store.open(options.out, study, study.source)
+        with store.lock():
+            return _run(study, store, options, stream, campaign)
 
 
 def _ray_running() -> bool:
