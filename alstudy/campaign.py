@@ -30,7 +30,7 @@ from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_pro
 from alstudy.training.fit import FitStats, fit
 from alstudy.training.infer import embed, evaluate, infer
 from alstudy.training.loss_module import LossLearner, predict_losses
-from alstudy.training.methods import METHODS
+from alstudy.training.methods import METHODS, check_method, resolve_options
 
 Record = dict[str, Any]
 
@@ -70,6 +70,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     """
     if resume and config.train.warm_start and weights is None:
         raise ValueError("a warm-started campaign resumes only with its last cycle's weights")
+    config = checked(config)
     records = [c.record for c in resume]
     if resume and resume[-1].chosen is None:     # the last cycle is done: nothing left to run
         return records
@@ -141,6 +142,14 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             if on_cycle is not None:
                 on_cycle(Cycle(record, pending), weights)
     return records
+
+
+def checked(config: CampaignConfig) -> CampaignConfig:
+    """`config` with every option of its method resolved (defaults included). An unknown method
+    or option is one UsageError here, as in a study file, never a KeyError deep in a cycle."""
+    check_method(config.method, "CampaignConfig.method")
+    return dataclasses.replace(config, method_options=resolve_options(
+        config.method, config.method_options, where="CampaignConfig.method_options"))
 
 
 def unlabeled_rows(n_train: int, labeled: list[int], val: torch.Tensor, *,

@@ -59,13 +59,28 @@ class Budget:
             raise UsageError("expected a whole number >= 0", key=f"{where}.cycles", value=self.cycles)
         total = initial + self.cycles * per_cycle
         v = self.validation
-        if not _finite_number(v) or v < 0:
-            raise UsageError("expected a count >= 0 or a fraction in [0, 1)", key=f"{where}.validation", value=v)
+        if not _finite_number(v) or v < 0 or (isinstance(v, float) and v > 1 and not v.is_integer()):
+            raise UsageError("expected a whole count >= 0 or a fraction in [0, 1)", key=f"{where}.validation", value=v)
         validation = max(1, math.ceil(v * total)) if isinstance(v, float) and 0 < v < 1 else int(v)
         if total + validation > n_train:
             raise UsageError(f"needs {total} training labels + {validation} validation labels, "
                              f"but the train split has only {n_train} rows", key=where)
         return ResolvedBudget(initial, per_cycle, self.cycles, validation)
+
+
+    def check(self, *, where: str = "budget") -> None:
+        """Types and signs, and fractions that fit in a train split of any size; the counts are
+        checked against a dataset's size by `resolve`."""
+        def share(value: Any) -> float:   # the part of the train split a fraction takes
+            return value if isinstance(value, float) and 0 < value < 1 else 0.0
+
+        whole = isinstance(self.cycles, int) and not isinstance(self.cycles, bool) and self.cycles >= 0
+        if whole and all(_finite_number(v) for v in (self.initial, self.per_cycle, self.validation)):
+            taken = (share(self.initial) + self.cycles * share(self.per_cycle)) * (1 + share(self.validation))
+            if taken >= 1:
+                raise UsageError(f"initial + {self.cycles} x per_cycle (+ validation) as fractions take "
+                                 f"{taken:.0%} of the train split: more than all of it", key=where)
+        self.resolve(2**62, where=where)
 
 
 def _finite_number(value: Any) -> bool:
@@ -114,6 +129,10 @@ class TrainConfig:
     dropout: float = 0.3          # head dropout (also the MC-dropout rate)
     warm_start: bool = False      # continue from the last cycle's weights instead of re-initializing
 
+    def __post_init__(self) -> None:
+        # the Python API checks what the study file checks (one UsageError, never a silent default)
+        self.check("TrainConfig")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, where: str = "hyperparameters") -> "TrainConfig":
         """A checked TrainConfig from `values`; UsageError keyed `<where>.<name>` on the first bad one."""
@@ -123,33 +142,51 @@ class TrainConfig:
             if key not in known:
                 raise UsageError(f"unknown hyperparameter; allowed: {', '.join(known)}", key=f"{where}.{key}")
             kwargs[key] = typed(value, known[key].default, f"{where}.{key}")
-        config = cls(**kwargs)
-        config.check(where)
-        return config
+        defaults = {name: f.default for name, f in known.items()}
+        _check_train(defaults | kwargs, where)   # keyed by `where`, before __post_init__ checks again
+        return cls(**kwargs)
 
     def check(self, where: str = "hyperparameters") -> None:
-        """UsageError keyed `<where>.<name>` for the first value outside its allowed range."""
-        def bad(key: str, allowed: str) -> UsageError:
-            return UsageError(allowed, key=f"{where}.{key}", value=getattr(self, key))
-
-        choices = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant"),
-                   "stop": ("fixed", "plateau")}
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                raise bad(key, f"allowed: {', '.join(allowed)}")
-        for key in ("lr", "batch_size"):
-            if getattr(self, key) <= 0:
-                raise bad(key, "must be > 0")
-        for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum", "patience", "cooldown"):
-            if getattr(self, key) < 0:
-                raise bad(key, "must be >= 0")
-        for key in ("warmup", "label_smoothing", "swa", "dropout", "tolerance"):
-            if not 0 <= getattr(self, key) < 1:
-                raise bad(key, "must be in [0, 1)")
+        """UsageError keyed `<where>.<name>` for the first value of the wrong type or outside its range."""
+        _check_train(dataclasses.asdict(self), where)
 
     def as_columns(self) -> dict[str, Any]:
         """`hp.<name>` columns of the results."""
         return {f"hp.{k}": v for k, v in dataclasses.asdict(self).items()}
+
+
+_TRAIN_CHOICES = {"optimizer": ("sgd", "adamw"), "schedule": ("cosine", "onecycle", "constant"),
+                  "stop": ("fixed", "plateau")}
+
+
+def _check_train(values: Mapping[str, Any], where: str) -> None:
+    """UsageError keyed `<where>.<name>` for the first TrainConfig value of the wrong type or range."""
+    def bad(key: str, allowed: str) -> UsageError:   # a flag reads `--set lr`, a table `train.lr`
+        return UsageError(allowed, key=f"{where} {key}" if where.startswith("-") else f"{where}.{key}",
+                          value=values[key])
+
+    for f in dataclasses.fields(TrainConfig):
+        kind, value = type(f.default), values[f.name]
+        if kind is bool and not isinstance(value, bool):
+            raise bad(f.name, "expected true or false")
+        if kind is str and not isinstance(value, str):
+            raise bad(f.name, "expected a string")
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise bad(f.name, "expected a whole number")
+        if kind is float and not _finite_number(value):
+            raise bad(f.name, "expected a finite number")
+    for key, allowed in _TRAIN_CHOICES.items():
+        if values[key] not in allowed:
+            raise bad(key, f"allowed: {', '.join(allowed)}")
+    for key in ("lr", "batch_size"):
+        if values[key] <= 0:
+            raise bad(key, "must be > 0")
+    for key in ("epochs", "min_steps", "weight_decay", "mixup", "augment", "momentum", "patience", "cooldown"):
+        if values[key] < 0:
+            raise bad(key, "must be >= 0")
+    for key in ("warmup", "label_smoothing", "swa", "dropout", "tolerance"):
+        if not 0 <= values[key] < 1:
+            raise bad(key, "must be in [0, 1)")
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,16 @@ def rank_desc(scores: Any) -> np.ndarray:
     if np.isnan(s).any():
         ranks = np.where(np.isnan(s).any(axis=-1, keepdims=True), np.nan, ranks)
     return ranks
+
+
+def diverged(record: Mapping[str, Any]) -> bool:
+    """Whether the cycle's model diverged: its validation or test loss is not finite (its
+    accuracy is then chance, and its scores of the pool mean nothing)."""
+    return any(isinstance(record.get(key), float) and not np.isfinite(record[key])
+               for key in ("val_loss", "test_loss"))
+
+
+def divergence_line(record: Mapping[str, Any]) -> str:
+    """What a diverged cycle (`diverged(record)`) means, in one line."""
+    return (f"the model diverged at cycle {record['cycle']} (validation loss {record.get('val_loss')}, test loss "
+            f"{record.get('test_loss')}; a smaller lr?): its accuracy is chance and its picks are not informed by it")

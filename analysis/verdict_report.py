@@ -146,7 +146,8 @@ def tuning_section(a: Analysis) -> list[str]:
            "seeds (the one-standard-error rule, `alstudy.selection`). Leads in points of validation AUBC:", "",
            markdown_table(choices), ""]
     view = d.assign(edge=100 * d["edge"], spread=100 * d["spread"], noise=100 * d["noise_sd"],
-                    lead=np.where(d["within_noise"], "within noise", "clear"))
+                    lead=np.select([d["trials"] < 2, ~(np.isfinite(d["edge"]) & np.isfinite(d["noise_sd"])), d["within_noise"]],
+                                   ["1 trial: nothing chosen", "noise unknown", "within noise"], "clear"))
     table = view.pivot(index="dataset", columns="strategy", values="lead")
     noise = view.groupby("dataset").agg(noise=("noise", "median"), spread=("spread", "median"),
                                         edge=("edge", "median"), source=("noise_source", "first"))

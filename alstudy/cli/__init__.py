@@ -52,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"alstudy: error: {err}", file=sys.stderr)
         return UsageError.exit_code
-    except KeyboardInterrupt:
-        print("alstudy: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:   # before a run started or after it ended (a run says more itself)
+        from alstudy.study import interrupt
+
+        print(f"alstudy: interrupted ({interrupt.signal_name()})", file=sys.stderr)
+        return interrupt.exit_code()
+    except BrokenPipeError:     # `alstudy list | head`: the reader left; so does alstudy, quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())   # nor does Python's flush at exit complain
+        os.close(devnull)
+        return 141

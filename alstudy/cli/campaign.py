@@ -6,6 +6,7 @@ import argparse
 import ast
 import dataclasses
 import os
+import sys
 
 from alstudy.cli import checks
 from alstudy.errors import UsageError
@@ -67,6 +68,9 @@ def _parse_sets(items: list[str], *, flag: str = "--set") -> dict:
             example = "--set lr=0.1" if flag == "--set" else f"{flag} steps=200"
             raise UsageError(f"expected {'HP' if flag == '--set' else 'KEY'}=VALUE, e.g. {example}", key=flag,
                              value=item)
+        if raw.strip() in ("true", "false"):   # as the study file spells them
+            values[key.strip()] = raw.strip() == "true"
+            continue
         try:
             values[key.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
@@ -95,6 +99,8 @@ def _campaign(args: argparse.Namespace) -> int:
                                               paradigm=args.paradigm))
     config = dataclasses.replace(config, download=args.download)
 
+    _check_trainable(config)
+
     import torch
 
     from alstudy.campaign import run_campaign
@@ -104,8 +110,15 @@ def _campaign(args: argparse.Namespace) -> int:
 
     print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'steps':>6} {'train_s':>8} {'select_s':>8}")
 
+    from alstudy.metrics import diverged as model_diverged, divergence_line
+
+    diverged = []
+
     def show(cycle, _weights) -> None:
         record = cycle.record
+        if not diverged and model_diverged(record):   # said once, where it starts
+            diverged.append(record["cycle"])
+            print(f"warning: {divergence_line(record)}", file=sys.stderr, flush=True)
         print(f"{record['cycle']:>5} {record['n_labeled']:>6} {record['val_acc']:>8.4f} "
               f"{record['test_acc']:>8.4f} {record['steps']:>6} {record['seconds_train']:>8.2f} "
               f"{record['seconds_score'] + record['seconds_select']:>8.2f}", flush=True)
@@ -115,6 +128,24 @@ def _campaign(args: argparse.Namespace) -> int:
         _write(records, args.out)
         print(f"records written to {args.out}")
     return 0
+
+
+def _check_trainable(config) -> None:
+    """Settings that would crash every cycle, refused as `alstudy validate` refuses them in a study:
+    a BatchNorm model's batches need 2 rows, a semi-supervised method unlabeled rows."""
+    from alstudy.data import get_dataset
+    from alstudy.study.checks import batchnorm_reason, has_batchnorm, unlabeled_problem
+
+    data = get_dataset(config.dataset, root=config.data_root, download=config.download)
+    budget = config.budget.resolve(data.n_train)
+    problem = unlabeled_problem(config.method, config.method_options, budget, data.n_train)
+    if problem:
+        raise UsageError(problem, key="--paradigm", value=config.method)
+    initial = budget.initial
+    model = config.model or data.default_model
+    for flag, value in (("--initial", initial), ("--set batch_size", config.train.batch_size)):
+        if value < 2 and has_batchnorm(model, config.dataset, config.model_options):
+            raise UsageError(f"{batchnorm_reason(model, config.dataset)}; use >= 2", key=flag, value=value)
 
 
 def _one_cell_study(args: argparse.Namespace):
@@ -180,6 +211,7 @@ def _with_encoder(config, study, args: argparse.Namespace, device: str):
 
     if args.init != "simclr":
         return config
+    checks.output_folder(args.cache, flag="--cache")
     job = Job(config.dataset, config.model, dict(config.model_options), study.pretrain[config.dataset], args.seed,
               data_root=config.data_root)
     folder = os.path.abspath(os.path.expanduser(args.cache))

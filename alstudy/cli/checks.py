@@ -75,3 +75,34 @@ def ray_address(address: str, *, flag: str = "--address", timeout: float = 5.0) 
                          "`ray start --head`, or leave the flag out to run on a private local Ray",
                          key=flag, value=address) from None
     return address
+
+
+def storage(value: str, *, flag: str = "--storage", timeout: float = 10.0) -> str:
+    """Tune's storage: a folder that can be written (created if absent), or a pyarrow
+    filesystem URI (s3://, gs://, ...) that answers within `timeout` seconds."""
+    parts = urlsplit(value)
+    if "://" not in value or parts.scheme == "file":
+        output_folder(parts.path if parts.scheme == "file" else value, flag=flag)
+        return value
+    import threading
+
+    import pyarrow.fs
+
+    outcome: list = []
+
+    def probe() -> None:
+        try:
+            fs, path = pyarrow.fs.FileSystem.from_uri(value)
+            fs.get_file_info(path)
+            outcome.append("")
+        except Exception as err:   # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ... with one story
+            outcome.append(str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__)
+
+    thread = threading.Thread(target=probe, daemon=True)   # a hung connection must not hang the command
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise UsageError(f"no answer within {timeout:g} s", key=flag, value=value)
+    if outcome[0]:
+        raise UsageError(f"cannot be used as storage ({outcome[0]})", key=flag, value=value)
+    return value

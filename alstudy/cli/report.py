@@ -63,16 +63,19 @@ def _report(args: argparse.Namespace) -> int:
 
     from alstudy.cli import checks
 
-    if args.out:
-        checks.output_folder(args.out)
     results = Path(args.results_dir)
+    out = Path(args.out) if args.out else results / "report"
+    checks.output_folder(str(out), flag="--out" if args.out else "RESULTS_DIR/report")
     frame = read_results(results)   # a missing or malformed store: ResultsError, a UsageError
     margin = args.margin if args.margin is not None else study_margin(results)
     settings = Settings(alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed, posthoc=args.posthoc,
                         margin=margin)
     analysis = analyze(frame, settings=settings, study=results.resolve().name)
-    out = Path(args.out) if args.out else results / "report"
-    path = write_report(analysis, out)
+    try:
+        path = write_report(analysis, out)
+    except OSError as err:   # a read-only folder, a full disk: one line, whatever the file
+        raise UsageError(f"cannot write the report there ({err.strerror or err}; {err.filename or out})",
+                         key="--out" if args.out else "RESULTS_DIR/report", value=str(out)) from None
     print(f"Study: {analysis.study}")
     if len(analysis.codes) > 1:
         print(f"warning: the results come from {len(analysis.codes)} alstudy versions "

@@ -33,10 +33,15 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported when the command runs, so that `alstudy --help` stays light (alstudy.cli)
+    from alstudy.study.interrupt import stop_on_signals
+
+    stop_on_signals(fresh=True)   # before the heavy imports: SIGTERM or SIGHUP now is one line too
     from alstudy.cli import checks
     from alstudy.study.runner import RunOptions, run_study
 
     checks.output_folder(args.out)
+    if args.storage:
+        checks.storage(args.storage)
     if args.local:
         checks.device(args.device)
     elif args.address or os.environ.get("RAY_ADDRESS"):

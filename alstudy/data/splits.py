@@ -90,10 +90,27 @@ def split_hashes(pattern: str, seeds: Iterable[int], datasets: Iterable[str]) ->
                 path = os.path.join(split_folder(pattern, seed, dataset=ds), name)
                 try:
                     with open(path, "rb") as f:
-                        out[f"{ds}/{seed}/{name}"] = hashlib.sha256(f.read()).hexdigest()
+                        out[f"{ds}/{seed}/{name}"] = hashlib.sha256(_index_bytes(f.read())).hexdigest()
                 except OSError:
                     out[f"{ds}/{seed}/{name}"] = "absent"
     return out
+
+
+def _index_bytes(data: bytes) -> bytes:
+    """What decides a split file's meaning: the bytes of its indices saved as int64 (a file
+    re-saved as int32 with the same indices reads the same); an int64 file, or one that is no
+    array of whole numbers, as it is."""
+    import io
+
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return data
+    if arr.dtype == np.dtype("<i8") or not np.issubdtype(arr.dtype, np.integer):
+        return data
+    buffer = io.BytesIO()
+    np.save(buffer, arr.astype("<i8"))
+    return buffer.getvalue()
 
 
 def splits_digest(pattern: str, seeds: Iterable[int], datasets: Iterable[str]) -> str:

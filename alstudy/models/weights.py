@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 
 import torch
 from torch import nn
@@ -48,7 +49,9 @@ def read_weights(path: str) -> dict[str, torch.Tensor]:
 @functools.lru_cache(maxsize=2)
 def _read(path: str, _mtime: int, _size: int) -> dict[str, torch.Tensor]:
     try:   # weights_only: a weights file is data, never code to run
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # torch warns about a plain pickle's protocol before refusing it
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:   # torch raises many kinds for a file that is not its own
         raise UsageError(f"cannot be read as torch weights ({type(err).__name__})",
                          key="init.weights", value=path) from None

@@ -73,6 +73,9 @@ class EuclideanSpace:
         self.sq = sq_norms(x)
         self.dot = _Dot(x, screen)
 
+    def sq_norms(self) -> torch.Tensor:
+        return self.sq
+
     def lower_min_(self, min_d: torch.Tensor, i: torch.Tensor) -> None:
         """min_d <- min(min_d, ||x - x_i||^2), in place."""
         if not self.dot.screen:
@@ -96,6 +99,9 @@ class GradientSpace:
         self.a = a                                  # (N, C)
         self.g_sq = sq_norms(a) * sq_norms(e)       # (N,) = ||g_i||^2
         self.dot = _Dot(e, screen)                  # e: (N, D)
+
+    def sq_norms(self) -> torch.Tensor:
+        return self.g_sq
 
     def lower_min_(self, min_d: torch.Tensor, i: torch.Tensor) -> None:
         aa = self.a @ self.a[i]
@@ -127,8 +133,16 @@ def traverse(space, min_d: torch.Tensor, k: int, *, gen: torch.Generator | None 
     min_d (N,) holds each row's squared distance to the already chosen set (+inf if empty); it
     is updated in place. gen None: farthest-first (argmax, lowest index on ties); otherwise
     D^2 sampling from gen. `first`, if given, is taken as the first pick.
+
+    Rows that are not finite (a diverged model's embeddings) have no meaningful distance: they
+    count as distance 0, so picks stay distinct whatever the input holds.
     """
     picks = torch.empty(k, dtype=torch.long, device=min_d.device)
+    # one check (one host sync), not one per step: a non-finite row makes every distance to it NaN
+    guard = bool(torch.isnan(min_d).any() | ~torch.isfinite(space.sq_norms()).all())
+    taken = torch.zeros_like(min_d, dtype=torch.bool) if guard else None
+    if guard:
+        min_d.nan_to_num_(nan=0.0)
     for s in range(k):
         if s == 0 and first is not None:
             i = first.reshape(())
@@ -139,4 +153,7 @@ def traverse(space, min_d: torch.Tensor, k: int, *, gen: torch.Generator | None 
         picks[s] = i
         space.lower_min_(min_d, i)
         min_d[i] = -1.0  # never again: below every distance, weight 0 for D^2 sampling
+        if taken is not None:   # NaN distances swallow the -1 marks (minimum propagates NaN)
+            taken[i] = True
+            min_d.nan_to_num_(nan=0.0).masked_fill_(taken, -1.0)
     return picks

@@ -84,8 +84,61 @@ def _check_files(study: Study, dataset: str) -> DatasetCheck:
         return DatasetCheck(dataset, None, None, f"its files were not found under data_root = {root!r}")
     # Types were checked with the file; what is left is the size, said of this dataset.
     budget = setup.budget.resolve(n_train, where=f"budget of {dataset!r}")
+    _check_batches(study, dataset, budget)
+    _check_unlabeled(study, dataset, budget, n_train)
     if study.splits is not None:
         for seed in study.tuning.seeds + study.evaluation.seeds:
-            read_splits(split_folder(study.splits, seed, dataset=dataset), n_train=n_train,
+            read_splits(split_folder(study.splits_path, seed, dataset=dataset), n_train=n_train,
                         initial=budget.initial, validation=budget.validation)
     return DatasetCheck(dataset, n_train, budget)
+
+
+def _check_batches(study: Study, dataset: str, budget: ResolvedBudget) -> None:
+    """A BatchNorm model cannot train on a batch of one row (every campaign would crash): its
+    batches need 2 rows, so both the batch size and the initial labeled set must allow 2."""
+    setup = study.setups[dataset]
+    if not has_batchnorm(setup.model, dataset, setup.model_options):
+        return
+    why = batchnorm_reason(setup.model, dataset)
+    if budget.initial < 2:
+        raise UsageError(f"budget of {dataset!r}: initial = {budget.initial} label: {why}; use initial >= 2")
+    fixed = [("train", setup.train)]
+    fixed += [(f"paradigms.{p.name}", p.train) for p in study.paradigms]
+    for where, values in fixed:
+        if values.get("batch_size", 2) < 2:
+            raise UsageError(f"{why}; use batch_size >= 2", key=f"{where}.batch_size", value=values["batch_size"])
+    for p in study.tuning.space:
+        if p.name == "batch_size" and min(p.choices or (p.low,)) < 2:
+            raise UsageError(f"{why}; search batch_size >= 2", key="tuning.space.batch_size", value=p.as_dict())
+
+
+def batchnorm_reason(model: str, dataset: str) -> str:
+    return f"model {model!r} of {dataset!r} has BatchNorm layers, which need >= 2 rows per training batch"
+
+
+def has_batchnorm(model: str, dataset: str, options) -> bool:
+    """Whether model `model` for `dataset` (with `options`) holds a BatchNorm layer."""
+    import torch.nn as nn
+
+    from alstudy.data import dataset_spec
+    from alstudy.models import make_model
+
+    spec = dataset_spec(dataset)
+    built = make_model(model, spec.input_shape, spec.num_classes, options=dict(options))
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in built.modules())
+
+
+def _check_unlabeled(study: Study, dataset: str, budget: ResolvedBudget, n_train: int) -> None:
+    for p in study.paradigms:
+        problem = unlabeled_problem(p.method, p.options, budget, n_train)
+        if problem:
+            raise UsageError(f"budget of {dataset!r}: paradigm {p.name!r}: {problem}")
+
+
+def unlabeled_problem(method: str, options, budget: ResolvedBudget, n_train: int) -> str:
+    """Why a semi-supervised `method` cannot run under `budget` ("" when it can): a budget that
+    labels the whole pool leaves its last cycle no unlabeled rows (every campaign would crash there)."""
+    if method == "supervised" or options.get("include_labeled", False) or budget.total + budget.validation < n_train:
+        return ""
+    return (f"{budget.total} training + {budget.validation} validation labels use up the {n_train} rows, so "
+            f"{method} has no unlabeled rows at the last cycle: label fewer rows, or set include_labeled = true")

@@ -64,4 +64,5 @@ def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress
                           + ("; retrying from its last cycle" if retrying else ""))
             continue
         scheduler.complete(spec.trial, records_aubc(records))
-        progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm)
+        progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm, trial=spec.trial,
+                          records=records)

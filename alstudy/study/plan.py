@@ -153,7 +153,7 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
         model_options=dict(setup.model_options),
         strategy_options=dict(study.strategy_options.get(spec.strategy, {})),
         budget=setup.budget, train=train, data_root=study.data_root, deterministic=study.deterministic,
-        splits=None if study.splits is None else study.splits.replace("{dataset}", spec.dataset),
+        splits=None if study.splits is None else study.splits_path.replace("{dataset}", spec.dataset),
         init=par.campaign_init())
 
 

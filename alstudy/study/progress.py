@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, Mapping, Sequence, TextIO
+
+from alstudy.metrics import diverged, divergence_line
 
 from alstudy.study.plan import paradigm_keys
 from alstudy.study.scheduler import Scheduler, cell_name
@@ -93,8 +95,13 @@ class Progress:
         else:
             self._print(f"[{clock(time.monotonic() - self.started)}] {text}")
 
-    def finished(self, dataset: str, strategy: str, phase: str, *, paradigm: str | None = None) -> None:
-        """A campaign of the cell ended: note when that completed the cell's tuning."""
+    def finished(self, dataset: str, strategy: str, phase: str, *, paradigm: str | None = None,
+                 trial: str = "", records: Sequence[Mapping[str, Any]] = ()) -> None:
+        """A campaign (`trial`, its `records`) of the cell ended: note when its model diverged and
+        when that completed the cell's tuning."""
+        first = next((r for r in records if diverged(r)), None)
+        if first is not None:
+            self.note(f"warning: {trial}: {divergence_line(first)}")
         study = self.scheduler.study
         if phase == "tune" and self.scheduler.finished_trials(dataset, strategy, paradigm) == study.tuning.trials:
             number, value = self.scheduler.best(dataset, strategy, paradigm)

@@ -23,7 +23,7 @@ from ray.tune.search import Searcher
 
 from alstudy.metrics import records_aubc
 from alstudy.study import plan, pretraining
-from alstudy.study.interrupt import sigterm_as_sigint
+from alstudy.study.interrupt import stop_on_signals
 from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
@@ -93,7 +93,8 @@ class StudySearcher(Searcher):
                 self.progress.note(f"{spec.trial}: its worker ended with an error after its last cycle "
                                    f"({_error_line(trial)}); its records are complete")
             self.scheduler.complete(spec.trial, records_aubc(log.records))
-            self.progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm)
+            self.progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm,
+                                   trial=spec.trial, records=log.records)
             return
         total = self.study.setups[spec.dataset].budget.cycles + 1
         self.store.record_failure(spec, _error_line(trial), attempt=attempt, run=self.run, cycles_total=total)
@@ -129,7 +130,7 @@ def run_with_ray(scheduler: Scheduler, store: Store, *, run: int, progress: Prog
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
     owns_ray = connect(address)
-    sigterm_as_sigint()          # ray.init installs its own SIGTERM handler in the driver
+    stop_on_signals()            # ray.init installs its own SIGTERM handler in the driver
     logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     try:
         study = scheduler.study

@@ -2,13 +2,15 @@
 
 Rerunning the same command continues the study from its store: finished campaigns are kept,
 unfinished ones resume at their last cycle, each cell's Optuna history is rebuilt.
-Exit codes: 0 complete, 1 some campaigns failed (rerun to retry them), 130 interrupted.
+Exit codes: 0 complete, 1 some campaigns failed (rerun to retry them), 128 + the signal when
+interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 141 a closed output pipe).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Callable, TextIO
@@ -19,7 +21,8 @@ from alstudy.data.splits import split_hashes
 from alstudy.errors import UsageError
 from alstudy.study.checks import check_study, require_checked
 from alstudy.study.summary_table import eval_table, render
-from alstudy.study.interrupt import shielded, sigterm_as_sigint
+from alstudy.study import interrupt
+from alstudy.study.interrupt import GuardedOutput, shielded, stopping_on_signals
 from alstudy.study.local import run_local
 from alstudy.study.manifest import begin_run, end_run
 from alstudy.study.paradigms import weights_inits
@@ -48,14 +51,15 @@ def run_study(path: str, options: RunOptions, *, stream: TextIO | None = None,
     """Run (or resume) the study at `path`; return the exit code. Prints to `stream` (stdout).
     `campaign` replaces `alstudy.campaign.run_campaign` in every trial (the tests wrap it to
     inject faults; on Ray it must pickle)."""
-    stream = stream or sys.stdout
-    study = load_study(path)
-    require_checked(check_study(study, source=path), source=path)
-    if not (options.local or options.address or os.environ.get("RAY_ADDRESS") or _ray_running()):
-        _check_machine(study, source=path)
-    store = Store.open(options.out, study, study.source)
-    with store.lock():
-        return _run(study, store, options, stream, campaign)
+    with stopping_on_signals():   # from the first moment: a signal before the run starts writes nothing
+        stream = GuardedOutput(stream or sys.stdout)
+        study = load_study(path)
+        require_checked(check_study(study, source=path), source=path)
+        if not (options.local or options.address or os.environ.get("RAY_ADDRESS") or _ray_running()):
+            _check_machine(study, source=path)
+        store = Store.open(options.out, study, study.source)
+        with store.lock():
+            return _run(study, store, options, stream, campaign)
 
 
 def _ray_running() -> bool:
@@ -79,26 +83,29 @@ def _check_machine(study, *, source: str) -> None:
 def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable | None) -> int:
     extra = {"options": dataclasses.asdict(options)}
     if study.splits is not None:  # the files' contents decide the splits: keep what they were
-        extra["split_files"] = split_hashes(study.splits, study.tuning.seeds + study.evaluation.seeds,
+        extra["split_files"] = split_hashes(study.splits_path, study.tuning.seeds + study.evaluation.seeds,
                                             study.datasets)
     weights = weights_inits(study.paradigms)
     if weights:  # the weights' bytes decide results: keep what they were
         extra["weights_files"] = {name: {"path": w.file, "sha256": w.sha256()} for name, w in weights.items()}
-    # the logs and the tuning are read (and a foreign log refused) before the manifest names a run
-    scheduler = Scheduler.from_store(study, store, retries=options.max_failures)
-    run, code, other_codes, changed = begin_run(store, runner="local" if options.local else "ray", extra=extra)
-    for note in store.notes:
-        print(f"warning: {note}", file=stream, flush=True)
-    live = stream.isatty() if options.live is None else options.live
-    progress = Progress(scheduler, stream=stream, live=live)
-    print(f"study {study.name}: results in {store.root}", file=stream, flush=True)
-    if other_codes:
-        print(f"warning: earlier runs of this study used alstudy {', '.join(other_codes)}; this run uses "
-              f"{code}{_changed_text(changed)}. Every row keeps the code that produced it (column `code` of "
-              "results.parquet), and `alstudy report` notes the mix", file=stream, flush=True)
     status, facts, stopped = "interrupted", {}, ""
-    sigterm_as_sigint()
-    try:
+    run = progress = scheduler = results = None
+    n_rows = 0
+    try:   # from the moment the manifest says "running", the finally below closes it
+        # the logs and the tuning are read (and a foreign log refused) before the manifest names a run
+        scheduler = Scheduler.from_store(study, store, retries=options.max_failures)
+        with shielded():
+            run, code, other_codes, changed = begin_run(store, runner="local" if options.local else "ray",
+                                                        extra=extra)
+        for note in store.notes:
+            print(f"warning: {note}", file=stream, flush=True)
+        live = stream.isatty() if options.live is None else options.live
+        progress = Progress(scheduler, stream=stream, live=live)
+        print(f"study {study.name}: results in {store.root}", file=stream, flush=True)
+        if other_codes:
+            print(f"warning: earlier runs of this study used alstudy {', '.join(other_codes)}; this run uses "
+                  f"{code}{_changed_text(changed)}. Every row keeps the code that produced it (column `code` "
+                  "of results.parquet), and `alstudy report` notes the mix", file=stream, flush=True)
         facts = _execute(scheduler, store, run, progress, options, campaign)
         status = "failed" if scheduler.failed else "complete" if scheduler.all_done() else "interrupted"
     except KeyboardInterrupt:
@@ -108,18 +115,21 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
             raise
         status, stopped = "interrupted", f"{type(err).__name__}: {_last_line(err)}"
     finally:
-        with shielded():
-            progress.close()
-            logs = store.logs()   # read once: the results and the manifest's hosts both come from them
-            results, n_rows = write_results(store, study.name, logs)
-            end_run(store, run, logs, status=status, extra=facts)
+        stream.stopping = False   # the run is over: a reader gone from here on stops nothing
+        if run is not None:
+            with shielded():
+                if progress is not None:
+                    progress.close()
+                logs = store.logs()   # read once: the results and the manifest's hosts both come from them
+                results, n_rows = write_results(store, study.name, logs)
+                end_run(store, run, logs, status=status, extra=facts)
     if n_rows:
         print(f"results: {results} ({n_rows} rows)", file=stream)
         print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)},
                      paradigm_order={p.name: i for i, p in enumerate(study.paradigms)}), file=stream)
     else:
-        print(f"no campaign has finished yet ({len(scheduler.failed)} failed): no results.parquet written",
-              file=stream)
+        failed = len(scheduler.failed) if scheduler is not None else 0
+        print(f"no campaign has finished yet ({failed} failed): no results.parquet written", file=stream)
     if status == "failed":
         print(f"{len(scheduler.failed)} campaigns failed: {', '.join(sorted(scheduler.failed))}; each one's "
               f"error is the last \"failed\" line of its log, {store.path('trials', '<campaign>.jsonl')}; "
@@ -128,8 +138,13 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
     if status == "interrupted":
         if stopped:
             print(f"Ray stopped the run ({stopped}); the campaigns logged so far are kept", file=stream)
-        print("the study is not finished: rerun the same command to resume it", file=stream)
-        return 130
+        by = "" if interrupt.signal_name() == "SIGINT" else f"stopped by {interrupt.signal_name()}: "
+        line = f"{by}the study is not finished: rerun the same command to resume it"
+        print(line, file=sys.stderr if stream.broken else stream)   # said where someone still reads
+        return interrupt.exit_code()
+    if stream.broken:
+        print(f"alstudy: the output closed (SIGPIPE) after the study finished; results: {results}", file=sys.stderr)
+        return 128 + signal.SIGPIPE
     return 0
 
 

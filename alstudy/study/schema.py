@@ -105,11 +105,19 @@ class Study:
     paradigms: tuple[Paradigm, ...] = ()   # () = the one implicit supervised paradigm
     pretrain: Mapping[str, Any] = field(default_factory=dict)   # dataset -> SimCLR Recipe; {}: none used
     source: str = field(default="", repr=False, compare=False)   # the file's text, as read
+    base: str = field(default="", repr=False, compare=False)     # the study file's folder: relative
+                                                                 # data_root and [splits] path start here
+
+    @property
+    def splits_path(self) -> str | None:
+        """The [splits] path pattern, read from beside the study file when relative."""
+        return None if self.splits is None else os.path.join(self.base, os.path.expanduser(self.splits))
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved study (defaults filled in), JSON-friendly; without the file's text."""
         d = dataclasses.asdict(self)
         d.pop("source")
+        d.pop("base")
         d["tuning"]["space"] = {p.name: p.as_dict() for p in self.tuning.space}
         d["tuning"]["method_space"] = {m: {p.name: p.as_dict() for p in ps}
                                        for m, ps in self.tuning.method_space.items()}
@@ -136,7 +144,7 @@ class Study:
             inner.pop(last)
         if self.splits is not None:  # the files' contents decide results, not just their names
 
-            d["splits_digest"] = splits_digest(self.splits, self.tuning.seeds + self.evaluation.seeds,
+            d["splits_digest"] = splits_digest(self.splits_path, self.tuning.seeds + self.evaluation.seeds,
                                                self.datasets)
         for par, files in zip(d.get("paradigms", ()), _weights_digests(self.paradigms)):
             if files is not None:   # the file's bytes decide results, not where it lies
@@ -162,7 +170,7 @@ def load_study(path: str | os.PathLike) -> Study:
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
+            text = f.read().decode("utf-8-sig")   # a byte-order mark (some editors write one) is no TOML
         raw = tomllib.loads(text)
     except FileNotFoundError:
         raise UsageError("no such study file", context=(path,)) from None
@@ -174,9 +182,12 @@ def load_study(path: str | os.PathLike) -> Study:
         raise UsageError("not valid TOML: not UTF-8 text", context=(path,)) from None
     try:
         study = parse_study(raw)
-        # weights files named relative to the study file are read from beside it
-        paradigms = with_base(study.paradigms, os.path.dirname(os.path.abspath(path)))
-        return dataclasses.replace(study, paradigms=paradigms, source=text)
+        # paths named relative to the study file (weights files, data_root, [splits] path) are
+        # read from beside it, wherever the run starts (a Ray trial runs in its own folder)
+        base = os.path.dirname(os.path.abspath(path))
+        root = study.data_root and os.path.join(base, os.path.expanduser(study.data_root))
+        return dataclasses.replace(study, paradigms=with_base(study.paradigms, base), source=text, base=base,
+                                   data_root=root)
     except UsageError as err:
         raise err.within(path) from None
 
@@ -197,6 +208,7 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     train = fields.table(raw, "train", "")
     setups = {ds: DatasetSetup(_budget(raw, ds, datasets), *_model(raw, ds, datasets),
                                _train(train, ds, datasets, tuning.space)) for ds in datasets}
+    _check_validation(setups, tuning.trials, fields.table(raw, "budget", ""))
     evaluation = _evaluation(fields.table(raw, "evaluation", ""), tuning.seeds)
     strategy_options = _strategy_options(fields.table(raw, "strategy_options", ""), strategies)
     pretrain = parse_pretrain(fields.table(raw, "pretrain", ""), datasets,
@@ -232,8 +244,20 @@ def _budget(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> 
     values = {k: v for k, v in tbl.items() if k in _BUDGET} | own
     budget = Budget(**values)
     where = f"budget.{dataset}" if own else "budget"
-    budget.resolve(2**62, where=where)  # types and signs now; sizes once the dataset is known (checks.py)
+    budget.check(where=where)  # types and signs now; sizes once the dataset is known (checks.py)
     return budget
+
+
+def _check_validation(setups: Mapping[str, DatasetSetup], trials: int, tbl: Mapping[str, Any]) -> None:
+    """Tuning ranks its trials by validation AUBC: without a validation set every objective is 0."""
+    if trials < 2:
+        return
+    for ds, setup in setups.items():
+        if setup.budget.validation == 0:
+            key = f"budget.{ds}.validation" if "validation" in tbl.get(ds, {}) else "budget.validation"
+            raise UsageError(f"leaves tuning nothing to compare its {trials} trials on (every objective would be "
+                             "0): use a count >= 1 or a fraction in (0, 1), or tuning.trials = 1",
+                             key=key, value=setup.budget.validation)
 
 
 def _model(raw: Mapping[str, Any], dataset: str, datasets: tuple[str, ...]) -> tuple[str, dict]:

@@ -31,7 +31,7 @@ from alstudy.campaign import Cycle
 from alstudy.errors import UsageError
 from alstudy.files import dumps, set_aside, sqlite_url, write_atomic, writing
 from alstudy.study.plan import CampaignSpec
-from alstudy.study.schema import Study
+from alstudy.study.schema import NOT_HASHED, Study
 
 
 @dataclass
@@ -69,21 +69,28 @@ def _is_header(line: Any, trial: str) -> bool:
 
 def first_difference(saved: dict[str, Any], resolved: dict[str, Any], prefix: str = "") -> str | None:
     """The first setting (dotted key, in the study's order) that decides results and differs
-    between two resolved studies (`Study.to_dict()`); None when they agree on every one."""
-    from alstudy.study.schema import NOT_HASHED
-
+    between two resolved studies (`Study.to_dict()`), with both values: "evaluation.seeds was
+    [100, 101], now [100, 102]"; None when they agree on every one."""
     for key in list(resolved) + [k for k in saved if k not in resolved]:
         name = f"{prefix}{key}"
         if name in NOT_HASHED or key == "fingerprint":
             continue
-        a, b = saved.get(key), resolved.get(key)
+        a, b = saved.get(key, _ABSENT), resolved.get(key, _ABSENT)
         if isinstance(a, dict) and isinstance(b, dict):
             inner = first_difference(a, b, f"{name}.")
             if inner:
                 return inner
         elif a != b:
-            return name
+            return f"{name} was {_show(a)}, now {_show(b)}"
     return None
+
+
+_ABSENT = object()
+
+
+def _show(value: Any) -> str:
+    text = "absent" if value is _ABSENT else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Store:
@@ -185,7 +192,7 @@ class Store:
         """The refusal of a study whose results store holds another version of it, naming the
         first setting that differs when the saved study says."""
         key = first_difference(saved, study.to_dict()) if saved is not None else None
-        what = (f"{key} differs" if key else
+        what = (key if key else
                 "the contents of its split or weights files differ" if saved is not None else
                 "its campaign logs were written by another version (study.json, which would say what "
                 "changed, is damaged or missing)")

@@ -163,4 +163,30 @@ def tracking_callbacks(setting: bool | str, flag: str | None, *, study: str, roo
         note("warning: MLflow tracking is on but mlflow is not installed (pip install 'alstudy[tracking]'); "
              "running without it")
         return []
+    problem = _unreachable(uri)
+    if problem:
+        note(f"warning: MLflow tracking at {uri}: {problem}; running without it (the study's results are unaffected)")
+        return []
     return [MlflowCallback(MlflowTracker(uri, study=study, root=root, note=note))]
+
+
+def _unreachable(uri: str, *, timeout: float = 5.0) -> str:
+    """Why the tracking server at an http(s) `uri` cannot be reached within `timeout` seconds ("" when
+    it answers, or for stores that are not servers). MLflow's client would retry for minutes
+    first; its requests are also capped, so a server that stalls later costs seconds, not minutes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return ""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")   # MLflow's defaults: 120 s, 7 retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except (OSError, ValueError) as err:
+        reason = "no answer" if isinstance(err, (TimeoutError, socket.timeout)) else (
+            getattr(err, "strerror", None) or str(err))
+        return f"no server answers there ({reason.lower()} within {timeout:g} s)"
+    return ""

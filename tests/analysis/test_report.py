@@ -174,3 +174,22 @@ def test_report_diagnoses_the_tuning(report):
     summary = _strict_json(out / "summary.json")
     assert summary["kendall_w_ci_method"] == "datasets and seeds within them"
     assert "3 datasets (< 4)" in summary["kendall_w_ci_warning"]
+
+
+def test_a_one_trial_cell_is_never_called_clear_and_an_unwritable_report_is_one_line(tmp_path, make_frame,
+                                                                                    save_results, capsys):
+    """With one trial nothing was chosen: the tuning table once called such a cell's lead "clear"."""
+    frame = make_frame(datasets=("wine",), strategies=("random", "entropy"), tune_trials=1, untuned=False,
+                       effects={}, noise=0.005)
+    results = save_results(frame, tmp_path / "study")
+    assert main(["report", str(results), "--out", str(tmp_path / "a"), "--bootstrap", "20"]) == 0
+    section = (tmp_path / "a" / "report.md").read_text().split("## Can the tuning be trusted?")[1].split("\n## ")[0]
+    assert "| 1 trial: nothing chosen | 1 trial: nothing chosen |" in section and "clear |" not in section
+    # A full disk or a read-only folder once gave a traceback (here /dev/full, which is always full).
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "summary.json").symlink_to("/dev/full")
+    assert main(["report", str(results), "--out", str(full), "--bootstrap", "20"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"alstudy: error: --out '{full}': cannot write the report there (No space left on device")
+    assert "\n" not in err

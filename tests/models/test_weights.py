@@ -103,6 +103,19 @@ def test_unreadable_or_absent_file_is_one_line(tmp_path, content, reason):
         read_weights(str(path))
 
 
+def test_a_plain_pickle_is_one_line_without_torch_warnings(tmp_path):
+    """A plain pickle once printed two torch warnings (its pickle protocol) before the line."""
+    import pickle
+    import warnings
+
+    path = tmp_path / "w.pkl"
+    path.write_bytes(pickle.dumps({"layer.weight": [1.0, 2.0]}, protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # any warning fails the test
+        with pytest.raises(UsageError, match=r"cannot be read as torch weights \(UnpicklingError\)"):
+            read_weights(str(path))
+
+
 def test_a_campaign_starts_every_cycle_from_the_file(tmp_path, imagenet_file):
     from alstudy.campaign import new_model, run_campaign
     from alstudy.data import get_dataset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import pickle
 
@@ -162,3 +163,28 @@ def test_selection_is_reproduced_in_a_fresh_process():
     proc.join(timeout=60)
     here = {name: select(name, 20, seed=8)[0].tolist() for name in strategy_names()}
     assert there == here
+
+
+def _poisoned(view: PoolView, every: int, value: float) -> PoolView:
+    """`view` with every `every`-th value of each float field `value` (a diverged model's outputs)."""
+    def poison(t):
+        if t is None or not t.is_floating_point():
+            return t
+        t = t.clone()
+        t.view(-1)[::every] = value
+        return t
+    return dataclasses.replace(view, **{f.name: poison(getattr(view, f.name)) for f in dataclasses.fields(view)
+                                        if f.name not in ("n", "to_float")})
+
+
+@ALL
+@pytest.mark.parametrize("every, value", [(1, float("nan")), (3, float("nan")), (3, float("inf"))])
+def test_non_finite_model_outputs_never_label_a_row_twice(name, every, value):
+    """coreset and badge once returned 2 distinct rows of 37 when the embeddings held NaN."""
+    strategy = make_strategy(name)
+    _, _, labeled = world()
+    unlabeled = pool_of(labeled)
+    view = _poisoned(view_for(strategy.needs(), unlabeled, labeled), every, value)
+    picks = strategy.select(view, 37, torch.Generator().manual_seed(3)).cpu().numpy()
+    assert len(picks) == 37 and len(np.unique(picks)) == 37
+    assert picks.min() >= 0 and picks.max() < len(unlabeled)

@@ -73,7 +73,7 @@ def test_a_signalled_driver_says_how_to_resume_and_the_rerun_completes(clean, wr
     if sig == signal.SIGKILL:
         assert driver.returncode == -signal.SIGKILL
     else:
-        assert driver.returncode == 130, out + err
+        assert driver.returncode == 128 + sig, out + err
         assert "Traceback" not in err and "the study is not finished: rerun the same command to resume it" in out
         if when == "before_first_finished":
             assert "no campaign has finished yet" in out and not (root / "results.parquet").exists()
@@ -101,3 +101,91 @@ def test_a_study_where_every_campaign_failed_says_so_and_where_the_errors_are(ma
     assert "retrying from its last cycle" in printed                # the one retry it was allowed
     log = (out / "allfail" / "trials" / "tune-wine-random-t000-s0.jsonl").read_text()
     assert log.count("broken on purpose") == 2 and not (out / "allfail" / "results.parquet").exists()
+
+
+def _manifest_status(root) -> str:
+    import json
+
+    return json.loads((root / "manifest.json").read_text())["runs"][-1]["status"]
+
+
+@pytest.mark.parametrize("sig, ignore_int", [(signal.SIGTERM, True), (signal.SIGHUP, False)], ids=["term-bg", "hup"])
+def test_a_signal_in_the_first_moment_closes_the_run_with_one_line(make_study, tmp_path, sig, ignore_int):
+    """SIGTERM to a script's background job (SIGINT ignored) was ignored; SIGTERM or SIGHUP as the
+    run started killed it silently (143, 129) and left the manifest "running"."""
+    path = make_study(name="early", trials=1, eval_seeds=(100,))
+    root = tmp_path / "out" / "early"
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_int else None
+    driver = subprocess.Popen([sys.executable, "-m", "alstudy", "run", path, "--out", str(tmp_path / "out"),
+                               "--local", "--plain"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=ignore)
+    try:
+        deadline = time.monotonic() + 120
+        while not (root / "manifest.json").exists():   # the moment the run says "running"
+            assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+            time.sleep(0.01)
+        driver.send_signal(sig)
+        out, err = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert driver.returncode == 128 + sig and "Traceback" not in err, out + err
+    name = signal.Signals(sig).name
+    assert out.strip().splitlines()[-1] == (f"stopped by {name}: the study is not finished: "
+                                            "rerun the same command to resume it")
+    assert _manifest_status(root) == "interrupted"
+
+
+def test_a_closed_output_pipe_stops_the_run_and_keeps_what_it_did(make_study, tmp_path):
+    """`alstudy run ... | head -1` crashed with BrokenPipeError before results.parquet was written."""
+    path = make_study(name="piped", trials=1, eval_seeds=(100,))
+    root = tmp_path / "out" / "piped"
+    driver = subprocess.Popen([sys.executable, "-m", "alstudy", "run", path, "--out", str(tmp_path / "out"),
+                               "--local", "--plain"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert driver.stdout.readline().startswith("study piped: results in")
+        driver.stdout.close()                                   # what `head -1` does after its line
+        err = driver.stderr.read()
+        driver.wait(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    assert driver.returncode == 141 and "Traceback" not in err, err
+    assert err.strip() == "stopped by SIGPIPE: the study is not finished: rerun the same command to resume it"
+    assert _manifest_status(root) == "interrupted"
+
+
+class ClosesAfter:
+    """A reader that goes away after `lines` lines (a pipe into `head`)."""
+
+    def __init__(self, lines: int):
+        self.left, self.text = lines, []
+
+    def write(self, text: str) -> int:
+        if self.left <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.left -= text.count("\n")
+        self.text.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_a_reader_gone_after_the_study_finished_leaves_the_results_written(make_study, tmp_path, capsys):
+    path = make_study(name="late", strategies=("random",), trials=1, eval_seeds=(100,))
+    stream = ClosesAfter(10 ** 6)
+    options = RunOptions(out=str(tmp_path / "out"), local=True, live=False)
+    assert run_study(path, options, stream=ClosesAfter(10 ** 6)) == 0
+    assert run_study(path, options, stream=stream) == 0          # a rerun: nothing to run, the table again
+    lines = sum(t.count("\n") for t in stream.text)
+    (tmp_path / "out" / "late" / "results.parquet").unlink()    # the next rerun writes it again ...
+    assert run_study(path, options, stream=ClosesAfter(lines - 2)) == 141   # ... as its table breaks
+    assert len(pd.read_parquet(tmp_path / "out" / "late" / "results.parquet")) == 6
+    assert capsys.readouterr().err.startswith("alstudy: the output closed (SIGPIPE) after the study finished")
+    assert _manifest_status(tmp_path / "out" / "late") == "complete"

@@ -300,3 +300,60 @@ def test_a_lost_tuning_log_under_a_folder_with_url_characters_runs_again_on_ray(
     again = results(out, "lost")
     keep = [c for c in clean.columns if c not in VOLATILE]
     pd.testing.assert_frame_equal(clean[keep], again[keep])
+
+
+RELATIVE = """
+name = "relative"
+datasets = ["mnist"]
+strategies = ["random"]
+data_root = "data"
+
+[splits]
+path = "splits/seed{seed}"
+
+[budget]
+initial = 4
+per_cycle = 2
+cycles = 1
+validation = 2
+
+[train]
+epochs = 1
+min_steps = 2
+batch_size = 8
+
+[tuning]
+trials = 1
+seeds = [0]
+
+[tuning.space]
+lr = [0.05]
+
+[evaluation]
+seeds = [100]
+"""
+
+
+def test_relative_data_root_and_splits_are_read_beside_the_study_file(ray_address, tmp_path, monkeypatch):
+    """`data_root = "data"` passed validate but failed every Ray trial (each runs in its own folder)."""
+    import numpy as np
+
+    from tests.data.conftest import write_mnist
+
+    folder = tmp_path / "study"
+    write_mnist(folder / "data", "MNIST", np.random.default_rng(0), compress=False)   # 20 train rows
+    sets = {}
+    for seed in (0, 100):
+        perm = np.random.default_rng(seed).permutation(20)
+        (folder / "splits" / f"seed{seed}").mkdir(parents=True)
+        sets[seed] = {"valSet": perm[:2], "lSet": perm[2:6], "uSet": perm[6:]}
+        for name, arr in sets[seed].items():
+            np.save(folder / "splits" / f"seed{seed}" / f"{name}.npy", arr)
+    (folder / "relative.toml").write_text(RELATIVE)
+    monkeypatch.chdir(tmp_path)                    # the command starts elsewhere than the study file
+    out = str(tmp_path / "out")
+    assert run_study("study/relative.toml", RunOptions(out=out, live=False)) == 0
+    df = results(out, "relative")
+    assert len(df) == 4 and set(df.phase) == {"tune", "eval"}
+    for seed, rows in df[df.cycle == 0].groupby("seed"):
+        assert sorted(rows.new_indices.iloc[0]) == sorted(sets[seed]["lSet"].tolist())

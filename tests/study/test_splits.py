@@ -116,3 +116,17 @@ def test_a_run_on_split_files_records_their_hashes_in_the_manifest(tmp_path, cap
     want = {f"wine/{seed}/{name}.npy": hashlib.sha256((tmp_path / f"seed{seed}" / f"{name}.npy").read_bytes()).hexdigest()
             for seed in (0, 1) for name in ("lSet", "uSet", "valSet")}
     assert run["split_files"] == want
+
+
+def test_split_files_resaved_with_another_integer_type_are_the_same_study(tmp_path):
+    """A split file re-saved as int32 with the same indices once made "a different version of study"."""
+    for seed in (0, 1):
+        write_splits(tmp_path, seed)
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(path=tmp_path / "seed{seed}"))
+    before = load_study(study).fingerprint()
+    lset = tmp_path / "seed1" / "lSet.npy"
+    np.save(lset, np.load(lset).astype(np.int32))
+    assert load_study(study).fingerprint() == before
+    np.save(lset, np.load(lset)[::-1].astype(np.int32))     # other order, other initial set order
+    assert load_study(study).fingerprint() != before

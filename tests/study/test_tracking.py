@@ -65,3 +65,22 @@ def test_a_broken_tracking_store_warns_once_and_the_results_are_intact(ray_addre
     assert len(warnings) == 1 and "warning: MLflow tracking" in warnings[0], printed
     df = pd.read_parquet(os.path.join(out, "untracked", "results.parquet"))
     assert df.trial.nunique() == 4 and not df.duplicated(["trial", "cycle"]).any()
+
+
+def test_an_unreachable_tracking_server_is_one_line_at_once(tmp_path):
+    """An MLflow URI where no server listens once froze the study for ~4.5 minutes first."""
+    import socket
+    import time
+
+    from alstudy.study.tracking import tracking_callbacks
+
+    with socket.socket() as s:                                  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    notes, started = [], time.monotonic()
+    callbacks = tracking_callbacks(False, f"http://127.0.0.1:{port}", study="s", root=str(tmp_path),
+                                   note=notes.append)
+    assert callbacks == [] and time.monotonic() - started < 10
+    assert notes == [f"warning: MLflow tracking at http://127.0.0.1:{port}: no server answers there (connection "
+                     "refused within 5 s); running without it (the study's results are unaffected)"]
+    assert len(tracking_callbacks(False, "", study="s", root=str(tmp_path), note=notes.append)) == 1

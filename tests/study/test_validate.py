@@ -110,6 +110,23 @@ BAD = {
     "tracking not a switch or a URI": (("gpu = 0", "gpu = 0\n\n[tracking]\nmlflow = 3"),
                                        ["tracking.mlflow = 3", "tracking URI"]),
     "unknown tracking key": (("gpu = 0", "gpu = 0\n\n[tracking]\nwandb = true"), ["tracking.wandb: unknown key"]),
+    "no validation set to tune on": (("validation = 10", "validation = 0"),
+                                     ["budget.validation = 0: leaves tuning nothing to compare its 2 trials on"]),
+    "validation count with a fraction": (("validation = 10", "validation = 1.5"),
+                                         ["budget.validation = 1.5", "whole count >= 0 or a fraction in [0, 1)"]),
+    "batches of one row with BatchNorm": (("epochs = 5", "epochs = 5\nbatch_size = 1"),
+                                          ["train.batch_size = 1", "BatchNorm layers", ">= 2 rows"]),
+    "an initial set of one row with BatchNorm": (("initial = 10", "initial = 1"),
+                                                 ["budget of 'wine': initial = 1 label", "BatchNorm"]),
+    "a searched batch size of one with BatchNorm": (("mixup = [0.0, 0.2]", "batch_size = [1, 32]"),
+                                                    ["tuning.space.batch_size", "BatchNorm"]),
+    "semi-supervised with the pool used up": (
+        ("[budget]\ninitial = 10", "[paradigms]\nfix = { method = \"fixmatch\" }\n\n[budget]\ninitial = 98"),
+        ["budget of 'wine': paradigm 'fix': 108 training + 10 validation labels use up the 118 rows",
+         "include_labeled = true"]),
+    "fractions beyond the whole split": (("per_cycle = 5", "per_cycle = 0.5"),
+                                         ["budget: initial + 2 x per_cycle (+ validation) as fractions take 100% "
+                                          "of the train split"]),
     "options of a foreign strategy": (("gpu = 0", "gpu = 0\n\n[strategy_options.bald]\nmc_samples = 3"),
                                       ["strategy_options.bald", "not a strategy of this study"]),
 }
@@ -232,3 +249,34 @@ def test_pilot_results_say_whether_the_planned_seeds_suffice(tmp_path, capsys):
     assert "breast_cancer: no paired seeds against random in the pilot" in out
     code, out, err = run_cli(capsys, "validate", write(tmp_path, GOOD), "--pilot", str(tmp_path / "absent"))
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_a_byte_order_mark_is_no_part_of_the_study(tmp_path, capsys):
+    """A BOM (some editors write one) once read as "Invalid statement (line 1, column 1)"."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff".encode() + GOOD.encode())
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code == 0, err
+    assert "2 datasets x 2 strategies = 4 cells" in out
+
+
+def test_a_refused_study_edit_names_the_first_key_that_changed(tmp_path):
+    """The refusal once said only "a different version of study": now it names what differs."""
+    from alstudy.errors import UsageError
+    from alstudy.study.schema import load_study
+    from alstudy.study.store import Store
+
+    out = str(tmp_path / "out")
+    first = load_study(write(tmp_path, GOOD, "a.toml"))
+    Store.open(out, first, first.source)
+    for old, new, said in [
+        ("per_cycle = 5", "per_cycle = 6", "budget.per_cycle"),   # read back per dataset from the setups
+        ("seeds = [100, 101]", "seeds = [100, 102]", "evaluation.seeds was [100, 101], now [100, 102]"),
+        ("mixup = [0.0, 0.2]", "mixup = [0.0, 0.3]", "tuning.space"),
+    ]:
+        edited = load_study(write(tmp_path, GOOD.replace(old, new), "b.toml"))
+        with pytest.raises(UsageError) as caught:
+            Store.open(out, edited, edited.source)
+        assert said in str(caught.value) and "a different version of study 'tiny' (" in str(caught.value)
+    moved = load_study(write(tmp_path, GOOD.replace("cpu = 1", "cpu = 2"), "c.toml"))
+    Store.open(out, moved, moved.source)        # resources are a fact of the machine: the same study
