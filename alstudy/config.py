@@ -21,11 +21,13 @@ def typed(value: Any, like: Any, key: str) -> Any:
         value = float(value)
     if kind is int and isinstance(value, float) and value.is_integer():
         value = int(value)
-    if type(value) is not kind:
-        raise UsageError(f"expected {'true or false' if kind is bool else kind.__name__}", key=key, value=value)
-    if kind is float and not math.isfinite(value):
-        raise UsageError("expected a finite number", key=key, value=value)
+    if type(value) is not kind or (kind is float and not math.isfinite(value)):
+        raise UsageError(_EXPECTED.get(kind, f"expected {kind.__name__}"), key=key, value=value)
     return value
+
+
+_EXPECTED = {bool: "expected true or false", str: "expected a string", int: "expected a whole number",
+             float: "expected a finite number"}
 
 
 @dataclass(frozen=True)
@@ -167,14 +169,10 @@ def _check_train(values: Mapping[str, Any], where: str) -> None:
 
     for f in dataclasses.fields(TrainConfig):
         kind, value = type(f.default), values[f.name]
-        if kind is bool and not isinstance(value, bool):
-            raise bad(f.name, "expected true or false")
-        if kind is str and not isinstance(value, str):
-            raise bad(f.name, "expected a string")
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise bad(f.name, "expected a whole number")
-        if kind is float and not _finite_number(value):
-            raise bad(f.name, "expected a finite number")
+        if (kind is bool and not isinstance(value, bool) or kind is str and not isinstance(value, str)
+                or kind is int and (isinstance(value, bool) or not isinstance(value, int))
+                or kind is float and not _finite_number(value)):
+            raise bad(f.name, _EXPECTED[kind])
     for key, allowed in _TRAIN_CHOICES.items():
         if values[key] not in allowed:
             raise bad(key, f"allowed: {', '.join(allowed)}")

@@ -161,7 +161,7 @@ def _one_cell_study(args: argparse.Namespace):
     sets = _parse_sets(args.set)
     for key, flag in (("method", "--paradigm"), ("init", "--init"), ("tune", "--tune")):
         if key in sets:
-            raise UsageError(f"is set by {flag}", key=f"--set.{key}")
+            raise UsageError(f"is set by {flag}", key=f"--set {key}")
     table = {**sets, "method": args.paradigm, "init": args.init,
              **({"tune": args.tune} if args.tune is not None else {})}
     try:
@@ -191,7 +191,7 @@ def _as_flag(err: UsageError, name: str) -> UsageError:
     elif key.split(".")[0] in ("init", "tune"):
         flag = f"--{key}"
     else:
-        flag = f"--set.{key}"
+        flag = f"--set {key}"
         if reason.startswith("unknown key"):
             from alstudy.config import TrainConfig
             from alstudy.training.methods import option_names

@@ -121,7 +121,7 @@ def test_finetune_starts_from_the_encoder_and_trains_all_of_it(encoder):
 @pytest.mark.parametrize("values, message", [
     ({"steps": 0}, "pretrain.steps = 0: must be > 0"),
     ({"batch_size": 1}, "pretrain.batch_size = 1: must be >= 2"),
-    ({"temperature": "0.5"}, "pretrain.temperature = '0.5': expected float"),
+    ({"temperature": "0.5"}, "pretrain.temperature = '0.5': expected a finite number"),
     ({"warmup": 1.0}, "pretrain.warmup = 1.0: must be in [0, 1)"),
     ({"epochs": 3}, "pretrain.epochs: unknown key; allowed: steps, batch_size"),
 ])
