@@ -181,6 +181,11 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
             lines.append(f"    fixed: {', '.join(f'{k}={v}' for k, v in s.train.items())}")
     lines.append(f"tuning: {_n(t.trials, 'Optuna trial')} per cell x {_n(len(t.seeds), 'tuning seed')} {list(t.seeds)}; "
                  f"objective: validation AUBC (mean over tuning seeds)")
+    if t.trials > 1:
+        lines.append("  a challenger replaces the defaults only when it leads them by more than one standard "
+                     "error over the tuning seeds (alstudy.selection)" if len(t.seeds) > 1 else
+                     "  note: with one tuning seed the objective's noise cannot be measured, so every cell "
+                     "evaluates its defaults (alstudy.selection); add a tuning seed to let a challenger win")
     lines.append(f"  TPE: seed {t.sampler_seed}, startup_trials {t.startup_trials}, multivariate "
                  f"{str(t.multivariate).lower()}, constant_liar {str(t.constant_liar).lower()}, "
                  f"max_parallel {t.max_parallel} per cell")
@@ -189,7 +194,7 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
             spec = (f"one of {list(p.choices)}" if p.kind == "choice" else
                     f"{p.kind} in [{p.low}, {p.high}]{' log' if p.log else ''}{f' step {p.step}' if p.step else ''}")
             lines.append(f"  search {p.name}: {spec}{f' ({method} cells only)' if method else ''}")
-    lines.append(f"evaluation: best params of each cell on seeds {list(e.seeds)}"
+    lines.append(f"evaluation: the chosen params of each cell on seeds {list(e.seeds)}"
                  f"{'; untuned arm on' if e.untuned else ''}")
     runs = training_runs(study)
     lines.append(f"training runs: {sum(runs.values())} (a campaign trains once per cycle; an ensemble "
