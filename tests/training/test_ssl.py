@@ -83,14 +83,16 @@ def test_fixmatch_loss_uses_confident_weak_views_only():
     options = resolve_options("fixmatch", {"threshold": 0.9}, where="t")
     term = FixMatch(data.x_train[:50], to_float=data.to_float, weak=data.augmenter(1.0),
                     strong=data.augmenter(2.0), options=options, batch_size=4)
-    x = term.inputs(torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
-    assert x.shape == (2 * 28, 1, 8, 8)
-    unsure = torch.zeros(56, 10)                                   # uniform: nobody passes 0.9
-    assert term.loss(unsure).item() == 0.0
-    sure = torch.zeros(56, 10)
-    sure[:28, 3] = 10.0                                            # confident weak views say 3
-    assert term.loss(sure).item() == pytest.approx(torch.log(torch.tensor(10.0)).item(), rel=1e-4)
-    assert term.stats()["ssl_mask_rate"] == pytest.approx(0.5)
+    strong = term.inputs(torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    weak = term.anchors()                                          # the same 28 rows, weak views
+    assert strong.shape == weak.shape == (28, 1, 8, 8) and not torch.equal(strong, weak)
+    unsure = torch.zeros(28, 10)                                   # uniform: nobody passes 0.9
+    assert term.loss(torch.zeros(28, 10), unsure).item() == 0.0
+    sure = torch.zeros(28, 10)
+    sure[:14, 3] = 10.0                                            # half the weak views say 3, surely
+    assert term.loss(torch.zeros(28, 10), sure).item() == pytest.approx(
+        0.5 * torch.log(torch.tensor(10.0)).item(), rel=1e-4)
+    assert term.stats()["ssl_mask_rate"] == pytest.approx(14 / 56)
 
 
 def test_cutout_blanks_one_square_per_image():
