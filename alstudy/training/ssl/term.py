@@ -14,7 +14,8 @@
 
 A term draws only from the generators `fit` hands it and keeps its statistics on the device.
 `anchor_logits` is the pass over the anchors: the model in train mode (its batch statistics,
-dropout) under `no_grad`, before the gradient pass. A pseudo-label or a consistency target
+dropout; BatchNorm's running statistics move in both passes) under `no_grad`, before the
+gradient pass. A pseudo-label or a consistency target
 needs no gradient, so its rows cost one forward pass instead of a forward and a backward one.
 """
 
