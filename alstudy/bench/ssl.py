@@ -19,6 +19,7 @@ pass without gradient, UDA's is FixMatch's."""
 from __future__ import annotations
 
 import dataclasses
+import statistics
 
 import numpy as np
 import torch
@@ -30,7 +31,8 @@ from alstudy.config import TrainConfig
 DATASETS = ("digits", "mnist1d", "mnist5k")
 METHODS = ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label")
 BATCH = 32
-STEPS = {"smoke": 2, "quick": 20, "full": 60}     # timed steps per (dataset, method)
+STEPS = {"smoke": 2, "quick": 12, "full": 30}     # timed steps per (dataset, method) and round
+REPEATS = {"smoke": 1, "quick": 3, "full": 5}     # rounds; a case's time is its median round
 MU = {"smoke": 1, "quick": 7, "full": 7}          # FixMatch's default mu outside smoke runs
 FLOOR_GOAL = 1.5                                  # FixMatch's step within 1.5x of its floor
 
@@ -44,7 +46,7 @@ def run(mode: str, *, device: str) -> Section:
     from alstudy.training.ssl import make_term
 
     section = Section("ssl", "Semi-supervised step cost against a supervised step (same labeled batch)")
-    n, mu = STEPS[mode], MU[mode]
+    n, mu, repeats = STEPS[mode], MU[mode], REPEATS[mode]
     dev = torch.device(device)
     for name in DATASETS:
         data = get_dataset(name).to(device)
@@ -52,8 +54,7 @@ def run(mode: str, *, device: str) -> Section:
         pool = data.x_train[BATCH * 4:]
         x, y = data.x_train[lab], data.y_train[lab]
         train = TrainConfig(stop="fixed", epochs=1, min_steps=n, batch_size=BATCH, augment=1.0)
-        floor = _floor_seconds(data, n, mu, train, dev) / n
-        base = None
+        cases = {"floor": _floor_steps(data, mu, train, dev)}     # name -> run(k steps)
         for method in METHODS:
             opts = {**option_defaults(method), "mu": mu, "unlabeled_epochs": 0.0} if method != "supervised" else {}
 
@@ -65,23 +66,26 @@ def run(mode: str, *, device: str) -> Section:
                     augment=data.augmenter(1.0), gen=torch_generator(0, "bench-ssl", device=dev.type),
                     mix_rng=np.random.default_rng(0), unlabeled=term)
 
-            steps(2)                                                   # lazy initialization
-            per_step = seconds(lambda: steps(n), device=device) / n
-            row = {"dataset": name, "method": method, "batch": BATCH, "mu": mu if method != "supervised" else 0,
-                   "ms_per_step": 1e3 * per_step, "floor_ms": 1e3 * floor, "x_floor": per_step / floor}
-            if method == "supervised":
-                base = per_step
-                row |= {"x_supervised": 1.0, "views_share": None}
-            else:
+            cases[method] = steps
+            if method != "supervised":
                 term = make_term(method, pool, data=data, options=opts, batch_size=BATCH)
                 gen, host = torch_generator(1, "bench-ssl-views", device=dev.type), torch.Generator().manual_seed(1)
-                views = seconds(lambda: [term.inputs(gen, host) for _ in range(n)], device=device) / n
-                row |= {"x_supervised": per_step / base, "views_share": views / per_step}
+                cases[f"views {method}"] = lambda k, term=term, gen=gen, host=host: [
+                    term.inputs(gen, host) for _ in range(k)]
+        per_step = _interleaved(cases, n, repeats, device)
+        floor, base = per_step["floor"], per_step["supervised"]
+        for method in METHODS:
+            t = per_step[method]
+            row = {"dataset": name, "method": method, "batch": BATCH, "mu": mu if method != "supervised" else 0,
+                   "ms_per_step": 1e3 * t, "floor_ms": 1e3 * floor, "x_floor": t / floor,
+                   "x_supervised": t / base,
+                   "views_share": per_step[f"views {method}"] / t if method != "supervised" else None}
             section.rows.append(row)
-        fixmatch = next(r for r in section.rows if r["dataset"] == name and r["method"] == "fixmatch")
         section.summary[f"{name}: floor / supervised"] = floor / base
-        section.targets.append(target(f"{name}: FixMatch step / floor", fixmatch["x_floor"], at_most=FLOOR_GOAL))
-    section.notes.append(f"{n} timed steps per case after 2 warm-up steps; labeled batch {BATCH}, "
+        section.targets.append(target(f"{name}: FixMatch step / floor", per_step["fixmatch"] / floor,
+                                      at_most=FLOOR_GOAL))
+    section.notes.append(f"median of {repeats} rounds of {n} timed steps per case, the cases of a dataset "
+                         f"taking turns within each round (a busy machine slows them alike); labeled batch {BATCH}, "
                          f"{mu} unlabeled rows per labeled row; views_share: building the unlabeled views "
                          "(gather, to_float, both augmentations) over the method's whole step; floor: "
                          f"FixMatch's model arithmetic alone (a pass without gradient over {mu * BATCH} rows, "
@@ -89,8 +93,20 @@ def run(mode: str, *, device: str) -> Section:
     return section
 
 
-def _floor_seconds(data, n: int, mu: int, train: TrainConfig, dev: torch.device) -> float:
-    """Seconds of `n` floor steps (the module docstring): fixed float inputs, the model and
+def _interleaved(cases: dict, n: int, repeats: int, device: str) -> dict[str, float]:
+    """Seconds per step of each case: `repeats` rounds in which every case runs `n` steps in
+    turn, after 2 warm-up steps each (lazy initialization); the median round per case."""
+    for run_steps in cases.values():
+        run_steps(2)
+    rounds = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, run_steps in cases.items():
+            rounds[name].append(seconds(lambda run_steps=run_steps: run_steps(n), device=device) / n)
+    return {name: statistics.median(times) for name, times in rounds.items()}
+
+
+def _floor_steps(data, mu: int, train: TrainConfig, dev: torch.device):
+    """run(k): k floor steps (the module docstring): fixed float inputs, the model and
     optimizer `fit` would build, nothing else."""
     import torch.nn.functional as F
 
@@ -118,5 +134,4 @@ def _floor_seconds(data, n: int, mu: int, train: TrainConfig, dev: torch.device)
             loss.backward()
             opt.step()
 
-    steps(2)
-    return seconds(lambda: steps(n), device=dev)
+    return steps
