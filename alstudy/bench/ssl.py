@@ -6,24 +6,35 @@ Every case trains the dataset's default model with `fit` for the same fixed numb
 strength 1; a semi-supervised step adds `mu * BATCH` unlabeled rows in two views (Mean Teacher:
 one view in the student's pass, the other in the teacher's). `views_share` times the term's
 `inputs` alone - the gather, `to_float` and both augmentations of the unlabeled rows - over as
-many calls, divided by the method's step time."""
+many calls, divided by the method's step time.
+
+`x_floor` divides a step by the arithmetic floor of FixMatch's step: what its model arithmetic
+costs with nothing else around it. A hand-written loop over fixed float tensors (no sampling,
+no augmentation, no loss bookkeeping) runs, per step, one forward pass without gradient over
+`mu * BATCH` rows (the weak views) and one forward and backward pass over `BATCH + mu * BATCH`
+rows (labeled and strong views), then the optimizer step of `fit` (same model, layout,
+optimizer, autocast). Mean Teacher's step has the same arithmetic; Pseudo-Label's lacks the
+pass without gradient, UDA's is FixMatch's."""
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 
 import numpy as np
 import torch
 
-from alstudy.bench.section import Section
+from alstudy.bench.section import Section, target
 from alstudy.bench.timing import seconds
 from alstudy.config import TrainConfig
 
 DATASETS = ("digits", "mnist1d", "mnist5k")
 METHODS = ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label")
 BATCH = 32
-STEPS = {"smoke": 2, "quick": 6, "full": 60}      # timed steps per (dataset, method)
+STEPS = {"smoke": 2, "quick": 4, "full": 30}      # timed steps per (dataset, method) and round
+REPEATS = {"smoke": 1, "quick": 3, "full": 5}     # rounds; a case's time is its median round
 MU = {"smoke": 1, "quick": 7, "full": 7}          # FixMatch's default mu outside smoke runs
+FLOOR_GOAL = 1.5                                  # FixMatch's step within 1.5x of its floor
 
 
 def run(mode: str, *, device: str) -> Section:
@@ -35,7 +46,7 @@ def run(mode: str, *, device: str) -> Section:
     from alstudy.training.ssl import make_term
 
     section = Section("ssl", "Semi-supervised step cost against a supervised step (same labeled batch)")
-    n, mu = STEPS[mode], MU[mode]
+    n, mu, repeats = STEPS[mode], MU[mode], REPEATS[mode]
     dev = torch.device(device)
     for name in DATASETS:
         data = get_dataset(name).to(device)
@@ -43,7 +54,7 @@ def run(mode: str, *, device: str) -> Section:
         pool = data.x_train[BATCH * 4:]
         x, y = data.x_train[lab], data.y_train[lab]
         train = TrainConfig(stop="fixed", epochs=1, min_steps=n, batch_size=BATCH, augment=1.0)
-        base = None
+        cases = {"floor": _floor_steps(data, mu, train, dev)}     # name -> run(k steps)
         for method in METHODS:
             opts = {**option_defaults(method), "mu": mu, "unlabeled_epochs": 0.0} if method != "supervised" else {}
 
@@ -55,20 +66,72 @@ def run(mode: str, *, device: str) -> Section:
                     augment=data.augmenter(1.0), gen=torch_generator(0, "bench-ssl", device=dev.type),
                     mix_rng=np.random.default_rng(0), unlabeled=term)
 
-            steps(2)                                                   # lazy initialization
-            per_step = seconds(lambda: steps(n), device=device) / n
-            row = {"dataset": name, "method": method, "batch": BATCH, "mu": mu if method != "supervised" else 0,
-                   "ms_per_step": 1e3 * per_step}
-            if method == "supervised":
-                base = per_step
-                row |= {"x_supervised": 1.0, "views_share": None}
-            else:
+            cases[method] = steps
+            if method != "supervised":
                 term = make_term(method, pool, data=data, options=opts, batch_size=BATCH)
                 gen, host = torch_generator(1, "bench-ssl-views", device=dev.type), torch.Generator().manual_seed(1)
-                views = seconds(lambda: [term.inputs(gen, host) for _ in range(n)], device=device) / n
-                row |= {"x_supervised": per_step / base, "views_share": views / per_step}
+                cases[f"views {method}"] = lambda k, term=term, gen=gen, host=host: [
+                    term.inputs(gen, host) for _ in range(k)]
+        per_step = _interleaved(cases, n, repeats, device)
+        floor, base = per_step["floor"], per_step["supervised"]
+        for method in METHODS:
+            t = per_step[method]
+            row = {"dataset": name, "method": method, "batch": BATCH, "mu": mu if method != "supervised" else 0,
+                   "ms_per_step": 1e3 * t, "floor_ms": 1e3 * floor, "x_floor": t / floor,
+                   "x_supervised": t / base,
+                   "views_share": per_step[f"views {method}"] / t if method != "supervised" else None}
             section.rows.append(row)
-    section.notes.append(f"{n} timed steps per case after 2 warm-up steps; labeled batch {BATCH}, "
+        section.summary[f"{name}: floor / supervised"] = floor / base
+        section.targets.append(target(f"{name}: FixMatch step / floor", per_step["fixmatch"] / floor,
+                                      at_most=FLOOR_GOAL))
+    section.notes.append(f"median of {repeats} rounds of {n} timed steps per case, the cases of a dataset "
+                         f"taking turns within each round (a busy machine slows them alike); labeled batch {BATCH}, "
                          f"{mu} unlabeled rows per labeled row; views_share: building the unlabeled views "
-                         "(gather, to_float, both augmentations) over the method's whole step")
+                         "(gather, to_float, both augmentations) over the method's whole step; floor: "
+                         f"FixMatch's model arithmetic alone (a pass without gradient over {mu * BATCH} rows, "
+                         f"a forward and backward pass over {BATCH + mu * BATCH}, the optimizer step)")
     return section
+
+
+def _interleaved(cases: dict, n: int, repeats: int, device: str) -> dict[str, float]:
+    """Seconds per step of each case: `repeats` rounds in which every case runs `n` steps in
+    turn, after 2 warm-up steps each (lazy initialization); the median round per case."""
+    for run_steps in cases.values():
+        run_steps(2)
+    rounds = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, run_steps in cases.items():
+            rounds[name].append(seconds(lambda run_steps=run_steps: run_steps(n), device=device) / n)
+    return {name: statistics.median(times) for name, times in rounds.items()}
+
+
+def _floor_steps(data, mu: int, train: TrainConfig, dev: torch.device):
+    """run(k): k floor steps (the module docstring): fixed float inputs, the model and
+    optimizer `fit` would build, nothing else."""
+    import torch.nn.functional as F
+
+    from alstudy.models import make_model
+    from alstudy.training.fit import make_optimizer
+
+    torch.manual_seed(0)
+    model = make_model(data.default_model, data.input_shape, data.num_classes).to(dev)
+    rows = data.to_float(data.x_train[:BATCH + 2 * mu * BATCH].to(dev))
+    if rows.dim() == 4:
+        model = model.to(memory_format=torch.channels_last)
+        rows = rows.contiguous(memory_format=torch.channels_last)
+    weak, both = rows[BATCH + mu * BATCH:], rows[:BATCH + mu * BATCH]
+    y = data.y_train[:BATCH + mu * BATCH].to(dev)
+    opt = make_optimizer(model, train)
+    model.train()
+
+    def steps(k: int) -> None:
+        for _ in range(k):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                with torch.no_grad():
+                    model(weak)
+                loss = F.cross_entropy(model(both).float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    return steps

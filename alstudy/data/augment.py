@@ -10,8 +10,8 @@ and draws nothing. Strength 1 is the usual recipe; larger values push further.
 * "crop" / "crop_flip" (images, (B, C, H, W)): a random crop of the image padded by
   ceil(strength * H / 8) pixels (4 px at 32 px for strength 1), reflect padding; "crop_flip"
   also flips half the samples horizontally (datasets whose labels survive a mirror image).
-  Above strength 1, RandAugment (torchvision.transforms.v2, 2 ops, magnitude
-  round(9 * (strength - 1)) of 30) runs first, see `_rand_augment`.
+  Above strength 1, RandAugment (torchvision v2's op space, 2 ops per sample, magnitude
+  round(9 * (strength - 1)) of 30, batched on the device) runs first, see `_rand_augment`.
 * "signal" ((B, C, L)): zero-padded shift by up to ceil(strength * L / 8) steps, amplitude
   scaling by exp(0.2 * strength * z), additive noise of std 0.05 * strength.
 * "tabular" ((B, D)): additive Gaussian noise of std 0.1 * strength (features are standardized).
@@ -20,6 +20,7 @@ and draws nothing. Strength 1 is the usual recipe; larger values push further.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -28,7 +29,6 @@ import torch
 from alstudy.errors import UsageError
 
 AUGMENT_KINDS = ("crop_flip", "crop", "signal", "tabular", "none")
-RANDAUGMENT_GROUP = 16  # samples sharing one RandAugment draw (v2 draws once per call)
 
 
 @dataclass(frozen=True)
@@ -131,24 +131,149 @@ def _signal(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.Ten
     return x * scale + 0.05 * strength * _normal(x, gen)
 
 
+# RandAugment's op space (Cubuk et al. 2020) as torchvision's v2 RandAugment defines it:
+# name -> (largest magnitude at bin 30 of 31, whether a random sign applies)
+RANDAUGMENT_OPS = {"identity": (0.0, False), "shear_x": (0.3, True), "shear_y": (0.3, True),
+                   "translate_x": (150.0 / 331.0, True), "translate_y": (150.0 / 331.0, True),
+                   "rotate": (30.0, True), "brightness": (0.9, True), "color": (0.9, True),
+                   "contrast": (0.9, True), "sharpness": (0.9, True), "posterize": (4.0, False),
+                   "solarize": (1.0, False), "autocontrast": (0.0, False), "equalize": (0.0, False)}
+RANDAUGMENT_NUM_OPS = 2
+
+
 def _rand_augment(x: torch.Tensor, host: torch.Generator, magnitude: int,
                   mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """RandAugment on uint8 pixels, one draw of ops per group of RANDAUGMENT_GROUP samples.
-
-    torchvision's v2 RandAugment draws its ops in Python from torch's global CPU generator,
-    once per call. It runs here under `fork_rng`, seeded from the CPU generator `host`, so the
-    result depends on `host` only, nothing is read back from x's device, and the global state
-    is left as it was (not safe against other threads drawing meanwhile).
+    """RandAugment on the batch in pixel space (0..255, truncated after every op, as on uint8):
+    every sample applies `RANDAUGMENT_NUM_OPS` ops drawn uniformly from `RANDAUGMENT_OPS`, at
+    bin `magnitude` of 31, each signed op with its own random sign, as torchvision's v2
+    RandAugment does per call. Each op runs once, on the slice of samples that chose it, on
+    x's device; the draws come from the CPU generator `host`, so the grouping is known on the
+    host and nothing is read back from the device. Geometric ops sample the nearest pixel and fill 0.
     """
-    from torchvision.transforms import v2
-
+    b = x.shape[0]
     shape = (1, -1, 1, 1)
     m = torch.tensor(mean or (0.0,), device=x.device, dtype=x.dtype).view(shape)
     s = torch.tensor(std or (1.0,), device=x.device, dtype=x.dtype).view(shape)
-    pixels = (x * s + m).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
-    op = v2.RandAugment(num_ops=2, magnitude=min(magnitude, 30))
-    seed = int(torch.randint(0, 2**62, (1,), generator=host))
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        pixels = torch.cat([op(group) for group in pixels.split(RANDAUGMENT_GROUP)])
-    return (pixels.to(x.dtype).div_(255) - m) / s
+    p = (x * s + m).mul(255).round_().clamp_(0, 255)                       # (B, C, H, W)
+    names = list(RANDAUGMENT_OPS)
+    ops = torch.randint(0, len(names), (RANDAUGMENT_NUM_OPS, b), generator=host)       # on the host
+    signs = torch.randint(0, 2, (RANDAUGMENT_NUM_OPS, b), generator=host) * 2.0 - 1
+    tops = torch.tensor([top for top, _ in RANDAUGMENT_OPS.values()]) * (min(magnitude, 30) / 30)
+    signed = torch.tensor([sg for _, sg in RANDAUGMENT_OPS.values()])
+    for k in range(RANDAUGMENT_NUM_OPS):
+        # Sorted by op on the host, each op's samples are one slice: one gather in, one out.
+        order = torch.argsort(ops[k], stable=True)
+        op, sign = ops[k, order], signs[k, order]
+        v = tops[op] * torch.where(signed[op], sign, 1.0)
+        counts = torch.bincount(op, minlength=len(names)).tolist()
+        warps = sum(counts[1:6])                        # the geometric ops 1-5: one warp for all
+        bounds = [0, counts[0], counts[0] + warps] + [sum(counts[:i + 1]) for i in range(6, len(names))]
+        moved = p.index_select(0, order.to(x.device))
+        v_dev = v.to(x.device, x.dtype)
+        pieces = [moved[:counts[0]]]
+        for i, (lo, hi) in zip([None, *range(6, len(names))], zip(bounds[1:], bounds[2:])):
+            if hi == lo:
+                continue
+            arg = v_dev[lo:hi] if i is not None else _affine_table(
+                p.shape[2], p.shape[3], magnitude)[op[lo:hi], (sign[lo:hi] > 0).long()].to(x.device)
+            pieces.append(_pixel_op("warp" if i is None else names[i], moved[lo:hi], arg))
+        p = torch.empty_like(p).index_copy_(0, order.to(x.device), torch.cat(pieces))
+        p = p.clamp_(0, 255).floor_()    # uint8 arithmetic truncates
+    return (p / 255 - m) / s
+
+
+def _pixel_op(name: str, p: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """One RandAugment op on pixels `p` (B, C, H, W) in 0..255 at per-sample magnitudes `v`
+    (B,) (for "warp", the (B, 2, 3) maps of `_affine`), following torchvision's functional
+    definitions."""
+    b, c, h, w = p.shape
+    f = v.view(-1, 1, 1, 1)
+    if name == "warp":
+        return _warp(p, v)
+    if name == "brightness":
+        return p * (1 + f)
+    gray = p if c == 1 else (0.2989 * p[:, :1] + 0.587 * p[:, 1:2] + 0.114 * p[:, 2:3])
+    if name == "color":
+        return (1 + f) * p - f * gray
+    if name == "contrast":
+        return (1 + f) * p - f * gray.mean(dim=(1, 2, 3), keepdim=True)
+    if name == "sharpness":   # blend with the 3x3 smoothed image; the border keeps its pixels
+        kernel = torch.tensor([[1.0, 1, 1], [1, 5, 1], [1, 1, 1]], device=p.device, dtype=p.dtype) / 13
+        smooth = torch.nn.functional.conv2d(p.reshape(b * c, 1, h, w), kernel.view(1, 1, 3, 3))
+        blurred = p.clone()
+        blurred[:, :, 1:-1, 1:-1] = smooth.round().view(b, c, h - 2, w - 2)
+        return (1 + f) * p - f * blurred
+    if name == "posterize":   # keep the top round(8 - v) bits
+        step = torch.exp2(8 - (8 - f).round())
+        return (p / step).floor() * step
+    if name == "solarize":    # invert pixels at or above the threshold (1 - v of the range)
+        return torch.where(p >= 255 * (1 - f), 255 - p, p)
+    if name == "autocontrast":
+        lo, hi = p.amin(dim=(2, 3), keepdim=True), p.amax(dim=(2, 3), keepdim=True)
+        return torch.where(hi > lo, (p - lo) * 255 / (hi - lo).clamp_min(1), p)
+    if name == "equalize":
+        return _equalize(p)
+    raise ValueError(name)
+
+
+def _affine(ops: torch.Tensor, v: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(B, 2, 3) maps from an output pixel (x, y, 1) to the pixel it reads, for the geometric
+    ops 1-5 of `RANDAUGMENT_OPS` at magnitudes `v`: shear about the top-left corner (v the
+    shear factor), translate (v a fraction of the side), rotate about the centre (v degrees)."""
+    a = torch.zeros(len(ops), 2, 3, dtype=torch.float64)
+    a[:, 0, 0] = a[:, 1, 1] = 1.0
+    v = v.double()
+    a[:, 0, 1] = torch.where(ops == 1, v, 0.0)                 # shear_x (pixel centres at +0.5)
+    a[:, 0, 2] = torch.where(ops == 1, 0.5 * v, 0.0)
+    a[:, 1, 0] = torch.where(ops == 2, v, 0.0)                 # shear_y
+    a[:, 1, 2] = torch.where(ops == 2, 0.5 * v, 0.0)
+    a[:, 0, 2] += torch.where(ops == 3, -(v * w).trunc(), 0.0)   # translate_x (whole pixels)
+    a[:, 1, 2] += torch.where(ops == 4, -(v * h).trunc(), 0.0)   # translate_y
+    turn = ops == 5
+    t = torch.deg2rad(v[turn])
+    cos, sin, cx, cy = torch.cos(t), torch.sin(t), (w - 1) / 2, (h - 1) / 2
+    a[turn] = torch.stack([torch.stack([cos, -sin, cx - cos * cx + sin * cy], 1),
+                           torch.stack([sin, cos, cy - sin * cx - cos * cy], 1)], 1)
+    return a.float()
+
+
+@functools.lru_cache(maxsize=32)
+def _affine_table(h: int, w: int, magnitude: int) -> torch.Tensor:
+    """(ops, 2, 2, 3): `_affine`'s map of each geometric op at `magnitude`, negative sign at
+    index 0 and positive at 1 (zeros for the other ops): the same few maps every batch."""
+    level = min(magnitude, 30) / 30
+    table = torch.zeros(len(RANDAUGMENT_OPS), 2, 2, 3)
+    geometric = torch.arange(1, 6)
+    for j, sign in enumerate((-1.0, 1.0)):
+        tops = torch.tensor([top for top, _ in RANDAUGMENT_OPS.values()])[geometric]
+        table[geometric, j] = _affine(geometric, sign * level * tops, h, w)
+    return table
+
+
+def _warp(p: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Every sample read through its own map `a` (B, 2, 3): nearest pixel, 0 outside."""
+    b, c, h, w = p.shape
+    ys, xs = torch.meshgrid(torch.arange(h, device=p.device, dtype=p.dtype),
+                            torch.arange(w, device=p.device, dtype=p.dtype), indexing="ij")
+    grid = torch.stack([xs.flatten(), ys.flatten(), torch.ones_like(xs.flatten())])   # (3, H*W)
+    src = (a @ grid).round().long()                                          # (B, 2, H*W)
+    sx, sy = src[:, 0], src[:, 1]
+    inside = (sx >= 0) & (sx < w) & (sy >= 0) & (sy < h)
+    idx = (sy.clamp(0, h - 1) * w + sx.clamp(0, w - 1)).view(b, 1, h * w).expand(b, c, h * w)
+    out = p.reshape(b, c, h * w).gather(2, idx) * inside[:, None]
+    return out.view(b, c, h, w)
+
+
+def _equalize(p: torch.Tensor) -> torch.Tensor:
+    """Histogram equalization of every channel of every sample (PIL's and torchvision's rule:
+    step = (pixels - count of the last used level) // 255; identity where step is 0)."""
+    b, c, h, w = p.shape
+    levels = p.reshape(b * c, h * w).long()
+    hist = torch.zeros(b * c, 256, device=p.device, dtype=torch.long).scatter_add_(
+        1, levels, torch.ones_like(levels))
+    last = (torch.arange(256, device=p.device) * (hist > 0)).argmax(dim=1, keepdim=True)
+    step = (h * w - hist.gather(1, last)) // 255                             # (B*C, 1)
+    lut = (hist.cumsum(1) + step // 2) // step.clamp_min(1)
+    lut = torch.cat([torch.zeros_like(lut[:, :1]), lut[:, :-1]], dim=1).clamp(0, 255)
+    out = lut.gather(1, levels).to(p.dtype)
+    return torch.where(step > 0, out, p.reshape(b * c, h * w)).view(b, c, h, w)

@@ -8,8 +8,8 @@ follows the recipe of `fit` (steps, optimizer, schedule, weight decay groups, la
 mixup, augmentation, head dropout) and draws its own batches; a step gathers the K members'
 rows and augments them in one call. In a semi-supervised method every member has its own
 unlabeled term, as member 0 does in `fit`: its rows join the member's batch in the same
-forward pass, its loss the member's loss. The members train one after another with `fit`
-under SWA (`train.swa > 0`) and with a term that follows its model (Mean Teacher's teacher).
+forward pass (its anchors get one pass without gradient before it), its loss the member's
+loss. The members train one after another with `fit` under SWA (`train.swa > 0`) and with a term that follows its model (Mean Teacher's teacher).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from alstudy.models.almodel import ALModel
 from alstudy.models.grouped import GroupedNet, supports
 from alstudy.training.fit import Augment, FitStats, fit, lr_factor, num_steps, optimizer_for
 from alstudy.training.infer import infer
+from alstudy.training.ssl.term import anchor_logits
 
 ToFloat = Callable[[torch.Tensor], torch.Tensor]
 Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B, ...) -> logits (K, B, C)
@@ -136,6 +137,8 @@ def _steps(forward: Forward, x, y, *, n, total, train, to_float, augment, gen, h
                 logits = forward(xb).flatten(0, 1)
             else:   # each member's unlabeled rows beside its labeled ones: (K, bs + rows, ...)
                 xu = torch.stack([term.inputs(gen, host) for term in terms])
+                rows = [term.anchors() for term in terms]
+                anchors = anchor_logits(None if rows[0] is None else torch.stack(rows), forward)  # (K, rows, C)
                 both = forward(torch.cat([xb, xu.to(xb.dtype)], dim=1))
                 logits, unlabeled = both[:, :bs].flatten(0, 1), both[:, bs:]
         # the sum of the members' mean losses: each member's gradient is its own
@@ -143,7 +146,8 @@ def _steps(forward: Forward, x, y, *, n, total, train, to_float, augment, gen, h
             lam * _ce(logits.float(), yb.reshape(-1), train)
             + (1 - lam) * _ce(logits.float(), yb[:, mate].reshape(-1), train))
         if terms is not None:
-            loss = loss + sum(term.loss(out) for term, out in zip(terms, unlabeled))
+            loss = loss + sum(term.loss(out, None if anchors is None else anchors[i])
+                              for i, (term, out) in enumerate(zip(terms, unlabeled)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -13,6 +13,7 @@ from torch import nn
 
 from alstudy.config import TrainConfig
 from alstudy.rng import derive_seed
+from alstudy.training.ssl.term import anchor_logits
 from alstudy.training.stopping import Plateau, warmup_decay
 
 # aug(x, gen, *, host) -> x: `gen` on x's device, `host` a CPU generator (alstudy.data.augment)
@@ -78,7 +79,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     step adds `aux(levels, row_losses, step=, total=)` to the task loss, with the model's
     intermediate features (`forward_levels`) and per-row task losses (learning loss).
     `unlabeled`: a semi-supervised method's term (alstudy.training.ssl.term states the
-    contract): its rows join every step's forward pass, its loss the labeled loss, it sets the
+    contract): its rows join every step's forward pass, its anchors (targets) get a pass of
+    their own without gradient before it, its loss joins the labeled loss, it sets the
     number of steps, sees every optimizer step, and may set the final weights (after SWA).
     `train.stop`: "fixed" runs `num_steps`; "plateau" stops when the training loss has
     plateaued (`stop_rule`), with `num_steps` as the cap; a semi-supervised term's count is fixed.
@@ -151,6 +153,7 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
         yb = y[idx]
         xu = None if unlabeled is None else unlabeled.inputs(gen, host)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            anchors = None if unlabeled is None else anchor_logits(unlabeled.anchors(), model)
             if lambdas is not None:
                 lam = float(lambdas[step])
                 mate = torch.randperm(bs, device=device, generator=gen)
@@ -164,7 +167,7 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
                 mix = (lam, mate) if lambdas is not None else None
                 loss = loss + aux(levels, _row_losses(out, yb, train, mix), step=step, total=total)
             if out_u is not None:
-                loss = loss + unlabeled.loss(out_u)
+                loss = loss + unlabeled.loss(out_u, anchors)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

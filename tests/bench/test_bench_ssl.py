@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from alstudy.cli import main
 
 
@@ -17,7 +19,12 @@ def test_smoke_ssl_section_times_every_method_against_supervised(tmp_path, capsy
         (d, m) for d in ("digits", "mnist1d", "mnist5k")
         for m in ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label")}
     for r in rows:
-        assert r["ms_per_step"] > 0
+        assert r["ms_per_step"] > 0 and r["floor_ms"] > 0
+        assert r["x_floor"] == pytest.approx(r["ms_per_step"] / r["floor_ms"])
         if r["method"] != "supervised":
             assert r["x_supervised"] > 0 and 0 < r["views_share"]
+    # FixMatch's step against its arithmetic floor, a goal per dataset
+    assert [t["name"] for t in section["targets"]] == [
+        f"{d}: FixMatch step / floor" for d in ("digits", "mnist1d", "mnist5k")]
+    assert all(t["value"] > 0 and t["goal"] == "<= 1.5" for t in section["targets"])
     assert "Semi-supervised step cost" in capsys.readouterr().out

@@ -144,3 +144,45 @@ def test_on_cuda_with_a_cuda_generator_and_no_host_sync(kind):
     if kind in ("crop", "crop_flip"):  # RandAugment's ops are drawn in Python: a host generator
         with pytest.raises(ValueError, match="host"):
             aug(x, _gen(1, "cuda"))
+
+
+def test_rand_augment_ops_match_torchvisions_on_uint8_images():
+    import math
+
+    from torchvision.transforms.v2 import functional as TF
+
+    from alstudy.data.augment import _affine, _pixel_op
+
+    img = torch.randint(0, 256, (4, 3, 16, 16), generator=_gen(0), dtype=torch.uint8)
+    img[1] = img[1] // 2 + 40                                     # a low-contrast image
+    p, v = img.float(), torch.full((4,), 0.3)
+
+    def levels_apart(mine, ref):                                  # uint8 arithmetic truncates
+        return (mine.clamp(0, 255).floor() - ref.float()).abs().max().item()
+
+    assert levels_apart(_pixel_op("brightness", p, v), TF.adjust_brightness(img, 1.3)) == 0
+    assert levels_apart(_pixel_op("posterize", p, torch.full((4,), 2.0)), TF.posterize(img, 6)) == 0
+    assert levels_apart(_pixel_op("solarize", p, torch.full((4,), 0.4)), TF.solarize(img, 0.6 * 255)) == 0
+    assert levels_apart(_pixel_op("equalize", p, v), TF.equalize(img)) == 0
+    # float rounding: at most one gray level apart
+    assert levels_apart(_pixel_op("color", p, v), TF.adjust_saturation(img, 1.3)) <= 1
+    assert levels_apart(_pixel_op("contrast", p, v), TF.adjust_contrast(img, 1.3)) <= 1
+    assert levels_apart(_pixel_op("sharpness", p, v), TF.adjust_sharpness(img, 1.3)) <= 1
+    assert levels_apart(_pixel_op("autocontrast", p, v), TF.autocontrast(img)) <= 1
+    # the geometric ops, each sample its own: translate by 4 and -2 px, shear 0.3, rotate 20 degrees
+    out = _pixel_op("warp", p, _affine(torch.tensor([3, 4, 1, 5]), torch.tensor([0.25, -0.125, 0.3, 20.0]), 16, 16))
+    still = dict(angle=0.0, scale=1.0, center=[0, 0])
+    assert levels_apart(out[:1], TF.affine(img[:1], translate=[4, 0], shear=[0.0, 0.0], **still)) == 0
+    assert levels_apart(out[1:2], TF.affine(img[1:2], translate=[0, -2], shear=[0.0, 0.0], **still)) == 0
+    assert levels_apart(out[2:3], TF.affine(img[2:3], translate=[0, 0], shear=[math.degrees(math.atan(0.3)), 0.0],
+                                            **still)) == 0
+    assert levels_apart(out[3:4], TF.rotate(img[3:4], 20.0)) == 0
+
+
+def test_rand_augment_draws_its_ops_per_sample():
+    # 64 copies of one image: with ops drawn per sample (not per call) the copies come out different
+    mean, std = (0.5,), (0.25,)
+    pixels = torch.randint(0, 256, (1, 1, 16, 16), generator=_gen(2), dtype=torch.uint8).expand(64, 1, 16, 16)
+    x = (pixels.float() / 255 - 0.5) / 0.25
+    out = _rand_augment(x, _gen(3), 9, mean, std).flatten(1)
+    assert len({tuple(row.tolist()) for row in out}) > 20

@@ -83,14 +83,16 @@ def test_fixmatch_loss_uses_confident_weak_views_only():
     options = resolve_options("fixmatch", {"threshold": 0.9}, where="t")
     term = FixMatch(data.x_train[:50], to_float=data.to_float, weak=data.augmenter(1.0),
                     strong=data.augmenter(2.0), options=options, batch_size=4)
-    x = term.inputs(torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
-    assert x.shape == (2 * 28, 1, 8, 8)
-    unsure = torch.zeros(56, 10)                                   # uniform: nobody passes 0.9
-    assert term.loss(unsure).item() == 0.0
-    sure = torch.zeros(56, 10)
-    sure[:28, 3] = 10.0                                            # confident weak views say 3
-    assert term.loss(sure).item() == pytest.approx(torch.log(torch.tensor(10.0)).item(), rel=1e-4)
-    assert term.stats()["ssl_mask_rate"] == pytest.approx(0.5)
+    strong = term.inputs(torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    weak = term.anchors()                                          # the same 28 rows, weak views
+    assert strong.shape == weak.shape == (28, 1, 8, 8) and not torch.equal(strong, weak)
+    unsure = torch.zeros(28, 10)                                   # uniform: nobody passes 0.9
+    assert term.loss(torch.zeros(28, 10), unsure).item() == 0.0
+    sure = torch.zeros(28, 10)
+    sure[:14, 3] = 10.0                                            # half the weak views say 3, surely
+    assert term.loss(torch.zeros(28, 10), sure).item() == pytest.approx(
+        0.5 * torch.log(torch.tensor(10.0)).item(), rel=1e-4)
+    assert term.stats()["ssl_mask_rate"] == pytest.approx(14 / 56)
 
 
 def test_cutout_blanks_one_square_per_image():
@@ -106,3 +108,32 @@ def test_method_options_are_checked_and_listed():
         resolve_options("fixmatch", {"mu": 0}, where="x")
     rows = {r["name"]: r for r in method_info()}
     assert set(rows) >= {"supervised", "fixmatch"} and "threshold=0.95" in rows["fixmatch"]["options"]
+
+
+def test_fixmatch_step_is_a_weak_pass_without_gradient_then_one_labeled_and_strong_pass():
+    import numpy as np
+
+    from alstudy.campaign import new_model
+    from alstudy.rng import torch_generator
+    from alstudy.training import fit
+    from alstudy.training.ssl import make_term
+
+    data = get_dataset("digits")
+    config = fixmatch_config(mu=3, max_steps=5, unlabeled_epochs=0.0)
+    lab = torch.arange(40)
+
+    def train():
+        model = new_model(data.default_model, data, config, 0, 0, torch.device("cpu"))
+        passes = []
+        model.register_forward_hook(lambda m, args, out: passes.append((args[0].shape[0], torch.is_grad_enabled())))
+        term = make_term("fixmatch", data.x_train[100:], data=data, options=config.method_options, batch_size=16)
+        fit(model, data.x_train[lab], data.y_train[lab], train=dataclasses.replace(config.train, min_steps=5),
+            to_float=data.to_float, augment=data.augmenter(1.0), gen=torch_generator(0, "train", 0),
+            mix_rng=np.random.default_rng(0), unlabeled=term)
+        return model, passes
+
+    model, passes = train()
+    steps = ssl_steps(6, data.n_train - 100, 16, config.method_options)   # 6: two passes over 40 labels
+    assert steps == 6 and passes == [(3 * 16, False), (16 + 3 * 16, True)] * steps   # weak rows: no backward
+    again, _ = train()                                                 # deterministic given the seed
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

@@ -70,7 +70,7 @@ class MeanTeacher(UnlabeledTerm):
         self._teacher_in = teacher
         return student
 
-    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, anchor_logits: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
             self.teacher.train()
             teacher_logits = self.teacher(self._teacher_in)

@@ -39,7 +39,7 @@ class PseudoLabel(UnlabeledTerm):
     def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
         return self.view(self._sample(gen), gen, host=host)
 
-    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, anchor_logits: torch.Tensor | None = None) -> torch.Tensor:
         value, mask = pseudo_label_loss(logits, threshold=self.options["threshold"])
         self._track(value, mask)
         return self.options["lambda_u"] * self.weight() * value

@@ -5,13 +5,18 @@
     term.steps(supervised_steps) -> total       how many steps the run takes
     term.bind(model, total=total)               once, before the first step
     every step:  rows = term.inputs(gen, host)  extra input rows, joined to the labeled batch
-                 loss += term.loss(logits of those rows)
+                 anchors = term.anchors()       rows the model sees without gradient, or None
+                 loss += term.loss(logits of rows, logits of anchors or None)
                  (backward, optimizer step)
                  term.after_step()
     term.finish(model)                          once, after the last step
     term.stats() -> record columns              once, after training (the only host sync)
 
 A term draws only from the generators `fit` hands it and keeps its statistics on the device.
+`anchor_logits` is the pass over the anchors: the model in train mode (its batch statistics,
+dropout; BatchNorm's running statistics move in both passes) under `no_grad`, before the
+gradient pass. A pseudo-label or a consistency target
+needs no gradient, so its rows cost one forward pass instead of a forward and a backward one.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class UnlabeledTerm:
         self._kept = torch.zeros((), device=x_unlabeled.device)   # confident rows, summed
         self._seen = 0
         self._values: list[torch.Tensor] = []   # each step's unweighted unlabeled loss, 0-dim
+        self._anchors: torch.Tensor | None = None   # the last `inputs`' rows without gradient
 
     def steps(self, supervised_steps: int) -> int:
         return ssl_steps(supervised_steps, int(self.x.shape[0]), self.batch_size, self.options)
@@ -57,7 +63,12 @@ class UnlabeledTerm:
     def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 
-    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+    def anchors(self) -> torch.Tensor | None:
+        """The rows the last `inputs` built for the pass without gradient (None: no such pass)."""
+        return self._anchors
+
+    def loss(self, logits: torch.Tensor, anchor_logits: torch.Tensor | None = None) -> torch.Tensor:
+        """The weighted unlabeled loss from the logits of `inputs`' rows and of `anchors()`'."""
         raise NotImplementedError
 
     def after_step(self) -> None:
@@ -92,20 +103,33 @@ class UnlabeledTerm:
 
     def _anchored_strong(self, anchor: Callable[..., torch.Tensor], strong: Callable[..., torch.Tensor],
                          gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
-        """(2 * rows, ...): `anchor` views of freshly drawn rows, then their `strong` views (plus
-        cutout for images, side `options["cutout"]`): the inputs of FixMatch and UDA. The strong
-        view draws from the generators first, so both methods' draws keep their order."""
+        """(rows, ...): the `strong` views (plus cutout for images, side `options["cutout"]`) of
+        freshly drawn rows, the gradient pass's inputs of FixMatch and UDA; their `anchor` views
+        wait in `anchors()`. The strong view draws from the generators first, so both methods'
+        draws keep their order."""
         u = self._sample(gen)
         strong_view = strong(u, gen, host=host)
         if strong_view.dim() == 4:
             strong_view = cutout(strong_view, gen, self.options["cutout"])
-        return torch.cat([anchor(u, gen, host=host), strong_view])
+        self._anchors = anchor(u, gen, host=host)
+        return strong_view
 
     def _track(self, value: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         self._values.append(value.detach())
         if mask is not None:
             self._kept += mask.sum()
             self._seen += int(mask.shape[0])
+
+
+def anchor_logits(rows: torch.Tensor | None, forward: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor | None:
+    """`forward` over a term's `anchors()` without gradient (None for None): the model stays
+    in train mode, so the rows are normalized by their own batch statistics."""
+    if rows is None:
+        return None
+    if rows.dim() == 4:
+        rows = rows.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        return forward(rows)
 
 
 def confident(logits: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

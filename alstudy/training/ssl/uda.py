@@ -31,6 +31,9 @@ class UDA(UnlabeledTerm):
     `threshold` (confidence-based masking):
     loss_u = lambda_u * mean_b( mask_b * KL(softmax(z_target / T) || softmax(z_strong)) ).
 
+    The target views go through the model without gradient (`anchor_logits`), the strong ones
+    beside the labeled batch in the gradient pass (the paper's code runs all three in one pass).
+
     Not done here: training signal annealing (TSA) of the labeled loss, and the paper's much
     larger unlabeled batch (`mu` sets it, as for FixMatch, so budgets match).
     """
@@ -44,12 +47,11 @@ class UDA(UnlabeledTerm):
         self.target, self.strong = target, strong
 
     def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
-        """(2 * rows, ...): the target views, then the strong views of the same rows."""
+        """(rows, ...): the strong views; the target views of the same rows are the anchors."""
         return self._anchored_strong(self.target, self.strong, gen, host)
 
-    def loss(self, logits: torch.Tensor) -> torch.Tensor:
-        target, strong = logits.chunk(2)
-        value, mask = uda_loss(target, strong, temperature=self.options["temperature"],
+    def loss(self, logits: torch.Tensor, anchor_logits: torch.Tensor | None = None) -> torch.Tensor:
+        value, mask = uda_loss(anchor_logits, logits, temperature=self.options["temperature"],
                                threshold=self.options["threshold"])
         self._track(value, mask)
         return self.options["lambda_u"] * value
