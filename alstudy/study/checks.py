@@ -118,6 +118,7 @@ def batchnorm_reason(model: str, dataset: str) -> str:
 
 def has_batchnorm(model: str, dataset: str, options) -> bool:
     """Whether model `model` for `dataset` (with `options`) holds a BatchNorm layer."""
+    # torch: the model is built to look for BatchNorm layers; parsing a study stays torch-free
     import torch.nn as nn
 
     from alstudy.data import dataset_spec

@@ -22,6 +22,7 @@ from alstudy.study.paradigms import IMPLICIT, Paradigm
 from alstudy.study.pretrain_table import FOLDER
 from alstudy.study.schema import Study
 from alstudy.study.space import Param
+from alstudy.training.methods import option_names, resolve_options
 from alstudy.training.simclr_recipe import Job
 
 Cell = tuple[str, str, "str | None"]    # (dataset, strategy, paradigm or None)
@@ -139,8 +140,6 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
     """The CampaignConfig of `spec`: the dataset's setup, fixed [train] values, the paradigm's
     fixed values and init, then the params (TrainConfig fields and the method's knobs). A
     SimCLR init's encoder is attached once it exists (alstudy.study.pretraining.attach)."""
-    from alstudy.training.methods import option_names, resolve_options
-
     setup = study.setups[spec.dataset]
     par = paradigm_of(study, spec.paradigm)
     knobs = set(option_names(par.method))

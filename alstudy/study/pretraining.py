@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping
 import torch
 
 from alstudy.config import Encoder
-from alstudy.files import write_atomic
+from alstudy.files import set_aside, write_atomic
 from alstudy.study.plan import paradigm_of, pretraining_job
 from alstudy.study.pretrain_table import FOLDER
 from alstudy.study.placement import pick_device
@@ -102,8 +102,6 @@ def ensure(todo: list[Job], folder: str, *, note: Callable[[str], None], remote:
     ({"cpu": .., "gpu": ..}), else one after another here on `device`. A damaged pretraining
     is set aside (one warning line) and computed again. Returns the manifest's facts:
     {key: {dataset, seed, seconds, steps, computed (by this call)}}."""
-    from alstudy.files import set_aside
-
     for key in sorted({j.key for j in todo}):
         problem = damage(folder, key)
         if problem:

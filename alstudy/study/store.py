@@ -31,7 +31,7 @@ from alstudy.campaign import Cycle
 from alstudy.errors import UsageError
 from alstudy.files import dumps, set_aside, sqlite_url, write_atomic, writing
 from alstudy.study.plan import CampaignSpec
-from alstudy.study.schema import NOT_HASHED, Study
+from alstudy.study.schema import NOT_HASHED, Study, load_study
 
 
 @dataclass
@@ -180,8 +180,6 @@ class Store:
     def _saved_study(self, fingerprint: str) -> dict[str, Any] | None:
         """The resolved study of the store's study.toml (the file as first given) when it is the
         version with `fingerprint` (that of the logs), else None."""
-        from alstudy.study.schema import load_study
-
         try:
             saved = load_study(self.path("study.toml"))
             return saved.to_dict() if saved.fingerprint() == fingerprint else None
