@@ -31,7 +31,7 @@ from alstudy.config import TrainConfig
 DATASETS = ("digits", "mnist1d", "mnist5k")
 METHODS = ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label")
 BATCH = 32
-STEPS = {"smoke": 2, "quick": 4, "full": 30}      # timed steps per (dataset, method) and round
+STEPS = {"smoke": 2, "quick": 3, "full": 30}      # timed steps per (dataset, method) and round
 REPEATS = {"smoke": 1, "quick": 3, "full": 5}     # rounds; a case's time is its median round
 MU = {"smoke": 1, "quick": 7, "full": 7}          # FixMatch's default mu outside smoke runs
 FLOOR_GOAL = 1.5                                  # FixMatch's step within 1.5x of its floor
