@@ -38,3 +38,36 @@ def finished(folder) -> dict[str, bytes]:
 def finished_logs():
     """`finished(trials_folder)`: name -> content of each finished campaign log."""
     return finished
+
+
+def tiny_mnist_study(name: str, data_root, *, splits: str | None = None) -> str:
+    """A study file of one random cell on the fake MNIST files the data tests write (20 train
+    rows): one tuning trial, one evaluation seed, two cycles a campaign."""
+    split_table = f'\n[splits]\npath = "{splits}"\n' if splits else ""
+    return f"""
+name = "{name}"
+datasets = ["mnist"]
+strategies = ["random"]
+data_root = "{data_root}"
+{split_table}
+[budget]
+initial = 4
+per_cycle = 2
+cycles = 1
+validation = 2
+
+[train]
+epochs = 1
+min_steps = 2
+batch_size = 8
+
+[tuning]
+trials = 1
+seeds = [0]
+
+[tuning.space]
+lr = [0.05]
+
+[evaluation]
+seeds = [100]
+"""

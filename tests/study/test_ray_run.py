@@ -16,6 +16,7 @@ from alstudy.metrics import records_aubc as aubc
 from alstudy.campaign import run_campaign
 from alstudy.selection import choose
 from alstudy.study.runner import RunOptions, run_study
+from tests.study.conftest import tiny_mnist_study
 
 pytestmark = pytest.mark.ray
 
@@ -302,36 +303,6 @@ def test_a_lost_tuning_log_under_a_folder_with_url_characters_runs_again_on_ray(
     pd.testing.assert_frame_equal(clean[keep], again[keep])
 
 
-RELATIVE = """
-name = "relative"
-datasets = ["mnist"]
-strategies = ["random"]
-data_root = "data"
-
-[splits]
-path = "splits/seed{seed}"
-
-[budget]
-initial = 4
-per_cycle = 2
-cycles = 1
-validation = 2
-
-[train]
-epochs = 1
-min_steps = 2
-batch_size = 8
-
-[tuning]
-trials = 1
-seeds = [0]
-
-[tuning.space]
-lr = [0.05]
-
-[evaluation]
-seeds = [100]
-"""
 
 
 def test_relative_data_root_and_splits_are_read_beside_the_study_file(ray_address, tmp_path, monkeypatch):
@@ -349,7 +320,7 @@ def test_relative_data_root_and_splits_are_read_beside_the_study_file(ray_addres
         sets[seed] = {"valSet": perm[:2], "lSet": perm[2:6], "uSet": perm[6:]}
         for name, arr in sets[seed].items():
             np.save(folder / "splits" / f"seed{seed}" / f"{name}.npy", arr)
-    (folder / "relative.toml").write_text(RELATIVE)
+    (folder / "relative.toml").write_text(tiny_mnist_study("relative", "data", splits="splits/seed{seed}"))
     monkeypatch.chdir(tmp_path)                    # the command starts elsewhere than the study file
     out = str(tmp_path / "out")
     assert run_study("study/relative.toml", RunOptions(out=out, live=False)) == 0

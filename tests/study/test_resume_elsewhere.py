@@ -12,34 +12,7 @@ import pandas as pd
 from alstudy.study.runner import RunOptions, run_study
 from alstudy.study.schema import load_study
 from tests.data.conftest import write_mnist
-
-STUDY = """
-name = "moved"
-datasets = ["mnist"]
-strategies = ["random"]
-data_root = "{root}"
-
-[budget]
-initial = 4
-per_cycle = 2
-cycles = 1
-validation = 2
-
-[train]
-epochs = 1
-min_steps = 2
-batch_size = 8
-
-[tuning]
-trials = 1
-seeds = [0]
-
-[tuning.space]
-lr = [0.05]
-
-[evaluation]
-seeds = [100]
-"""
+from tests.study.conftest import tiny_mnist_study
 
 
 def _trials(root: str) -> dict[str, bytes]:
@@ -51,7 +24,7 @@ def test_moving_the_data_folder_resumes_the_study(tmp_path):
     first = tmp_path / "data"
     write_mnist(first, "MNIST", np.random.default_rng(0), compress=False)
     path = tmp_path / "moved.toml"
-    path.write_text(STUDY.format(root=first))
+    path.write_text(_study(first))
     out = str(tmp_path / "out")
     assert run_study(str(path), RunOptions(out=out, local=True, live=False)) == 0
     root = os.path.join(out, "moved")
@@ -60,7 +33,7 @@ def test_moving_the_data_folder_resumes_the_study(tmp_path):
 
     second = tmp_path / "elsewhere"
     shutil.move(first, second)
-    path.write_text(STUDY.format(root=second))
+    path.write_text(_study(second))
     assert run_study(str(path), RunOptions(out=out, local=True, live=False)) == 0
     assert _trials(root) == before, "nothing may be rerun"
     again = pd.read_parquet(os.path.join(root, "results.parquet"))
@@ -69,14 +42,18 @@ def test_moving_the_data_folder_resumes_the_study(tmp_path):
 
 def test_the_study_keeps_the_text_it_was_read_from(tmp_path):
     path = tmp_path / "moved.toml"
-    path.write_text(STUDY.format(root=tmp_path))
+    path.write_text(_study(tmp_path))
     study = load_study(path)
     assert study.source == path.read_text()
     assert "source" not in study.to_dict()
-    other = load_study(_write(tmp_path / "b.toml", STUDY.format(root=tmp_path / "b") + "\n# moved\n"))
+    other = load_study(_write(tmp_path / "b.toml", _study(tmp_path / "b") + "\n# moved\n"))
     assert other.fingerprint() == study.fingerprint() and other.source != study.source
 
 
 def _write(path, text: str):
     path.write_text(text)
     return path
+
+
+def _study(root) -> str:
+    return tiny_mnist_study("moved", root)
