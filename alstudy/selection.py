@@ -18,8 +18,9 @@ lead exceeds `z` standard errors; z = 1 is the one-standard-error rule (Breiman 
 Statistical Learning*, 2nd ed. 2009, §7.10): prefer the simple choice — here the defaults —
 unless the best is ahead by more than the noise of the comparison. A challenger that is truly
 worse than the defaults by one SE or more then replaces them only when noise lifts it by two SE
-or more. With one tuning seed the noise cannot be measured, so no lead is clear of it and the
-defaults stay.
+or more. With one tuning seed the noise cannot be measured: the best trial by its objective is
+kept, as the papers' one-split tuning does (a study that wants the rule lists two tuning seeds or
+more; `alstudy validate` says so).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class Choice:
             return f"kept the defaults (lead {100 * self.lead:+.1f} within {100 * self.threshold:.1f})"
         if self.reason == "defaults incomplete":
             return "defaults incomplete: best by mean"
+        if self.reason == "noise unmeasured":
+            return (f"best by objective, noise unmeasured (one tuning seed): lead {100 * self.lead:+.1f}"
+                    if self.chosen else "kept the defaults (one tuning seed: no challenger ahead)")
         return f"kept the defaults ({self.reason})"
 
 
@@ -83,8 +87,9 @@ def choose(objectives: Any, *, z: float = ONE_SE) -> Choice:
     lead = float(y[challenger].mean() - y[0].mean())
     trials, seeds = len(rows), y.shape[1]
     df = (trials - 1) * (seeds - 1)
-    if df == 0:
-        return Choice(0, challenger, lead, float("nan"), float("nan"), "noise unmeasured")
+    if df == 0:   # one seed: no noise to hold the lead against, so the best by objective
+        return Choice(challenger if lead > 0 else 0, challenger, lead, float("nan"), float("nan"),
+                      "noise unmeasured")
     table = y[rows]
     residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0, keepdims=True) + table.mean()
     se = float(np.sqrt(2 * (residual ** 2).sum() / df / seeds))

@@ -47,12 +47,14 @@ def test_the_noise_is_pooled_over_every_trial():
     assert far.chosen == 1 and far.reason == "clear"
 
 
-def test_one_trial_or_one_seed_keeps_the_defaults():
+def test_one_trial_keeps_the_defaults_and_one_seed_takes_the_best_by_objective():
     single = choose([[0.8, 0.7]])
     assert single.kept_defaults and single.reason == "no challenger" and single.challenger is None
-    one_seed = choose([[0.70], [0.95], [0.60]])   # a 25-point lead, but no way to tell its noise
-    assert one_seed.kept_defaults and one_seed.reason == "noise unmeasured" and one_seed.challenger == 1
-    assert one_seed.describe() == "kept the defaults (noise unmeasured)"
+    one_seed = choose([[0.70], [0.95], [0.60]])   # a 25-point lead, no way to tell its noise: the papers' rule
+    assert one_seed.chosen == 1 and one_seed.reason == "noise unmeasured"
+    assert one_seed.describe() == "best by objective, noise unmeasured (one tuning seed): lead +25.0"
+    behind = choose([[0.70], [0.65], [0.70]])     # nobody ahead (a tie goes to the defaults)
+    assert behind.kept_defaults and behind.describe() == "kept the defaults (one tuning seed: no challenger ahead)"
 
 
 def test_zero_noise_lets_any_real_lead_through_and_ties_keep_the_defaults():

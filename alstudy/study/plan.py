@@ -183,8 +183,9 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
     if t.trials > 1:
         lines.append("  a challenger replaces the defaults only when it leads them by more than one standard "
                      "error over the tuning seeds (alstudy.selection)" if len(t.seeds) > 1 else
-                     "  note: with one tuning seed the objective's noise cannot be measured, so every cell "
-                     "evaluates its defaults (alstudy.selection); add a tuning seed to let a challenger win")
+                     "  note: with one tuning seed the objective's noise cannot be measured, so each cell "
+                     "evaluates its best trial by objective, as the papers tune on one split; list two tuning "
+                     "seeds or more for the rule that keeps the defaults unless a challenger is clear of the noise")
     lines.append(f"  TPE: seed {t.sampler_seed}, startup_trials {t.startup_trials}, multivariate "
                  f"{str(t.multivariate).lower()}, constant_liar {str(t.constant_liar).lower()}, "
                  f"max_parallel {t.max_parallel} per cell")
