@@ -40,6 +40,8 @@ import numpy as np
 
 DECISIONS = ("undecided", "better", "worse", "equivalent")
 MIXTURE = 3.0
+ALPHA = 0.05            # a study's error rate per verdict family, split over its cells (Bonferroni)
+BASELINE = "random"     # the arm every cell of an adaptive evaluation is tested against
 
 
 @dataclass(frozen=True)
