@@ -212,7 +212,8 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
                  f"strategy trains its K members per cycle)" + "".join(
                      f"; {s} x{k}" for s, k in _members(study).items() if k > 1))
     phases = ", ".join(f"{k} {v}" for k, v in n.items())
-    lines.append(f"campaigns: {phases}; total {sum(n.values())}{' at most (every cell to max_seeds)' if e.adaptive else ''} "
+    most = " at most (every cell to max_seeds)" if e.adaptive else ""
+    lines.append(f"campaigns: {phases}; total {sum(n.values())}{most} "
                  f"({t.trials * len(t.seeds)} tuning campaigns per cell, equal for every strategy)")
     gpu = f", {r.gpu:g} GPU" if r.gpu else ", no GPU"
     limit = f", at most {r.max_concurrent} at once" if r.max_concurrent else ""

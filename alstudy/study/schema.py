@@ -146,9 +146,9 @@ class Study:
                 par.pop("tune")
         if not self.pretrain:   # and studies that use no pretraining
             d.pop("pretrain")
-        d["evaluation"].pop("later")   # follows from the rest
         if not self.evaluation.adaptive:   # a fixed evaluation reads (and hashes) as before max_seeds
             d["evaluation"].pop("max_seeds")
+            d["evaluation"].pop("later")
         return json.loads(json.dumps(d))
 
     def fingerprint(self) -> str:

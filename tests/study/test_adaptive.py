@@ -31,3 +31,89 @@ def test_validate_prints_the_worst_case_and_the_later_seeds(make_study, capsys):
     out = capsys.readouterr().out
     assert "[102, 103, 104]" in out and "alpha 0.05 / 2 cells" in out
     assert "eval 15; total 18 at most" in out   # 3 cells x 5 seeds, 3 tuning campaigns
+
+
+# -- the scheduler, with real Optuna and a real store; campaign outcomes are stand-ins -----------
+import pytest  # noqa: E402
+
+from alstudy.study.plan import CampaignSpec  # noqa: E402
+from alstudy.study.scheduler import Scheduler  # noqa: E402
+from alstudy.study.schema import Evaluation  # noqa: E402
+from alstudy.study.store import Store  # noqa: E402
+from tests.study.test_scheduler import make_study as fixed_study, outcome  # noqa: E402
+
+LATER = (103, 104, 105, 106, 107, 108)
+
+
+def adaptive(trials: int = 2):
+    import dataclasses
+    study = fixed_study(trials=trials)
+    return dataclasses.replace(study, evaluation=Evaluation((100, 101, 102), max_seeds=9, later=LATER))
+
+
+def test_aubc(spec: CampaignSpec) -> float:
+    """Stand-in test AUBC: random varies by seed; entropy is far better; margin ties it, ±2 points."""
+    base = 0.7 + 0.01 * (spec.seed % 5) + (0.01 if spec.dataset == "digits" else 0)
+    return base + {"random": 0.0, "entropy": 0.1 + 0.002 * (spec.seed % 2),
+                   "margin": 0.02 * (-1) ** spec.seed}[spec.strategy]
+
+
+test_aubc.__test__ = False   # a helper, not a test
+
+
+def drive(scheduler: Scheduler, store: Store, *, stop_after: int | None = None, parallel: int = 3) -> list:
+    running, seen, finished = [], [], 0
+    while True:
+        while len(running) < parallel and (spec := scheduler.next()) is not None:
+            running.append(spec)
+            seen.append(spec)
+        if not running:
+            return seen
+        spec = running.pop(0)
+        val, test = outcome(spec), test_aubc(spec)
+        store.record(spec, {"record": {"cycle": 0, "n_labeled": 10, "val_acc": val, "test_acc": test},
+                            "chosen": None}, {"attempt": 0}, run=0, cycles_total=1)
+        scheduler.complete(spec.trial, val, test=test)
+        finished += 1
+        if stop_after is not None and finished >= stop_after:
+            return seen
+
+
+def evaluated(store: Store) -> dict[tuple, list[int]]:
+    """Seeds of the finished evaluation campaigns, per cell."""
+    out: dict[tuple, list[int]] = {}
+    for log in store.logs().values():
+        if log.spec.phase == "eval" and log.done:
+            out.setdefault(log.spec.cell, []).append(log.spec.seed)
+    return {cell: sorted(seeds) for cell, seeds in sorted(out.items())}
+
+
+def test_a_clear_gain_stops_early_a_tie_runs_to_max_seeds_random_runs_the_union(tmp_path):
+    study = adaptive()
+    store = Store.open(str(tmp_path), study, "")
+    scheduler = Scheduler.from_store(study, store)
+    drive(scheduler, store)
+    runs = evaluated(store)
+    every = [100, 101, 102, *LATER]
+    for dataset in ("wine", "digits"):
+        gain, tie = (dataset, "entropy", None), (dataset, "margin", None)
+        assert scheduler.stopped[gain] == "decided" and len(runs[gain]) in (3, 6)
+        assert scheduler.stopped[tie] == "max_seeds" and runs[tie] == every
+        assert runs[(dataset, "random", None)] == sorted(set(runs[gain]) | set(runs[tie]))
+    assert scheduler.all_done() and scheduler.counts()["eval"] == (sum(map(len, runs.values())), 0,
+                                                                   sum(map(len, runs.values())))
+
+
+@pytest.mark.parametrize("stop_after", [25, 31, 38])
+def test_a_study_stopped_mid_round_resumes_to_the_same_rows(tmp_path, stop_after):
+    study = adaptive()
+    whole = Store.open(str(tmp_path / "whole"), study, "")
+    once = Scheduler.from_store(study, whole)
+    drive(once, whole)
+    parts = Store.open(str(tmp_path / "parts"), study, "")
+    first = Scheduler.from_store(study, parts)
+    drive(first, parts, stop_after=stop_after)
+    assert evaluated(parts) != evaluated(whole)   # it stopped with evaluation seeds left
+    second = Scheduler.from_store(study, parts)
+    drive(second, parts)
+    assert evaluated(parts) == evaluated(whole) and second.stopped == once.stopped
