@@ -117,3 +117,21 @@ def test_a_study_stopped_mid_round_resumes_to_the_same_rows(tmp_path, stop_after
     second = Scheduler.from_store(study, parts)
     drive(second, parts)
     assert evaluated(parts) == evaluated(whole) and second.stopped == once.stopped
+
+
+def test_a_local_adaptive_run_reports_seeds_used_and_why_each_cell_stopped(make_study, tmp_path, capsys):
+    import pandas as pd
+
+    path = adaptive_study(make_study, 3, name="ada", strategies=("random", "entropy"), trials=1, eval_seeds=(100,))
+    out = str(tmp_path / "out")
+    assert main(["run", path, "--out", out, "--local", "--plain"]) == 0
+    rows = pd.read_parquet(f"{out}/ada/results.parquet")
+    seeds = {s: sorted(g["seed"].unique()) for s, g in rows.loc[rows.phase == "eval"].groupby("strategy")}
+    assert seeds["random"] == seeds["entropy"] and seeds["entropy"] in ([100], [100, 101], [100, 101, 102])
+    assert main(["report", f"{out}/ada", "--out", str(tmp_path / "rep"), "--bootstrap", "20"]) == 0
+    table = pd.read_csv(tmp_path / "rep" / "verdicts.csv")
+    row = table.loc[table.strategy == "entropy"].iloc[0]
+    assert row["seeds_used"] == len(seeds["entropy"])
+    assert row["stopped"] == ("max_seeds" if len(seeds["entropy"]) == 3 else "decided")
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "The evaluation was adaptive" in report and f"{len(seeds['entropy'])} seeds, {row['stopped']}" in report
