@@ -135,3 +135,21 @@ def test_a_local_adaptive_run_reports_seeds_used_and_why_each_cell_stopped(make_
     assert row["stopped"] == ("max_seeds" if len(seeds["entropy"]) == 3 else "decided")
     report = (tmp_path / "rep" / "report.md").read_text()
     assert "The evaluation was adaptive" in report and f"{len(seeds['entropy'])} seeds, {row['stopped']}" in report
+
+
+@pytest.mark.ray
+def test_ray_hands_out_the_rounds_a_local_run_does(ray_address, make_study, tmp_path):
+    import pandas as pd
+
+    from alstudy.study.runner import RunOptions, run_study
+    from tests.study.test_ray_run import VOLATILE
+
+    path = adaptive_study(make_study, 3, name="adaray", strategies=("random", "entropy", "margin"), trials=1,
+                          eval_seeds=(100,), cpu=0.5)
+    assert run_study(path, RunOptions(out=str(tmp_path / "ray"), live=False)) == 0
+    assert run_study(path, RunOptions(out=str(tmp_path / "local"), local=True, live=False)) == 0
+    ray_df, local_df = (pd.read_parquet(tmp_path / where / "adaray" / "results.parquet") for where in ("ray", "local"))
+    columns = [c for c in ray_df.columns if c not in VOLATILE]
+    pd.testing.assert_frame_equal(ray_df[columns], local_df[columns])
+    # rounds of one seed: the sequence is the whole line up to 3 seeds, so Ray handed out rounds 2 and 3
+    assert sorted(ray_df.loc[ray_df.phase == "eval", "seed"].unique()) == [100, 101, 102]
