@@ -296,7 +296,7 @@ class Scheduler:
                     else:
                         self._queue.append(spec)
             self._maybe_evaluate(dataset, strategy, paradigm)
-        for dataset, paradigm in {(d, p) for d, _, p in self._cells}:
+        for dataset, paradigm in dict.fromkeys((d, p) for d, _, p in self._cells):
             self._review(dataset, paradigm)
         if self.study.evaluation.untuned:
             for dataset, strategy, paradigm in self._cells:
