@@ -104,7 +104,7 @@ def test_a_clear_gain_stops_early_a_tie_runs_to_max_seeds_random_runs_the_union(
                                                                    sum(map(len, runs.values())))
 
 
-@pytest.mark.parametrize("stop_after", [25, 31, 38])
+@pytest.mark.parametrize("stop_after", [27, 38])
 def test_a_study_stopped_mid_round_resumes_to_the_same_rows(tmp_path, stop_after):
     study = adaptive()
     whole = Store.open(str(tmp_path / "whole"), study, "")
@@ -144,7 +144,7 @@ def test_ray_hands_out_the_rounds_a_local_run_does(ray_address, make_study, tmp_
     from alstudy.study.runner import RunOptions, run_study
     from tests.study.test_ray_run import VOLATILE
 
-    path = adaptive_study(make_study, 3, name="adaray", strategies=("random", "entropy", "margin"), trials=1,
+    path = adaptive_study(make_study, 3, name="adaray", strategies=("random", "entropy"), trials=1,
                           eval_seeds=(100,), cpu=0.5)
     assert run_study(path, RunOptions(out=str(tmp_path / "ray"), live=False)) == 0
     assert run_study(path, RunOptions(out=str(tmp_path / "local"), local=True, live=False)) == 0
