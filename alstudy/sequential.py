@@ -57,6 +57,11 @@ class Sequential:
     mean: float
 
 
+def round_sizes(n: int, size: int) -> list[int]:
+    """Sizes of the rounds of `size` seeds that make up the first `n` seeds (the last may be short)."""
+    return [min(size, n - start) for start in range(0, n, size)]
+
+
 def e_value(diffs: Any, mu: float, *, g: float = MIXTURE) -> float:
     """E_n(μ) of equation (1) for the differences so far: evidence against the mean being `mu`."""
     d = np.asarray(diffs, dtype=float) - mu

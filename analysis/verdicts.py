@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from alstudy.metrics import DEFAULT_MARGIN
-from alstudy.sequential import ALPHA, decide
+from alstudy.sequential import ALPHA, decide, round_sizes
 from analysis import curves, power
 from analysis.gain import paired_gain
 from analysis.load import BASELINE, EVAL_PHASE, drop_incomplete, phase_rows
@@ -54,7 +54,7 @@ class Rounds:
         return cls(tuple(e["seeds"]) + tuple(e.get("later", ())), len(e["seeds"]))
 
     def sizes(self, n: int) -> list[int]:
-        return [min(self.size, n - start) for start in range(0, n, self.size)]
+        return round_sizes(n, self.size)
 
 
 def stops(per_campaign: pd.DataFrame, rounds: Rounds, *, margin: float, baseline: str = BASELINE) -> pd.DataFrame:

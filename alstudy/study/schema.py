@@ -23,7 +23,7 @@ from alstudy.config import Budget, TrainConfig
 from alstudy.data.splits import check_pattern, splits_digest
 from alstudy.errors import UsageError
 from alstudy.metrics import DEFAULT_MARGIN
-from alstudy.sequential import BASELINE
+from alstudy.sequential import BASELINE, round_sizes
 from alstudy.study import catalog, fields
 from alstudy.study.paradigms import (Paradigm, WeightsInit, check_method_space, parse_paradigms, split_space,
                                      with_base)
@@ -84,8 +84,7 @@ class Evaluation:
 
     def rounds(self, n: int) -> list[int]:
         """Sizes of the rounds that make up the first `n` seeds of `all_seeds`."""
-        size = len(self.seeds)
-        return [min(size, n - start) for start in range(0, n, size)]
+        return round_sizes(n, len(self.seeds))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,10 @@ def test_validate_refuses_fewer_max_seeds_than_the_first_round(make_study, capsy
     path = adaptive_study(make_study, "'six'", eval_seeds=(100, 101))
     assert main(["validate", path]) == 2
     assert "evaluation.max_seeds" in capsys.readouterr().err
+    path = adaptive_study(make_study, 4, strategies=("entropy", "margin"))   # nothing to test the cells against
+    assert main(["validate", path]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "evaluation.max_seeds" in err[0] and "needs 'random'" in err[0]
 
 
 def test_validate_prints_the_worst_case_and_the_later_seeds(make_study, capsys):
