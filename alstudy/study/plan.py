@@ -208,11 +208,11 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
                      f"runs the next {len(e.seeds)} seeds, up to {e.max_seeds}: {list(e.later)}; {BASELINE} "
                      f"runs every seed its cells need")
     runs = training_runs(study)
-    lines.append(f"training runs: {sum(runs.values())} (a campaign trains once per cycle; an ensemble "
+    most = " at most (every cell to max_seeds)" if e.adaptive else ""
+    lines.append(f"training runs: {sum(runs.values())}{most} (a campaign trains once per cycle; an ensemble "
                  f"strategy trains its K members per cycle)" + "".join(
                      f"; {s} x{k}" for s, k in _members(study).items() if k > 1))
     phases = ", ".join(f"{k} {v}" for k, v in n.items())
-    most = " at most (every cell to max_seeds)" if e.adaptive else ""
     lines.append(f"campaigns: {phases}; total {sum(n.values())}{most} "
                  f"({t.trials * len(t.seeds)} tuning campaigns per cell, equal for every strategy)")
     gpu = f", {r.gpu:g} GPU" if r.gpu else ", no GPU"
