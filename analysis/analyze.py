@@ -20,6 +20,7 @@ class Settings:
     seed: int = 0                # seed of the bootstrap generators
     posthoc: str = "nemenyi"     # post-hoc test behind the CD diagram ("nemenyi" or "wilcoxon-holm")
     margin: float = verdicts.DEFAULT_MARGIN  # equivalence margin δ of the verdicts, in AUBC units
+    rounds: verdicts.Rounds | None = None    # an adaptive evaluation's seed order and round size
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     across = paradigm_analysis(frame, level=settings.level) if has_paradigms(frame) else None
     # verdicts keep the paradigm as its own level (summary.json: paradigm -> dataset -> strategy)
     table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
-                              level=settings.level)
+                              level=settings.level, rounds=settings.rounds)
     frame = fold_paradigms(frame)   # from here on, every per-dataset statistic is within one paradigm
     main = arm_stats(frame, EVAL_PHASE, settings)
     rows = main.rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alstudy.sequential import ALPHA
 from analysis.analyze import Analysis
 from analysis.load import BASELINE
 from analysis.markdown import fmt_value, markdown_table
@@ -18,10 +19,14 @@ def _place(row) -> str:
 
 
 def _cell(row) -> str:
-    """"equivalent +0.3 [−0.4, +1.0]": the verdict, then the gain and its CI in points."""
+    """"equivalent +0.3 [−0.4, +1.0]": the verdict, then the gain and its CI in points; an adaptive
+    evaluation adds the seeds used and why it stopped, "(6 seeds, decided: better)"."""
     text = f"{MARK[row['verdict']]} {100 * row['gain']:+.1f}"
     if np.isfinite(row["ci_low"]):
         text += f" [{100 * row['ci_low']:+.1f}, {100 * row['ci_high']:+.1f}]"
+    if "stopped" in row.index:
+        text += f" ({int(row['seeds_used'])} seeds, {row['stopped']}"
+        text += f": {row['sequential']})" if row["stopped"] == "decided" else ")"
     return text
 
 
@@ -65,10 +70,26 @@ def verdict_section(a: Analysis, strategies: list[str]) -> list[str]:
             f"adjustment over the table; equivalent: TOST with margin {margin_text(s.margin)} significant "
             "after Holm (the gain lies within the margin; this takes precedence); inconclusive: neither — "
             "more seeds are needed. Full numbers: `verdicts.csv`.", "",
+            *_adaptive_note(a),
             markdown_table(verdict_table(a, [x for x in strategies if x != BASELINE])), "",
             *[f"* {line}" for line in readings(a)], "",
             "Power (from the observed SD of paired differences; the largest over the dataset's strategies):", "",
             *[f"* {line}." for line in seeds_lines(a)], ""]
+
+
+def _adaptive_note(a: Analysis) -> list[str]:
+    """The paragraph on an adaptive evaluation's stopping, when the study's was adaptive."""
+    v = a.verdicts
+    if "stopped" not in v:
+        return []
+    decided = int((v["stopped"] == "decided").sum())
+    return [f"The evaluation was adaptive: seeds ran in rounds of {a.settings.rounds.size}, and a cell stopped "
+            f"once the anytime-valid t confidence sequence of its paired differences (Wang & Ramdas 2023, "
+            f"`alstudy.sequential`; alpha {ALPHA} split over the {len(v)} cells) decided it better, worse or "
+            f"equivalent within {margin_text(a.settings.margin)} (`decided`, with that decision), else at "
+            f"{len(a.settings.rounds.seeds)} seeds (`max_seeds`). {decided} of {len(v)} cells decided. Under "
+            "this optional stopping the decision in parentheses is the valid one; the t-test and TOST beside "
+            "it assume the seeds were fixed in advance.", ""]
 
 
 def pooled_section(a: Analysis, forest: str | None) -> list[str]:

@@ -10,15 +10,23 @@ Per (paradigm,) dataset and strategy, on test AUBC paired by seed with the setti
 Verdict: `equivalent` when TOST rejects (the gain is within ±δ, whatever its sign); else
 `better` / `worse` when superiority rejects; else `inconclusive`. With each cell: the minimum
 detectable gain and the seeds TOST needs (`analysis.power`) from the observed SD of differences.
+
+An adaptive evaluation (`[evaluation] max_seeds`, `Rounds`) adds per cell the seeds it used, the
+anytime-valid verdict that stopped it (`alstudy.sequential`, Wang & Ramdas 2023; the one valid
+under its optional stopping) and why it stopped: `decided`, `max_seeds`, or `running` (seeds left).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from alstudy.metrics import DEFAULT_MARGIN
+from alstudy.sequential import ALPHA, decide, round_sizes
 from analysis import curves, power
 from analysis.gain import paired_gain
 from analysis.load import BASELINE, EVAL_PHASE, drop_incomplete, phase_rows
@@ -27,6 +35,49 @@ from analysis.stats import holm
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
 COLUMNS = ["verdict", "gain", "ci_low", "ci_high", "p_superiority", "p_equivalence", "margin",
            "mde", "seeds_needed", "n", "sd", "p_t", "p_tost"]
+ADAPTIVE_COLUMNS = ["seeds_used", "stopped", "sequential"]
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """An adaptive evaluation: every seed a cell may run, in the order they run, in rounds of `size`."""
+
+    seeds: tuple[int, ...]
+    size: int
+
+    @classmethod
+    def of_study(cls, study: Mapping[str, Any]) -> "Rounds | None":
+        """From a resolved study (its study.json); None when its evaluation is not adaptive."""
+        e = study.get("evaluation", {})
+        if e.get("max_seeds") is None:
+            return None
+        return cls(tuple(e["seeds"]) + tuple(e.get("later", ())), len(e["seeds"]))
+
+    def sizes(self, n: int) -> list[int]:
+        return round_sizes(n, self.size)
+
+
+def stops(per_campaign: pd.DataFrame, rounds: Rounds, *, margin: float, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per cell of an adaptive evaluation: seeds_used, stopped (decided / max_seeds / running) and
+    sequential (the anytime-valid decision at alpha ALPHA split over the cells, as the study ran it)."""
+    by = (["paradigm"] if "paradigm" in per_campaign else []) + ["dataset"]
+    cells = []
+    for key, group in per_campaign.groupby(by, sort=True, observed=True):
+        table = group.pivot_table(index="seed", columns="strategy", values="aubc", aggfunc="mean")
+        if baseline in table.columns:
+            key = key if isinstance(key, tuple) else (key,)
+            cells += [(key, strategy, table[strategy] - table[baseline]) for strategy in table.columns.drop(baseline)]
+    rows = []
+    for key, strategy, diff in cells:
+        order = [s for s in rounds.seeds if s in diff.index and np.isfinite(diff[s])]
+        d = diff[order].to_numpy()
+        if d.size == 0:
+            rows.append((*key, strategy, 0, "running", "undecided"))
+            continue
+        decision = decide(d, margin=margin, alpha=ALPHA / len(cells), rounds=rounds.sizes(d.size)).decision
+        why = "decided" if decision != "undecided" else "max_seeds" if d.size >= len(rounds.seeds) else "running"
+        rows.append((*key, strategy, int(d.size), why, decision))
+    return pd.DataFrame(rows, columns=[*by, "strategy", *ADAPTIVE_COLUMNS])
 
 
 def tost_p(diffs: np.ndarray, margin: float) -> float:
@@ -63,13 +114,14 @@ def campaign_aubc(frame: pd.DataFrame, *, phase: str = EVAL_PHASE) -> pd.DataFra
 
 
 def verdicts(per_campaign: pd.DataFrame, *, margin: float = DEFAULT_MARGIN, alpha: float = 0.05,
-             level: float = 0.95, baseline: str = BASELINE) -> pd.DataFrame:
+             level: float = 0.95, baseline: str = BASELINE, rounds: Rounds | None = None) -> pd.DataFrame:
     """One row per (paradigm,) dataset × strategy other than the baseline; columns: by..., strategy, COLUMNS.
 
     `per_campaign`: dataset, strategy, seed, aubc (and paradigm). gain, ci_low/ci_high (the
     `level` Student-t interval), p_t (paired t) and p_tost are per cell; p_superiority and
     p_equivalence are their Holm adjustments over all cells; mde at `alpha` with 80 % power;
-    seeds_needed for TOST at `alpha` with 80 % power when the true gain is 0.
+    seeds_needed for TOST at `alpha` with 80 % power when the true gain is 0. `rounds` (an
+    adaptive evaluation) adds ADAPTIVE_COLUMNS (`stops`).
     """
     by = (["paradigm"] if "paradigm" in per_campaign else []) + ["dataset"]
     gains = paired_gain(per_campaign, "aubc", by=by, baseline=baseline, level=level)
@@ -94,7 +146,10 @@ def verdicts(per_campaign: pd.DataFrame, *, margin: float = DEFAULT_MARGIN, alph
     out["margin"] = margin
     out["seeds_needed"] = out["seeds_needed"].astype("Int64")
     out["verdict"] = [verdict(r.gain, r.p_superiority, r.p_equivalence, alpha=alpha) for r in out.itertuples()]
-    return out[[*by, "strategy", *COLUMNS]]
+    if rounds is None:
+        return out[[*by, "strategy", *COLUMNS]]
+    out = out.merge(stops(per_campaign, rounds, margin=margin, baseline=baseline), on=[*by, "strategy"], how="left")
+    return out[[*by, "strategy", *COLUMNS, *ADAPTIVE_COLUMNS]]
 
 
 def verdict(gain: float, p_superiority: float, p_equivalence: float, *, alpha: float) -> str:

@@ -43,6 +43,18 @@ def study_margin(results: Path) -> float:
     return float(margin) if isinstance(margin, (int, float)) and 0 < margin < 1 else DEFAULT_MARGIN
 
 
+def study_rounds(results: Path):
+    """The adaptive evaluation's rounds of the study saved with the results; None when fixed."""
+    import json
+
+    from analysis.verdicts import Rounds
+
+    try:
+        return Rounds.of_study(json.loads((results / "study.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None   # no study file, or one from before max_seeds
+
+
 def _report(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         raise UsageError("must be in (0, 1)", key="--alpha", value=args.alpha)
@@ -69,7 +81,7 @@ def _report(args: argparse.Namespace) -> int:
     frame = read_results(results)   # a missing or malformed store: ResultsError, a UsageError
     margin = args.margin if args.margin is not None else study_margin(results)
     settings = Settings(alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed, posthoc=args.posthoc,
-                        margin=margin)
+                        margin=margin, rounds=study_rounds(results))
     analysis = analyze(frame, settings=settings, study=results.resolve().name)
     try:
         path = write_report(analysis, out)

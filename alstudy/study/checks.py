@@ -87,7 +87,7 @@ def _check_files(study: Study, dataset: str) -> DatasetCheck:
     _check_batches(study, dataset, budget)
     _check_unlabeled(study, dataset, budget, n_train)
     if study.splits is not None:
-        for seed in study.tuning.seeds + study.evaluation.seeds:
+        for seed in study.tuning.seeds + study.evaluation.all_seeds:
             read_splits(split_folder(study.splits_path, seed, dataset=dataset), n_train=n_train,
                         initial=budget.initial, validation=budget.validation)
     return DatasetCheck(dataset, n_train, budget)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import CampaignConfig, TrainConfig
+from alstudy.sequential import ALPHA, BASELINE
 from alstudy.study.catalog import models_per_cycle
 from alstudy.study.paradigms import IMPLICIT, Paradigm
 from alstudy.study.pretrain_table import FOLDER
@@ -113,13 +114,18 @@ def eval_spec(phase: str, dataset: str, strategy: str, seed: int, params: Mappin
 
 
 def totals(study: Study) -> dict[str, int]:
-    """Campaigns per phase."""
+    """Campaigns per phase (an adaptive evaluation: the worst case, every cell to max_seeds)."""
     n_cells = len(cells(study))
     out = {"tune": n_cells * study.tuning.trials * len(study.tuning.seeds),
-           "eval": n_cells * len(study.evaluation.seeds)}
+           "eval": n_cells * len(study.evaluation.all_seeds)}
     if study.evaluation.untuned:
         out["untuned"] = n_cells * len(study.evaluation.seeds)
     return out
+
+
+def tested_cells(study: Study) -> list[Cell]:
+    """The cells an adaptive evaluation tests against their (dataset, paradigm)'s random."""
+    return [c for c in cells(study) if c[1] != BASELINE]
 
 
 def _members(study: Study) -> dict[str, int]:
@@ -129,7 +135,7 @@ def _members(study: Study) -> dict[str, int]:
 
 def training_runs(study: Study) -> dict[str, int]:
     """Model trainings per phase: campaigns x (cycles + 1) x models per cycle."""
-    per_campaign = {"tune": study.tuning.trials * len(study.tuning.seeds), "eval": len(study.evaluation.seeds),
+    per_campaign = {"tune": study.tuning.trials * len(study.tuning.seeds), "eval": len(study.evaluation.all_seeds),
                     "untuned": len(study.evaluation.seeds) if study.evaluation.untuned else 0}
     members = _members(study)
     return {phase: sum(n * (study.setups[d].budget.cycles + 1) * members[s] for d, s, _ in cells(study))
@@ -196,12 +202,19 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
             lines.append(f"  search {p.name}: {spec}{f' ({method} cells only)' if method else ''}")
     lines.append(f"evaluation: the chosen params of each cell on seeds {list(e.seeds)}"
                  f"{'; untuned arm on' if e.untuned else ''}")
+    if e.adaptive:
+        lines.append(f"  adaptive: seeds {list(e.seeds)} are round 1; after each round a cell decided against "
+                     f"{BASELINE} (better / worse / equivalent within ±{e.margin:g}, anytime-valid t confidence "
+                     f"sequence, alpha {ALPHA:g} / {len(tested_cells(study))} cells) stops, an undecided one "
+                     f"runs the next {len(e.seeds)} seeds, up to {e.max_seeds}: {list(e.later)}; {BASELINE} "
+                     f"runs every seed its cells need")
     runs = training_runs(study)
-    lines.append(f"training runs: {sum(runs.values())} (a campaign trains once per cycle; an ensemble "
+    most = " at most (every cell to max_seeds)" if e.adaptive else ""
+    lines.append(f"training runs: {sum(runs.values())}{most} (a campaign trains once per cycle; an ensemble "
                  f"strategy trains its K members per cycle)" + "".join(
                      f"; {s} x{k}" for s, k in _members(study).items() if k > 1))
     phases = ", ".join(f"{k} {v}" for k, v in n.items())
-    lines.append(f"campaigns: {phases}; total {sum(n.values())} "
+    lines.append(f"campaigns: {phases}; total {sum(n.values())}{most} "
                  f"({t.trials * len(t.seeds)} tuning campaigns per cell, equal for every strategy)")
     gpu = f", {r.gpu:g} GPU" if r.gpu else ", no GPU"
     limit = f", at most {r.max_concurrent} at once" if r.max_concurrent else ""
@@ -243,7 +256,7 @@ def pretraining_jobs(study: Study) -> list[Job]:
     """One pretraining per (dataset, seed) of the study's campaigns, when it uses pretraining."""
     if not study.pretrain:
         return []
-    seeds = sorted(set(study.tuning.seeds) | set(study.evaluation.seeds))
+    seeds = sorted(set(study.tuning.seeds) | set(study.evaluation.all_seeds))
     return [pretraining_job(study, ds, seed) for ds in study.datasets for seed in seeds]
 
 

@@ -83,7 +83,7 @@ def _check_machine(study, *, source: str) -> None:
 def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable | None) -> int:
     extra = {"options": dataclasses.asdict(options)}
     if study.splits is not None:  # the files' contents decide the splits: keep what they were
-        extra["split_files"] = split_hashes(study.splits_path, study.tuning.seeds + study.evaluation.seeds,
+        extra["split_files"] = split_hashes(study.splits_path, study.tuning.seeds + study.evaluation.all_seeds,
                                             study.datasets)
     weights = weights_inits(study.paradigms)
     if weights:  # the weights' bytes decide results: keep what they were

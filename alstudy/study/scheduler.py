@@ -10,6 +10,13 @@ proposals are the same whatever stopped or resumed the run. Every cell's first p
 defaults of the searched hyperparameters (`space.start_point`, enqueued in Optuna's storage), so
 no cell's chosen configuration is worse on the tuning objective than the untuned defaults.
 
+An adaptive evaluation (`[evaluation] max_seeds`) runs a cell's evaluation seeds in rounds: once
+a cell and its (dataset, paradigm)'s random have finished every seed handed to the cell, its paired
+test-AUBC differences go to the anytime-valid test of `alstudy.sequential` (alpha split over the
+tested cells); a decided cell stops, an undecided one gets the next round until max_seeds, and
+random runs every seed any of its cells was handed. Each decision is derived from the finished
+campaigns alone, so a stopped and resumed run hands out the same rounds.
+
 Every cell gets exactly `trials` proposals (a failed campaign does not earn its cell another
 one: it is retried, in this run up to `retries` times, else by the next run), and a cell's
 evaluation starts only when all its tuning campaigns have finished, so evaluation always uses
@@ -32,6 +39,7 @@ from alstudy.errors import UsageError
 from alstudy.metrics import objective, records_aubc
 from alstudy.rng import derive_seed
 from alstudy.selection import choose
+from alstudy.sequential import ALPHA, BASELINE, decide
 from alstudy.study import plan
 from alstudy.study.plan import CampaignSpec
 from alstudy.study.schema import Study
@@ -113,10 +121,14 @@ class Scheduler:
     `storage`: the Optuna storage holding the cells' studies (created when absent)."""
 
     def __init__(self, study: Study, storage: Any, finished: Mapping[str, tuple[str, float]], *,
-                 retries: int = 0):
+                 retries: int = 0, tested: Mapping[str, float] | None = None):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study, self.retries = study, retries
-        self.totals = plan.totals(study)
+        self._totals = plan.totals(study)
+        self._tests: dict[str, float] = dict(tested or {})   # trial -> test AUBC of finished eval campaigns
+        self.handed: dict[plan.Cell, int] = {}    # adaptive: evaluation seeds handed to a cell (a prefix of all_seeds)
+        self.stopped: dict[plan.Cell, str] = {}   # adaptive: "decided" or "max_seeds"
+        self._queued: set[str] = set()            # evaluation campaigns put in line by this run
         self._dists = {par: {p.name: p.distribution() for p in plan.cell_space(study, par)}
                        for par in plan.paradigm_keys(study)}
         self._queue: deque[CampaignSpec] = deque()
@@ -140,6 +152,8 @@ class Scheduler:
         missing or short runs again, with one note saying so."""
         logs = store.logs()
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
+        tested = {t: records_aubc(log.records, "test_acc") for t, log in logs.items()
+                  if log.done and log.spec.phase == "eval"}
         db = store.path("tuning.db")
         problem = _damage(db) if any(log.spec.phase == "tune" for log in logs.values()) else None
         if problem:
@@ -147,13 +161,13 @@ class Scheduler:
             rebuild_tuning(study, store.tuning_url, logs)
             store.notes.append(f"{db} {problem}{moved}: rebuilt from the campaign logs")
         try:
-            scheduler = cls(study, store.tuning_url, finished, retries=retries)
+            scheduler = cls(study, store.tuning_url, finished, retries=retries, tested=tested)
         except sqlalchemy.exc.DatabaseError as err:   # not a database any more (cut short, overwritten)
             moved = set_aside(db)
             rebuild_tuning(study, store.tuning_url, logs)
             store.notes.append(f"{db} was damaged ({type(err).__name__}); set aside as "
                                f"{os.path.basename(moved)} and rebuilt from the campaign logs")
-            scheduler = cls(study, store.tuning_url, finished, retries=retries)
+            scheduler = cls(study, store.tuning_url, finished, retries=retries, tested=tested)
         listed = store.listed_trials()
         for trial in sorted((set(scheduler.recomputed) | listed) - set(finished) - store.damaged):
             log = logs.get(trial)
@@ -176,12 +190,18 @@ class Scheduler:
         self.running[spec.trial] = spec
         return spec
 
-    def complete(self, trial: str, value: float) -> None:
-        """A campaign finished with objective `value` (its validation AUBC)."""
+    def complete(self, trial: str, value: float, *, test: float | None = None) -> None:
+        """A campaign finished with objective `value` (its validation AUBC) and test AUBC `test`
+        (which an adaptive evaluation needs of its evaluation campaigns)."""
         spec = self.running.pop(trial)
         self.done[trial] = spec.phase
         if spec.phase == "tune":
             self._resolve(spec, value)
+        elif spec.phase == "eval" and self.study.evaluation.adaptive:
+            if test is None:
+                raise ValueError(f"{trial}: an adaptive evaluation needs the test AUBC of each evaluation campaign")
+            self._tests[trial] = test
+            self._review(spec.dataset, spec.paradigm)
 
     def fail(self, trial: str) -> bool:
         """A campaign failed. True when it goes back in line (it resumes from its last cycle);
@@ -210,6 +230,19 @@ class Scheduler:
         if number not in cell.values:   # no per-seed objectives (their logs were lost): the best mean
             number = max(cell.values, key=lambda n: (cell.values[n], -n))
         return number, cell.values[number]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Campaigns per phase; an adaptive evaluation counts the seeds handed out so far (a cell
+        not yet evaluating: its first round)."""
+        e = self.study.evaluation
+        if not e.adaptive:
+            return self._totals
+        per_cell = {cell: self.handed.get(cell, len(e.seeds)) for cell in self._cells}
+        for dataset, strategy, paradigm in self._cells:
+            if strategy == BASELINE:
+                per_cell[(dataset, strategy, paradigm)] = self._random_needs(dataset, paradigm)
+        return self._totals | {"eval": sum(per_cell.values())}
 
     def counts(self) -> dict[str, tuple[int, int, int]]:
         """Per phase: (done, running, total)."""
@@ -263,6 +296,8 @@ class Scheduler:
                     else:
                         self._queue.append(spec)
             self._maybe_evaluate(dataset, strategy, paradigm)
+        for dataset, paradigm in dict.fromkeys((d, p) for d, _, p in self._cells):
+            self._review(dataset, paradigm)
         if self.study.evaluation.untuned:
             for dataset, strategy, paradigm in self._cells:
                 for seed in self.study.evaluation.seeds:
@@ -327,9 +362,66 @@ class Scheduler:
         if cell.evaluating or not complete or cell.recomputing:
             return   # the choice waits for every per-seed objective, as in a run that lost no log
         cell.evaluating = True
+        if not self.study.evaluation.adaptive:
+            self._hand_out((dataset, strategy, paradigm), self.study.evaluation.seeds)
+            return
+        if strategy == BASELINE:
+            self._hand_out_random(dataset, paradigm)
+        else:
+            self.handed[(dataset, strategy, paradigm)] = len(self.study.evaluation.seeds)
+            self._hand_out((dataset, strategy, paradigm), self.study.evaluation.seeds)
+            self._hand_out_random(dataset, paradigm)
+
+    def _eval_spec(self, cell: plan.Cell, seed: int) -> CampaignSpec:
+        dataset, strategy, paradigm = cell
         number, _ = self.best(dataset, strategy, paradigm)
-        for seed in self.study.evaluation.seeds:
-            spec = plan.eval_spec("eval", dataset, strategy, seed, cell.params[number], number,
-                                  paradigm=paradigm)
-            if spec.trial not in self.done:
+        return plan.eval_spec("eval", dataset, strategy, seed, self._cells[cell].params[number], number,
+                              paradigm=paradigm)
+
+    def _hand_out(self, cell: plan.Cell, seeds: tuple[int, ...]) -> None:
+        """Put in line the evaluation campaigns of `cell` on `seeds` that neither finished nor wait."""
+        for seed in seeds:
+            spec = self._eval_spec(cell, seed)
+            if spec.trial not in self.done and spec.trial not in self._queued:
+                self._queued.add(spec.trial)
                 self._queue.append(spec)
+
+    # -- adaptive evaluation ----------------------------------------------------------------
+    def _group(self, dataset: str, paradigm: str | None) -> list[plan.Cell]:
+        return [c for c in self._cells if c[0] == dataset and c[2] == paradigm and c[1] != BASELINE]
+
+    def _random_needs(self, dataset: str, paradigm: str | None) -> int:
+        """Seeds (a prefix of all_seeds) random runs in a (dataset, paradigm): every seed handed to its cells."""
+        return max([len(self.study.evaluation.seeds)] + [self.handed.get(c, 0) for c in self._group(dataset, paradigm)])
+
+    def _hand_out_random(self, dataset: str, paradigm: str | None) -> None:
+        cell = (dataset, BASELINE, paradigm)
+        if cell in self._cells and self._cells[cell].evaluating:
+            self._hand_out(cell, self.study.evaluation.all_seeds[:self._random_needs(dataset, paradigm)])
+
+    def _review(self, dataset: str, paradigm: str | None) -> None:
+        """Test every cell of (dataset, paradigm) whose handed seeds all finished, for it and for
+        random; a decided cell (or one at max_seeds) stops, an undecided one gets the next round."""
+        e = self.study.evaluation
+        if not e.adaptive:
+            return
+        random = (dataset, BASELINE, paradigm)
+        alpha = ALPHA / len(plan.tested_cells(self.study))
+        for cell in self._group(dataset, paradigm):
+            while cell in self.handed and cell not in self.stopped:
+                n = self.handed[cell]
+                seeds = e.all_seeds[:n]
+                ids = [(plan.trial_id("eval", cell[0], cell[1], s, paradigm=paradigm),
+                        plan.trial_id("eval", dataset, BASELINE, s, paradigm=paradigm)) for s in seeds]
+                if not all(a in self._tests and b in self._tests for a, b in ids):
+                    break   # waits on its own seeds or on random's
+                diffs = [self._tests[a] - self._tests[b] for a, b in ids]
+                if decide(diffs, margin=e.margin, alpha=alpha, rounds=e.rounds(n)).decision != "undecided":
+                    self.stopped[cell] = "decided"
+                elif n >= len(e.all_seeds):
+                    self.stopped[cell] = "max_seeds"
+                else:
+                    self.handed[cell] = min(n + len(e.seeds), len(e.all_seeds))
+                    self._hand_out(cell, e.all_seeds[n:self.handed[cell]])
+        if random in self._cells:
+            self._hand_out_random(dataset, paradigm)

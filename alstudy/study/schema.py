@@ -23,6 +23,7 @@ from alstudy.config import Budget, TrainConfig
 from alstudy.data.splits import check_pattern, splits_digest
 from alstudy.errors import UsageError
 from alstudy.metrics import DEFAULT_MARGIN
+from alstudy.sequential import BASELINE, round_sizes
 from alstudy.study import catalog, fields
 from alstudy.study.paradigms import (Paradigm, WeightsInit, check_method_space, parse_paradigms, split_space,
                                      with_base)
@@ -66,9 +67,24 @@ class Tuning:
 
 @dataclass(frozen=True)
 class Evaluation:
-    seeds: tuple[int, ...]
+    seeds: tuple[int, ...]            # adaptive: the first round
     untuned: bool = False             # also run every strategy with the untuned defaults
     margin: float = DEFAULT_MARGIN    # gains within ±margin (AUBC) count as no gain in the report
+    max_seeds: int | None = None      # set: seeds run in rounds of len(seeds) until each cell is decided
+    later: tuple[int, ...] = ()       # adaptive: the seeds after the first round, in the order they run
+
+    @property
+    def adaptive(self) -> bool:
+        return self.max_seeds is not None
+
+    @property
+    def all_seeds(self) -> tuple[int, ...]:
+        """Every evaluation seed a campaign may run on (adaptive: the worst case), in order."""
+        return self.seeds + self.later
+
+    def rounds(self, n: int) -> list[int]:
+        """Sizes of the rounds that make up the first `n` seeds of `all_seeds`."""
+        return round_sizes(n, len(self.seeds))
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,9 @@ class Study:
                 par.pop("tune")
         if not self.pretrain:   # and studies that use no pretraining
             d.pop("pretrain")
+        if not self.evaluation.adaptive:   # a fixed evaluation reads (and hashes) as before max_seeds
+            d["evaluation"].pop("max_seeds")
+            d["evaluation"].pop("later")
         return json.loads(json.dumps(d))
 
     def fingerprint(self) -> str:
@@ -144,7 +163,7 @@ class Study:
             inner.pop(last)
         if self.splits is not None:  # the files' contents decide results, not just their names
 
-            d["splits_digest"] = splits_digest(self.splits_path, self.tuning.seeds + self.evaluation.seeds,
+            d["splits_digest"] = splits_digest(self.splits_path, self.tuning.seeds + self.evaluation.all_seeds,
                                                self.datasets)
         for par, files in zip(d.get("paradigms", ()), _weights_digests(self.paradigms)):
             if files is not None:   # the file's bytes decide results, not where it lies
@@ -209,7 +228,7 @@ def parse_study(raw: Mapping[str, Any]) -> Study:
     setups = {ds: DatasetSetup(_budget(raw, ds, datasets), *_model(raw, ds, datasets),
                                _train(train, ds, datasets, tuning.space)) for ds in datasets}
     _check_validation(setups, tuning.trials, fields.table(raw, "budget", ""))
-    evaluation = _evaluation(fields.table(raw, "evaluation", ""), tuning.seeds)
+    evaluation = _evaluation(fields.table(raw, "evaluation", ""), tuning.seeds, strategies)
     strategy_options = _strategy_options(fields.table(raw, "strategy_options", ""), strategies)
     pretrain = parse_pretrain(fields.table(raw, "pretrain", ""), datasets,
                               used=uses_pretraining(paradigms, strategy_options))
@@ -314,8 +333,8 @@ def _parse_tuning(tbl: Mapping[str, Any]) -> Tuning:
         method_space=method_space)
 
 
-def _evaluation(tbl: Mapping[str, Any], tuning_seeds: tuple[int, ...]) -> Evaluation:
-    fields.check_keys(tbl, ("seeds", "untuned", "margin"), "evaluation")
+def _evaluation(tbl: Mapping[str, Any], tuning_seeds: tuple[int, ...], strategies: tuple[str, ...]) -> Evaluation:
+    fields.check_keys(tbl, ("seeds", "untuned", "margin", "max_seeds"), "evaluation")
     seeds = fields.seeds(tbl, "seeds", "evaluation")
     shared = sorted(set(seeds) & set(tuning_seeds))
     if shared:
@@ -325,7 +344,28 @@ def _evaluation(tbl: Mapping[str, Any], tuning_seeds: tuple[int, ...]) -> Evalua
     if not 0 < margin < 1:
         raise UsageError("must be in (0, 1): a gain in AUBC units, 0.01 = one accuracy point",
                          key="evaluation.margin", value=margin)
-    return Evaluation(seeds, fields.boolean(tbl, "untuned", "evaluation", default=False), float(margin))
+    untuned = fields.boolean(tbl, "untuned", "evaluation", default=False)
+    if "max_seeds" not in tbl:
+        return Evaluation(seeds, untuned, float(margin))
+    max_seeds = fields.integer(tbl, "max_seeds", "evaluation")
+    if max_seeds < len(seeds):
+        raise UsageError(f"must be >= the {len(seeds)} evaluation.seeds (they are the first round)",
+                         key="evaluation.max_seeds", value=max_seeds)
+    if BASELINE not in strategies or len(strategies) < 2:
+        raise UsageError(f"needs '{BASELINE}' and another strategy: each cell is tested against {BASELINE}",
+                         key="evaluation.max_seeds", value=max_seeds)
+    return Evaluation(seeds, untuned, float(margin), max_seeds, _later_seeds(seeds, tuning_seeds, max_seeds))
+
+
+def _later_seeds(seeds: tuple[int, ...], tuning_seeds: tuple[int, ...], max_seeds: int) -> tuple[int, ...]:
+    """The seeds of an adaptive evaluation's later rounds: the whole numbers after max(seeds) that
+    are no tuning seed, up to max_seeds seeds in all."""
+    out, seed = [], max(seeds)
+    while len(seeds) + len(out) < max_seeds:
+        seed += 1
+        if seed not in tuning_seeds:
+            out.append(seed)
+    return tuple(out)
 
 
 def _resources(tbl: Mapping[str, Any]) -> Resources:

@@ -78,3 +78,21 @@ def test_paradigms_get_their_own_verdicts(make_frame):
         table.loc[("fixmatch", "digits", "entropy"), "gain"] - 0.05)
     out = summary(analyze(frame, settings=Settings(n_boot=20)))
     assert out["verdicts"]["fixmatch"]["digits"]["entropy"]["verdict"] == "better"
+
+
+def test_an_adaptive_evaluation_says_the_seeds_used_and_why_each_cell_stopped():
+    from analysis.verdicts import Rounds, verdicts
+
+    # random varies by seed; "gain" beats it by 10 points on 6 seeds, "tie" swings ±2 points on all 9
+    rounds = Rounds.of_study({"evaluation": {"seeds": [100, 101, 102], "max_seeds": 9,
+                                             "later": [103, 104, 105, 106, 107, 108]}})
+    assert rounds.seeds == tuple(range(100, 109)) and rounds.sizes(8) == [3, 3, 2]
+    assert Rounds.of_study({"evaluation": {"seeds": [100], "margin": 0.01}}) is None
+    rows = [("wine", "random", s, 0.7 + 0.01 * (s % 5)) for s in range(100, 109)]
+    rows += [("wine", "gain", s, 0.8 + 0.01 * (s % 5) + 0.002 * (s % 2)) for s in range(100, 106)]
+    rows += [("wine", "tie", s, 0.7 + 0.01 * (s % 5) + 0.02 * (-1) ** s) for s in range(100, 109)]
+    per_campaign = pd.DataFrame(rows, columns=["dataset", "strategy", "seed", "aubc"])
+    table = verdicts(per_campaign, margin=0.01, rounds=rounds).set_index("strategy")
+    assert table.loc["gain", ["seeds_used", "stopped", "sequential"]].tolist() == [6, "decided", "better"]
+    assert table.loc["tie", ["seeds_used", "stopped", "sequential"]].tolist() == [9, "max_seeds", "undecided"]
+    assert "stopped" not in verdicts(per_campaign, margin=0.01)   # a fixed evaluation: as before

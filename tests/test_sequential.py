@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.sequential import DECISIONS, decide, decisions, e_value, intervals, stopping
+from alstudy.sequential import DECISIONS, decide, decisions, e_value, intervals, stopping
 
 
 def test_the_closed_form_is_the_mixture_it_is_derived_from():
@@ -84,3 +84,8 @@ def test_a_gain_of_three_sds_is_decided_within_two_rounds_in_most_studies():
     assert np.mean(stop <= 1) > 0.8
     assert np.mean(final == DECISIONS.index("better")) > 0.95
     assert not np.any(final == DECISIONS.index("worse"))
+
+
+def test_analysis_reads_the_same_kernel():
+    import analysis.sequential
+    assert analysis.sequential.decide is decide and analysis.sequential.intervals is intervals
