@@ -73,6 +73,7 @@ def test_smoke_bench_writes_every_field(tmp_path, capsys):
 
 
 @pytest.mark.ray
+@pytest.mark.slow   # 30 s: it times the Ray runner, which tests/study/test_ray_run.py checks in the default run
 def test_smoke_bench_ray_section(tmp_path):
     result = _bench(tmp_path, "ray")
     _check_section(result, "ray")
