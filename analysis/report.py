@@ -136,8 +136,8 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     if len(a.codes) > 1:
         md += [f"**Mixed code:** these results come from {len(a.codes)} versions of alstudy ("
                + ", ".join(f"{code}: {n} rows" for code, n in a.codes.items())
-               + "); the study was resumed after an upgrade. Column `code` of the results says which "
-               "version produced each row.", ""]
+               + "); the study was resumed with other alstudy source (an upgrade or a local edit: the code id "
+               "hashes the package's files). Column `code` of the results says which produced each row.", ""]
     md += ["## Budget parity of the tuning phase", ""]
     if a.parity.empty:
         md += ["No tuning rows (phase 'tune') in the results.", ""]
