@@ -58,6 +58,8 @@ class Choice:
         if self.reason == "clear":
             return f"challenger clear by {100 * self.lead:+.1f} (needed {100 * self.threshold:.1f})"
         if self.reason == "within noise":
+            if self.lead <= 0:
+                return f"kept the defaults (no challenger ahead: best {100 * self.lead:+.1f})"
             return f"kept the defaults (lead {100 * self.lead:+.1f} within {100 * self.threshold:.1f})"
         if self.reason == "defaults incomplete":
             return "defaults incomplete: best by mean"

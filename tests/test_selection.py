@@ -75,3 +75,9 @@ def test_incomplete_trials_are_left_out():
     assert gap.chosen == 2 and gap.reason == "defaults incomplete"
     with pytest.raises(ValueError, match="trials, seeds"):
         choose([0.1, 0.2])
+
+
+def test_a_cell_whose_challengers_all_trail_says_so():
+    behind = choose([[0.80, 0.70], [0.75, 0.66], [0.70, 0.61]])   # every challenger below the defaults
+    assert behind.kept_defaults and behind.reason == "within noise"
+    assert behind.describe() == "kept the defaults (no challenger ahead: best -4.5)"

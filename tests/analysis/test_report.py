@@ -164,7 +164,7 @@ def test_report_diagnoses_the_tuning(report):
     text = (out / "report.md").read_text()
     section = text.split("## Can the tuning be trusted?")[1].split("## Test AUBC")[0]
     assert "Tuned minus untuned test AUBC" in section and "within noise" in section
-    assert "What each cell evaluates" in section and "kept the defaults (lead -" in section
+    assert "What each cell evaluates" in section and "kept the defaults (no challenger ahead: best -" in section
     assert pd.read_csv(out / "tuning_diagnosis.csv")["kept_defaults"].all()   # the synthetic defaults lead
     choice = _strict_json(out / "summary.json")["tuning_choice"]["wine"]["entropy"]
     assert choice["kept_defaults"] is True and choice["lead"] < 0 and choice["choice"].startswith("kept the defaults")

@@ -85,7 +85,7 @@ def test_tuning_diagnosis_says_which_cells_kept_their_defaults(make_frame):
     frame.loc[ahead, "val_acc"] += 0.10
     d = tuning_diagnosis(frame).set_index(["dataset", "strategy"])
     assert d.loc["digits", "kept_defaults"].all() and not d.loc["wine", "kept_defaults"].any()
-    assert all(c.startswith("kept the defaults (lead -") for c in d.loc["digits", "choice"])
+    assert all(c.startswith("kept the defaults (no challenger ahead: best -") for c in d.loc["digits", "choice"])
     assert all(c.startswith("challenger clear by +") for c in d.loc["wine", "choice"])
     # The same numbers the scheduler sees give the same decision.
     per = trial_objectives(frame)
