@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from alstudy.errors import UsageError
+from alstudy.sequential import BASELINE   # the arm every verdict pairs against, one name for study and analysis
 
 RESULTS_FILE = "results.parquet"
 
@@ -15,7 +16,6 @@ REQUIRED_COLUMNS = ("phase", "dataset", "strategy", "seed", "cycle", "n_labeled"
 
 EVAL_PHASE = "eval"
 TUNE_PHASE = "tune"
-BASELINE = "random"
 
 
 class ResultsError(UsageError, ValueError):
