@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from alstudy.data.registry import METRICS
 from alstudy.training.infer import ToFloat, _batches
 from alstudy.training.infer import evaluate as evaluate_classifier
 
@@ -30,7 +31,7 @@ class Task:
     """What the campaign and the training loop ask of a dataset's kind (see the module docstring)."""
 
     name: str
-    metric: str            # the record's column stem: val_<metric>, test_<metric>
+    metric: str            # the record's column stem: val_<metric>, test_<metric> (DatasetSpec.metric)
     metric_label: str      # how a table or a report says it
     dense: bool            # one label per pixel, not per row
 
@@ -75,7 +76,7 @@ class Task:
 @dataclass(frozen=True)
 class Classification(Task):
     name = "classification"
-    metric = "acc"
+    metric = METRICS[name]
     metric_label = "accuracy"
     dense = False
 
@@ -103,7 +104,7 @@ class Segmentation(Task):
     num_classes: int
     ignore_index: int | None = None
     name = "segmentation"
-    metric = "miou"
+    metric = METRICS[name]
     metric_label = "mIoU"
     dense = True
 
@@ -114,13 +115,14 @@ class Segmentation(Task):
     def loss(self, logits, y, *, label_smoothing=0.0, reduction="mean"):
         # logits (B, C, H, W), y uint8 (B, H, W): int64 only for this batch
         target = y.long()
-        if reduction != "none":
-            return F.cross_entropy(logits, target, ignore_index=self._ignore,
-                                   label_smoothing=label_smoothing, reduction=reduction)
         pixels = F.cross_entropy(logits, target, ignore_index=self._ignore,
                                  label_smoothing=label_smoothing, reduction="none")   # (B, H, W), 0 where ignored
-        counted = (target != self._ignore).flatten(1).sum(1)                          # (B,)
-        return pixels.flatten(1).sum(1) / counted.clamp(min=1)   # an image with no labeled pixel: 0
+        if reduction == "sum":
+            return pixels.sum()
+        counted = target != self._ignore
+        if reduction == "mean":   # over the batch's labeled pixels; 0, not NaN, when it has none
+            return pixels.sum() / counted.sum().clamp(min=1)
+        return pixels.flatten(1).sum(1) / counted.flatten(1).sum(1).clamp(min=1)   # (B,), per image
 
     @torch.inference_mode()
     def evaluate(self, model, x, y, *, to_float):
