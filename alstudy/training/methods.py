@@ -185,13 +185,19 @@ def make_term(method: str, x_unlabeled, *, data, options: Mapping[str, Any], bat
     """The unlabeled term of `method` on the stored rows `x_unlabeled` of dataset `data` (None
     for a method that learns from the labeled set only); views are `data`'s augmentation at the
     options' strengths. A segmentation dataset gets the method's per-pixel term."""
+    check_task(method, data.spec.task, "method")
     build = METHODS[method].make_term
     if build is not None and data.spec.task == "segmentation":
-        if method not in SEGMENTATION_TERMS:
-            raise UsageError(f"method {method!r} has no segmentation term; segmentation trains with "
-                             f"{', '.join(['supervised', *SEGMENTATION_TERMS])}", key="method", value=method)
         build = SEGMENTATION_TERMS[method]
     return None if build is None else build(x_unlabeled, data=data, options=options, batch_size=batch_size)
+
+
+def check_task(method: str, task: str, key: str) -> None:
+    """UsageError keyed `key` when `method` cannot train on a dataset of `task` (a
+    semi-supervised method without a per-pixel term, on segmentation)."""
+    if task == "segmentation" and METHODS[method].make_term is not None and method not in SEGMENTATION_TERMS:
+        raise UsageError(f"method {method!r} has no segmentation term; segmentation trains with "
+                         f"{', '.join(['supervised', *SEGMENTATION_TERMS])}", key=key, value=method)
 
 
 def method_info() -> list[dict[str, Any]]:

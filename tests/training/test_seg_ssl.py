@@ -15,7 +15,7 @@ from alstudy.config import TrainConfig
 from alstudy.data import dataset_spec
 from alstudy.errors import UsageError
 from alstudy.training import fit
-from alstudy.training.methods import make_term, option_defaults
+from alstudy.training.methods import check_task, make_term, option_defaults
 from alstudy.training.ssl.seg_fixmatch import SegFixMatch, class_thresholds, pixel_mask
 from alstudy.training.ssl.seg_mean_teacher import SegMeanTeacher
 from alstudy.training.ssl.seg_views import BOX_AREA, ImageView, cutmix_boxes, mix
@@ -190,3 +190,10 @@ def test_image_view_applies_the_joint_augmentation_to_images_alone():
     x, _ = _scenes(3)
     moved = ImageView(_shift)(x.float(), torch.Generator().manual_seed(1))
     assert moved.shape == x.shape and moved.sum() == x.float().sum()   # a roll keeps every pixel
+
+
+def test_check_task_refuses_a_method_without_a_pixel_term_on_segmentation_only():
+    check_task("fixmatch", "segmentation", "method")   # has one: no error
+    check_task("uda", "classification", "method")
+    with pytest.raises(UsageError, match="uda.*no segmentation term"):
+        check_task("uda", "segmentation", "paradigms.x.method")
