@@ -22,7 +22,7 @@ EMBEDDED = {  # name: (train rows, test rows, dtype)
     "breast_cancer": (379, 190, torch.float32),
     "wine": (118, 60, torch.float32),
 }
-SEGMENTATION = {"mnist5k_seg"}
+SEGMENTATION = {"mnist5k_seg", "voc2012", "cityscapes", "oxford_pets_seg"}
 
 
 def test_names_and_info_rows():
