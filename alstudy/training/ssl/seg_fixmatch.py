@@ -47,7 +47,9 @@ class SegFixMatch(UnlabeledTerm):
     with y the mixed pseudo-labels and the mean taken over all pixels (UniMatch's rule).
 
     Confident background swamps the pseudo-labels when every class has the same threshold
-    (a pixel FixMatch with tau 0.95 fell to half supervised mIoU on mnist5k_seg), so:
+    (a first pixel FixMatch with tau 0.95 fell to half the supervised mIoU on mnist5k_seg,
+    issue 25), hence the knobs below. Their defaults lift the foreground's confident share
+    well above zero, but have not yet been shown to beat supervised training on mnist5k_seg:
     * `class_thresholds` (default on): T from `class_thresholds` over a moving average of each
       class's confident share; off: T_c = `threshold` for every class.
     * `ema_decay` > 0 (default 0.99): the pseudo-labels come from an exponential moving average
