@@ -164,4 +164,4 @@ def test_segmentation_members_train_and_vote():
         assert seg.evaluate(m, xt, yt, to_float=_float)["miou"] > 0.8
     # a committee of one model twice votes as that model
     alone = seg.evaluate(members[0], xt, yt, to_float=_float)["miou"]
-    assert seg.ensemble_scores([members[0], members[0]], xt, yt, to_float=_float) == pytest.approx(alone)
+    assert seg.ensemble_metric([members[0], members[0]], xt, yt, to_float=_float) == pytest.approx(alone)
