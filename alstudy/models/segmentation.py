@@ -163,7 +163,8 @@ class _LRASPPFeatures(nn.Module):
             else:
                 out[key] = value
         if len(head) == 4:   # the two classifiers summed: one Linear on [low, high]
-            out["classifier.weight"] = torch.cat([head["low_classifier.weight"], head["high_classifier.weight"]], 1).flatten(1)
+            weight = torch.cat([head["low_classifier.weight"], head["high_classifier.weight"]], dim=1)
+            out["classifier.weight"] = weight.flatten(1)                  # (C, low + inter)
             out["classifier.bias"] = head["low_classifier.bias"] + head["high_classifier.bias"]
         return out
 
@@ -218,7 +219,8 @@ def _resnet_seg(builder: str, input_shape: tuple[int, ...], num_classes: int, dr
 
 
 def deeplabv3_resnet50(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) -> SegModel:
-    """DeepLabV3 (Chen et al. 2017) on a dilated ResNet-50; features: ASPP's 256 channels at stride 8."""
+    """DeepLabV3 (Chen et al. 2017) on a dilated ResNet-50; features: ASPP's 256 channels at stride 8.
+    ASPP pools each image to 1x1 before a BatchNorm: training batches need 2 images or more."""
     return _resnet_seg("deeplabv3_resnet50", input_shape, num_classes, dropout)
 
 
