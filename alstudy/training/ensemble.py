@@ -9,9 +9,9 @@ mixup, augmentation, head dropout) and draws its own batches; a step gathers the
 rows and augments them in one call. In a semi-supervised method every member has its own
 unlabeled term, as member 0 does in `fit`: its rows join the member's batch in the same
 forward pass (its anchors get one pass without gradient before it), its loss the member's
-loss. The members train one after another with `fit` under SWA (`train.swa > 0`), with a term that follows its model (Mean Teacher's teacher), and
-when they are segmentation models (`dense`), each then under its own stop rule rather than
-member 0's.
+loss. The members train one after another with `fit` under SWA (`train.swa > 0`), with a term
+that follows its model (Mean Teacher's teacher), and when they are segmentation models
+(`dense`), each then under its own stop rule rather than member 0's.
 """
 
 from __future__ import annotations

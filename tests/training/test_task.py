@@ -148,7 +148,8 @@ def test_classification_evaluate_is_infer_evaluate():
     torch.manual_seed(0)
     model = make_model("mlp", data.input_shape, data.num_classes)
     acc, loss = evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
-    assert CLASSIFICATION.evaluate(model, data.x_test, data.y_test, to_float=data.to_float) == {"acc": acc, "loss": loss}
+    scores = CLASSIFICATION.evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
+    assert scores == {"acc": acc, "loss": loss}
 
 
 def test_segmentation_members_train_and_vote():
