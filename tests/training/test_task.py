@@ -111,7 +111,7 @@ def test_fit_learns_a_segmentation_task():
     seg = Segmentation(2, 255)
     model = _unet()
     before = seg.evaluate(model, xt, yt, to_float=_float)
-    stats = fit(model, x, y, train=TrainConfig(epochs=30, batch_size=16, lr=0.05), to_float=_float,
+    stats = fit(model, x, y, train=TrainConfig(epochs=15, batch_size=16, lr=0.05), to_float=_float,
                 augment=_no_augment, gen=torch.Generator().manual_seed(0),
                 mix_rng=np.random.default_rng(0), task=seg)
     after = seg.evaluate(model, xt, yt, to_float=_float)
@@ -159,7 +159,7 @@ def test_segmentation_members_train_and_vote():
     xt, yt = _bright_scenes(32, seed=1)
     seg = Segmentation(2, 255)
     members = [_unet(), make_model("unet", (1, 12, 12), 2, dropout=0.0, options={"width": 4})]
-    fit_members(members, x, y, train=TrainConfig(epochs=30, batch_size=16, lr=0.05), to_float=_float,
+    fit_members(members, x, y, train=TrainConfig(epochs=15, batch_size=16, lr=0.05), to_float=_float,
                 augment=_no_augment, gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0), task=seg)
     for m in members:
         assert seg.evaluate(m, xt, yt, to_float=_float)["miou"] > 0.8
