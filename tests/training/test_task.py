@@ -10,31 +10,15 @@ from torch import nn
 
 from alstudy.config import TrainConfig
 from alstudy.data import dataset_spec, get_dataset
+from alstudy.models import make_model
 from alstudy.training import evaluate, fit
 from alstudy.training import task as task_module
 from alstudy.training.task import CLASSIFICATION, Segmentation, task_for
 
 
-class TinySeg(nn.Module):
-    """Two convolutions and a per-pixel linear head: the segmentation model contract in small."""
-
-    dense = True
-
-    def __init__(self, channels: int = 1, classes: int = 2, width: int = 8):
-        super().__init__()
-        self.backbone = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-                                      nn.Conv2d(width, width, 3, padding=1), nn.ReLU())
-        self.dropout = nn.Dropout(0.0)
-        self.classifier = nn.Linear(width, classes)
-
-    def features(self, x):
-        return self.backbone(x)
-
-    def head(self, emb):
-        return self.classifier(self.dropout(emb).movedim(1, -1)).movedim(-1, 1)
-
-    def forward(self, x):
-        return self.head(self.features(x))
+def _unet(classes: int = 2):
+    torch.manual_seed(0)
+    return make_model("unet", (1, 12, 12), classes, dropout=0.0, options={"width": 4})
 
 
 class Constant(nn.Module):
@@ -111,7 +95,7 @@ def test_all_background_on_ten_percent_foreground_scores_miou_045():
 
 def test_streamed_evaluation_equals_one_batch(monkeypatch):
     x, y = _bright_scenes(10)
-    model = TinySeg()
+    model = _unet()
     model.eval()
     seg = Segmentation(2, 255)
     whole = seg.evaluate(model, x, y, to_float=_float)
@@ -125,9 +109,9 @@ def test_fit_learns_a_segmentation_task():
     x, y = _bright_scenes(64)
     xt, yt = _bright_scenes(32, seed=1)
     seg = Segmentation(2, 255)
-    model = TinySeg()
+    model = _unet()
     before = seg.evaluate(model, xt, yt, to_float=_float)
-    stats = fit(model, x, y, train=TrainConfig(epochs=30, batch_size=16, lr=0.05), to_float=_float,
+    stats = fit(model, x, y, train=TrainConfig(epochs=15, batch_size=16, lr=0.05), to_float=_float,
                 augment=_no_augment, gen=torch.Generator().manual_seed(0),
                 mix_rng=np.random.default_rng(0), task=seg)
     after = seg.evaluate(model, xt, yt, to_float=_float)
@@ -141,7 +125,7 @@ def test_fit_moves_masks_with_images_through_the_augmenter():
     swaps the masks of its batch for all-ignored ones leaves nothing to learn from."""
     x, y = _bright_scenes(16)
     seg = Segmentation(2, 255)
-    model = TinySeg()
+    model = _unet()
     start = {k: v.detach().clone() for k, v in model.named_parameters()}
 
     def blank_masks(xb, yb, gen, *, host=None):
@@ -155,15 +139,30 @@ def test_fit_moves_masks_with_images_through_the_augmenter():
 def test_fit_refuses_mixup_for_segmentation():
     x, y = _bright_scenes(4)
     with pytest.raises(ValueError, match="mixup"):
-        fit(TinySeg(), x, y, train=TrainConfig(mixup=0.2), to_float=_float, augment=_no_augment,
+        fit(_unet(), x, y, train=TrainConfig(mixup=0.2), to_float=_float, augment=_no_augment,
             gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0), task=Segmentation(2, 255))
 
 
 def test_classification_evaluate_is_infer_evaluate():
     data = get_dataset("digits")
-    from alstudy.models import make_model
-
     torch.manual_seed(0)
     model = make_model("mlp", data.input_shape, data.num_classes)
     acc, loss = evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
-    assert CLASSIFICATION.evaluate(model, data.x_test, data.y_test, to_float=data.to_float) == {"acc": acc, "loss": loss}
+    scores = CLASSIFICATION.evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
+    assert scores == {"acc": acc, "loss": loss}
+
+
+def test_segmentation_members_train_and_vote():
+    from alstudy.training.ensemble import fit_members
+
+    x, y = _bright_scenes(64)
+    xt, yt = _bright_scenes(32, seed=1)
+    seg = Segmentation(2, 255)
+    members = [_unet(), make_model("unet", (1, 12, 12), 2, dropout=0.0, options={"width": 4})]
+    fit_members(members, x, y, train=TrainConfig(epochs=15, batch_size=16, lr=0.05), to_float=_float,
+                augment=_no_augment, gen=torch.Generator().manual_seed(0), mix_rng=np.random.default_rng(0), task=seg)
+    for m in members:
+        assert seg.evaluate(m, xt, yt, to_float=_float)["miou"] > 0.8
+    # a committee of one model twice votes as that model
+    alone = seg.evaluate(members[0], xt, yt, to_float=_float)["miou"]
+    assert seg.ensemble_metric([members[0], members[0]], xt, yt, to_float=_float) == pytest.approx(alone)
