@@ -11,7 +11,7 @@ import torch
 from alstudy.data.registry import DatasetSpec
 
 if TYPE_CHECKING:
-    from alstudy.data.augment import Augment
+    from alstudy.data.augment import Augment, JointAugment
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,9 @@ class Dataset:
     """Train/test tensors of the dataset `spec` describes, kept on one device.
 
     `x_*` are uint8 images (N, C, H, W) or float32 features (N, D) / signals (N, C, L);
-    `y_*` are int64 labels (N,). `to_float` turns a gathered batch into the float32 network
+    `y_*` are int64 labels (N,) for classification, uint8 masks (N, H, W) of class ids for
+    segmentation (`spec.ignore_index` where a pixel is unlabeled; a loss or metric turns them
+    into int64 one batch at a time). `to_float` turns a gathered batch into the float32 network
     input (uint8 -> [0, 1] -> per-channel standardization with `mean`/`std`; float data is
     stored already standardized and passes through). Indices everywhere in alstudy are
     absolute row indices into `x_train`. The spec's facts (name, classes, input shape,
@@ -41,6 +43,11 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return self.spec.num_classes
+
+    @property
+    def task(self) -> str:
+        """"classification" or "segmentation"."""
+        return self.spec.task
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -71,11 +78,15 @@ class Dataset:
         return replace(self, x_train=move(self.x_train), y_train=move(self.y_train),
                        x_test=move(self.x_test), y_test=move(self.y_test))
 
-    def augmenter(self, strength: float) -> "Augment":
-        """This dataset's batch augmentation at `strength` (`aug(x, gen) -> x` on `to_float` output)."""
+    def augmenter(self, strength: float) -> "Augment | JointAugment":
+        """This dataset's batch augmentation at `strength`: `aug(x, gen) -> x` on `to_float`
+        output, or for segmentation `aug(x, y, gen) -> (x, y)` moving the uint8 masks along
+        (padding with `ignore_index` where the dataset has one, else background 0)."""
         from alstudy.data.augment import make_augment
 
-        return make_augment(self.augmentation, strength, mean=self.mean, std=self.std)
+        fill = self.spec.ignore_index if self.spec.ignore_index is not None else 0
+        return make_augment(self.augmentation, strength, mean=self.mean, std=self.std,
+                            **({"fill": fill} if self.task == "segmentation" else {}))
 
     def to_float(self, x: torch.Tensor) -> torch.Tensor:
         """float32 network input from a batch of stored rows (on this dataset's device)."""
