@@ -22,13 +22,13 @@ accuracy (mnist5k, 40 labels, seed 0). FixMatch at mu = 3, test accuracy against
     MNIST-1D, seed 2     -     0.589   0.741     -      0.606
     mnist5k,  seed 0     -     0.559     -       -      0.550
 
-500 -> 1000 steps adds 8-12 points on MNIST-1D, 1000 -> 1500 1.5 (seed 0): the unlabeled
-term has mostly stopped paying by 1000 steps, so SSL_STEPS = 1000. Mean Teacher agrees
-(MNIST-1D seed 0: 0.674 at 500, 0.767 at 1000; 0.740 with ema_decay 0.999). mu = 3 rather than the paper's 7 halves a
-step's rows (a cost a 2-core study can pay); `ema_decay` = 0.99 because below 1000 steps
-the authors' a = min(1 - 1/(t + 1), 0.999) is a plain average of every weight since the
-initialization, not a moving average. Pseudo-Label's lambda_u = 1 (not 3): at 3 it lost to
-supervised training on MNIST-1D seed 2 (0.557 against 0.606; at 1: 0.615).
+500 -> 1000 steps adds 8-12 points on MNIST-1D, 1000 -> 1500 1.5 (seed 0): the unlabeled term
+has mostly stopped paying by 1000 steps, so SSL_STEPS = 1000. Mean Teacher agrees (MNIST-1D
+seed 0: 0.674 at 500, 0.767 at 1000; 0.740 with ema_decay 0.999). mu = 3 rather than the
+paper's 7 halves a step's rows (a cost a 2-core study can pay); `ema_decay` = 0.99 because
+below 1000 steps the authors' a = min(1 - 1/(t + 1), 0.999) is a plain average of every weight
+since the initialization, not a moving average. Pseudo-Label's lambda_u = 1 (not 3): at 3 it
+lost to supervised training on MNIST-1D seed 2 (0.557 against 0.606; at 1: 0.615).
 
 Defaults against supervised training (its defaults, the plateau rule), test accuracy mean
 [min, max] over seeds 0-2, `alstudy campaign --strategy random --initial L --per-cycle L
@@ -81,7 +81,8 @@ def _ssl(lambda_u: float = 1.0) -> tuple[Option, ...]:
     return (Option("lambda_u", lambda_u, "weight of the unlabeled loss", 0.0),
             Option("mu", 3, "unlabeled rows per labeled row in a step", 1),
             Option("steps", SSL_STEPS, "steps of a cycle, whatever the pool's size (see ssl_steps)", 1),
-            Option("unlabeled_epochs", 0.0, "passes over the unlabeled rows per cycle, if more steps than `steps`", 0.0),
+            Option("unlabeled_epochs", 0.0, "passes over the unlabeled rows per cycle (when more than `steps`)",
+                   0.0),
             Option("max_steps", 3000, "cap on the steps of a cycle", 1),
             Option("include_labeled", False, "the labeled rows also count as unlabeled"))
 

@@ -29,7 +29,8 @@ def test_step_rule_is_a_fixed_count_whatever_the_pool_never_below_supervised():
     assert ssl_steps(60, 1000, 40, defaults) == ssl_steps(60, 100_000, 40, defaults) == SSL_STEPS
     assert ssl_steps(SSL_STEPS + 400, 1000, 64, defaults) == SSL_STEPS + 400   # never fewer than supervised
     # passes over the pool, when asked, add steps where they are more than `steps`, up to the cap
-    options = resolve_options("fixmatch", {"mu": 7, "steps": 10, "unlabeled_epochs": 2.0, "max_steps": 500}, where="t")
+    options = resolve_options("fixmatch", {"mu": 7, "steps": 10, "unlabeled_epochs": 2.0, "max_steps": 500},
+                              where="t")
     assert ssl_steps(10, 1000, 16, options) == 18          # ceil(2 * 1000 / 112)
     assert ssl_steps(10, 500, 16, options) == 10           # ceil(2 * 500 / 112) = 9 < steps
     assert ssl_steps(40, 1000, 16, options) == 40          # never fewer than supervised training
