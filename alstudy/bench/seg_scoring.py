@@ -9,6 +9,8 @@ the pool."""
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 
 from alstudy.bench.section import Section, target
@@ -18,7 +20,7 @@ from alstudy.training.infer import DENSE_BATCH
 SHAPE, CLASSES, WIDTH, DROPOUT = (1, 32, 32), 11, 16, 0.25
 MC_SAMPLES = 20
 POOLS = {"smoke": 64, "quick": 1_000, "full": 4_000}
-REPEATS = {"smoke": 1, "quick": 1, "full": 3}
+REPEATS = {"smoke": 1, "quick": 3, "full": 5}
 # (case, strategy, options): bald at its default pixel subsample and on every pixel
 CASES = (("mean entropy", "entropy", {}), ("bald", "bald", {"mc_samples": MC_SAMPLES}),
          ("bald, every pixel", "bald", {"mc_samples": MC_SAMPLES, "pixels": None}))
@@ -67,15 +69,24 @@ def run(mode: str, *, device: str) -> Section:
     section = Section("seg_scoring", f"Segmentation pool scoring (U-Net width {WIDTH}, {SHAPE[1]}x{SHAPE[2]} "
                                      f"scenes, {CLASSES} classes, batches of {DENSE_BATCH} images)")
     model, x, to_float = _setup(n, device)
-    forward = lambda: [model(to_float(x[i:i + DENSE_BATCH])) for i in range(0, n, DENSE_BATCH)]  # noqa: E731
-    with torch.inference_mode():
-        forward()
-        t_forward = seconds(forward, device=device, repeats=REPEATS[mode])
-    section.rows.append({"case": "forward only", "pool": n, "images_per_s": n / t_forward, "cost": 1.0})
+
+    def forward() -> None:
+        with torch.inference_mode():
+            for i in range(0, n, DENSE_BATCH):
+                model(to_float(x[i:i + DENSE_BATCH]))
+
+    runs = {"forward only": forward}
     for case, name, options in CASES:
-        _score(model, x[:DENSE_BATCH], to_float, name, options, device)
-        t = seconds(lambda: _score(model, x, to_float, name, options, device), device=device, repeats=REPEATS[mode])
-        section.rows.append({"case": case, "pool": n, "images_per_s": n / t, "cost": t / t_forward})
+        _score(model, x[:DENSE_BATCH], to_float, name, options, device)  # lazy initialization
+        runs[case] = lambda name=name, options=options: _score(model, x, to_float, name, options, device)
+    forward()
+    # rounds of every case back to back: a cost is the median of its ratios within a round,
+    # so load that drifts between rounds moves both sides of a ratio alike
+    rounds = [{case: seconds(fn, device=device) for case, fn in runs.items()} for _ in range(REPEATS[mode])]
+    for case in runs:
+        t = statistics.median(r[case] for r in rounds)
+        cost = statistics.median(r[case] / r["forward only"] for r in rounds)
+        section.rows.append({"case": case, "pool": n, "images_per_s": n / t, "cost": cost})
     if mode == "smoke":
         section.notes.append("peak memory is not measured at smoke sizes")
     elif torch.device(device).type == "cpu":
