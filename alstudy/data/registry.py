@@ -51,6 +51,8 @@ _SPECS = (
                 n_train=4000),
     DatasetSpec("mnist5k", "image", 10, (1, 28, 28), "cnn2d", "crop", "alstudy.data.embedded:load_mnist5k",
                 n_train=4000),
+    DatasetSpec("mnist5k_seg", "image", 11, (1, 32, 32), "unet", "seg_crop",
+                "alstudy.data.segmentation:load_mnist5k_seg", n_train=4000, task="segmentation"),
     DatasetSpec("breast_cancer", "tabular", 2, (30,), "mlp", "tabular",
                 "alstudy.data.embedded:load_breast_cancer", n_train=379),
     DatasetSpec("wine", "tabular", 3, (13,), "mlp", "tabular", "alstudy.data.embedded:load_wine",
@@ -69,7 +71,7 @@ _BY_NAME = {spec.name: spec for spec in _SPECS}
 # One copy per process (a Ray worker runs many campaigns on the same data); keyed by
 # (name, root). Callers must treat the tensors as read-only.
 _CACHE: dict[tuple[str, str | None], "Dataset"] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()   # re-entrant: a loader may build on another dataset (mnist5k_seg on mnist5k)
 
 
 def dataset_names() -> list[str]:

@@ -22,11 +22,12 @@ EMBEDDED = {  # name: (train rows, test rows, dtype)
     "breast_cancer": (379, 190, torch.float32),
     "wine": (118, 60, torch.float32),
 }
+SEGMENTATION = {"mnist5k_seg"}
 
 
 def test_names_and_info_rows():
     names = dataset_names()
-    assert set(EMBEDDED) | {"cifar10", "cifar100", "svhn", "mnist", "fashion_mnist"} == set(names)
+    assert set(EMBEDDED) | SEGMENTATION | {"cifar10", "cifar100", "svhn", "mnist", "fashion_mnist"} == set(names)
     rows = {row["name"]: row for row in dataset_info()}
     assert list(rows) == names
     assert rows["digits"]["model"] == "mlp" and rows["mnist1d"]["model"] == "cnn1d"
@@ -142,7 +143,7 @@ def test_dataset_augmenter_fits_its_batches(name):
 def test_recorded_train_sizes_match_the_loaded_data():
     from alstudy.data import dataset_spec, get_dataset
 
-    for name in ("digits", "mnist1d", "mnist5k", "breast_cancer", "wine"):
+    for name in ("digits", "mnist1d", "mnist5k", "mnist5k_seg", "breast_cancer", "wine"):
         assert dataset_spec(name).n_train == get_dataset(name).n_train, name
 
 
