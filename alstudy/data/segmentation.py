@@ -2,9 +2,10 @@
 
 The generator, fixed so every load gives the same bytes:
 
-* A scene is `SCENE_SIZE` x `SCENE_SIZE` (32 x 32: the U-Net's CPU step at batch 16 is ~50 ms
-  there and four times that at 64 x 64, while 32 px still holds three legible digits), black,
-  with 1 to `MAX_DIGITS` (3) digits, the count uniform.
+* A scene is `SCENE_SIZE` x `SCENE_SIZE` (32 x 32, chosen for time: a prototype U-Net step at
+  batch 16 took 45-59 ms there on one loaded CPU thread, and 64 x 64 has four times the pixels
+  to convolve; 32 px still holds three legible digits), black, with 1 to `MAX_DIGITS` (3)
+  digits, the count uniform.
 * Digits are drawn without replacement from a seeded permutation of the split's digits, taken
   again (a new permutation) when used up, so every digit serves about equally often. Train
   scenes use only mnist5k's train digits, test scenes only its test digits.
@@ -16,7 +17,8 @@ The generator, fixed so every load gives the same bytes:
   (background) everywhere except where a placed digit's resized intensity is >= `STROKE`
   (128 of 255), which gets that digit's class + 1 (classes 1..10 = digits 0..9); where strokes
   overlap, the digit drawn later wins.
-* Counts: `SCENES` = 4000 train and 1000 test scenes, generator seeds `SCENE_SEEDS`.
+* Counts: `SCENES` = 4000 train and 1000 test scenes, generator seeds `SCENE_SEEDS`. Measured:
+  background is 90.0 % of train pixels (89.9 % of test), each digit class 0.6-1.4 %.
 
 Each placement is kept as a row (scene, digit, side, top, left) of `Scenes.placements`, the
 digit being a row of the same split of `mnist5k` (its `x_train` for train scenes, `x_test` for

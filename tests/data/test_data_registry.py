@@ -22,7 +22,7 @@ EMBEDDED = {  # name: (train rows, test rows, dtype)
     "breast_cancer": (379, 190, torch.float32),
     "wine": (118, 60, torch.float32),
 }
-SEGMENTATION = {"mnist5k_seg"}
+SEGMENTATION = {"mnist5k_seg", "voc2012", "cityscapes", "oxford_pets_seg"}
 
 
 def test_names_and_info_rows():
@@ -31,9 +31,9 @@ def test_names_and_info_rows():
     rows = {row["name"]: row for row in dataset_info()}
     assert list(rows) == names
     assert rows["digits"]["model"] == "mlp" and rows["mnist1d"]["model"] == "cnn1d"
-    assert rows["cifar10"] == {"name": "cifar10", "kind": "image", "task": "classification", "classes": 10, "input_shape": "3x32x32",
-                               "model": "resnet18", "augmentation": "crop_flip", "source": "local root",
-                               "needs_root": True}
+    assert rows["cifar10"] == {"name": "cifar10", "kind": "image", "task": "classification", "classes": 10,
+                               "input_shape": "3x32x32", "model": "resnet18", "augmentation": "crop_flip",
+                               "source": "local root", "needs_root": True}
     assert rows["svhn"]["augmentation"] == "crop" and rows["mnist"]["model"] == "cnn2d"
     assert not any(rows[name]["needs_root"] for name in EMBEDDED)
 

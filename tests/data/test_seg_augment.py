@@ -114,3 +114,30 @@ def test_dataset_augmenter_pads_masks_with_ignore_index_where_the_dataset_has_on
     assert torch.allclose(_pixels(ds, xa[:, 0][padded]), torch.zeros(()), atol=1e-3)
     # classification keeps its one-argument augmenter
     assert not isinstance(get_dataset("mnist5k").augmenter(1.0), JointAugment)
+
+
+@pytest.mark.parametrize("kind", ["seg_crop", "seg_crop_flip"])
+def test_reads_no_value_back_from_the_device(kind):
+    # as for classification (tests/data/test_augment.py): meta tensors raise on any read-back
+    x = torch.empty(8, 3, 16, 24, device="meta")
+    y = torch.empty(8, 16, 24, dtype=torch.uint8, device="meta")
+    xa, ya = make_augment(kind, 3.0, mean=(0.5,) * 3, std=(0.25,) * 3, fill=255)(x, y, _gen(), host=_gen(1))
+    assert xa.device.type == ya.device.type == "meta" and xa.shape == x.shape and ya.shape == y.shape
+    assert ya.dtype == torch.uint8
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["seg_crop", "seg_crop_flip"])
+def test_on_cuda_with_a_cuda_generator_and_no_host_sync(kind):
+    x = torch.randn(16, 3, 64, 128, device="cuda")
+    y = torch.randint(0, 19, (16, 64, 128), device="cuda").to(torch.uint8)
+    aug = make_augment(kind, 1.0, mean=(0.5,) * 3, std=(0.25,) * 3, fill=255)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")  # any synchronizing call below raises
+    try:
+        a, b = (aug(x, y, torch.Generator("cuda").manual_seed(1)) for _ in range(2))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and a[1].device.type == "cuda"
+    cpu = aug(x.cpu(), y.cpu(), _gen(1))
+    assert cpu[1].shape == a[1].shape
