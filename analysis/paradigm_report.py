@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.load import BASELINE
 from analysis.paradigms import ParadigmStats
 
 
@@ -22,7 +23,7 @@ def paradigm_section(p: ParadigmStats, *, figure: str | None = None) -> list[str
     """Markdown lines answering the across-paradigm questions (AUBC points, paired by seed)."""
     md = ["## Training paradigms", "",
           f"Paradigms: {', '.join(p.paradigms)}; reference (plainest supervised): **{p.reference}**. "
-          "Every number is a difference in test AUBC (accuracy points), paired by seed, with its 95 % t interval. "
+          f"Every number is a difference in test AUBC ({p.metric} points), paired by seed, with its 95 % t interval. "
           "All other sections of this report are computed within each paradigm: a 'dataset' there reads "
           "`<dataset>/<paradigm>`, and gains are over that paradigm's tuned random.", "",
           *paradigm_answers(p), "",
@@ -55,7 +56,8 @@ def paradigm_section(p: ParadigmStats, *, figure: str | None = None) -> list[str
 
 def paradigm_answers(p: ParadigmStats) -> list[str]:
     """The four questions answered in one line each, from the tables below (means and 95 % intervals)."""
-    md = ["**Answers** (test AUBC points, paired by seed; an interval that excludes 0 is called clear):", ""]
+    md = [f"**Answers** (test AUBC, {p.metric} points, paired by seed; an interval that excludes 0 is called clear):",
+          "", *random_ssl_answers(p)]
     for dataset, group in p.paradigm_effect.groupby("dataset", sort=False):
         top = group.loc[group["mean"].idxmax()]
         more = top["mean"] > (top["best_gain"] if pd.notna(top["best_gain"]) else 0.0)
@@ -88,6 +90,25 @@ def paradigm_answers(p: ParadigmStats) -> list[str]:
         w = p.stability["kendall_w"]
         md.append(f"* *Ranking across paradigms:* Kendall's W {w.min():.2f}-{w.max():.2f} over datasets "
                   f"(1 = the same order in every paradigm, 0 = none shared).")
+    return md
+
+
+def random_ssl_answers(p: ParadigmStats) -> list[str]:
+    """"Does random with SSL beat every strategy with and without SSL?", one line per dataset and SSL paradigm."""
+    md = []
+    for _, r in p.random_ssl.iterrows():
+        rival = f"{r['closest_strategy']} in {r['closest_paradigm']}"
+        if r["beaten"] == r["rivals"]:
+            verdict = "**yes**: its interval against every one of them is above 0"
+        elif r["beaten_by"] > 0:
+            verdict = f"**no**: {int(r['beaten_by'])} of them beat it with an interval below 0"
+        else:
+            verdict = (f"not clearly: it is clear of {int(r['beaten'])} of them; the rest are within noise "
+                       "(more seeds needed)")
+        md.append(f"* *Random with SSL, {r['dataset']}:* does {BASELINE} in {r['paradigm']} beat every strategy with "
+                  f"and without SSL ({int(r['rivals'])} other cells)? {verdict}. Closest: {rival}, "
+                  f"{BASELINE} − it = {_ci(r['mean'], r['ci_low'], r['ci_high'])} {p.metric} points "
+                  f"({int(r['n'])} seeds, unadjusted).")
     return md
 
 
@@ -151,7 +172,7 @@ def paradigm_summary(p: ParadigmStats) -> dict:
     return {"paradigms": {"names": p.paradigms, "reference": p.reference},
             "paradigm_effect": records(p.paradigm_effect), "strategy_spread": records(p.strategy_spread),
             "gain_over_random_per_paradigm": records(p.gains),
-            "rank_stability_across_paradigms": records(p.stability)}
+            "rank_stability_across_paradigms": records(p.stability), "random_with_ssl": records(p.random_ssl)}
 
 
 def write_paradigm_figure(p: ParadigmStats, out: Path) -> str:
