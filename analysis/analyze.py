@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import cd, curves, gain, penalty, pooled, ranks, regimes, stability, tuning, verdicts
+from analysis.claims import mittal_claims
 from analysis.load import (BASELINE, EVAL_PHASE, arms, dataset_metrics, drop_incomplete, metric_legend, metric_words,
                            phase_rows, validate)
 from analysis.paradigms import ParadigmStats, fold_paradigms, has_paradigms, paradigm_analysis
@@ -69,6 +70,7 @@ class Analysis:
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)  # can the tuning tell its trials apart?
     tuned_vs_untuned: pd.DataFrame = field(default_factory=pd.DataFrame)  # eval − untuned test AUBC, paired
     paradigms: ParadigmStats | None = None  # across paradigms (studies with more than one)
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)  # Mittal et al.'s claims, decided or open
     metrics: dict[str, str] = field(default_factory=dict)  # dataset -> its metric ("acc", "miou")
 
     @property
@@ -129,6 +131,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     settings = settings or Settings()
     validate(frame)
     across = paradigm_analysis(frame, level=settings.level) if has_paradigms(frame) else None
+    claims = (mittal_claims(across.aubc, frame.loc[frame["phase"] == EVAL_PHASE], margin=settings.margin)
+              if across is not None else pd.DataFrame())
     # verdicts keep the paradigm as its own level (summary.json: paradigm -> dataset -> strategy)
     table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
                               level=settings.level, rounds=settings.rounds)
@@ -180,6 +184,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         tuned_vs_untuned=(tuning.tuned_vs_untuned(main.aubc, others["untuned"].aubc, level=settings.level)
                           if "untuned" in others else pd.DataFrame()),
         paradigms=across,
+        claims=claims,
         metrics=metrics,
     )
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.load import BASELINE
 from analysis.paradigms import ParadigmStats
 
 
@@ -57,7 +56,7 @@ def paradigm_section(p: ParadigmStats, *, figure: str | None = None) -> list[str
 def paradigm_answers(p: ParadigmStats) -> list[str]:
     """The four questions answered in one line each, from the tables below (means and 95 % intervals)."""
     md = [f"**Answers** (test AUBC, {p.metric} points, paired by seed; an interval that excludes 0 is called clear):",
-          "", *random_ssl_answers(p)]
+          ""]
     for dataset, group in p.paradigm_effect.groupby("dataset", sort=False):
         top = group.loc[group["mean"].idxmax()]
         more = top["mean"] > (top["best_gain"] if pd.notna(top["best_gain"]) else 0.0)
@@ -90,25 +89,6 @@ def paradigm_answers(p: ParadigmStats) -> list[str]:
         w = p.stability["kendall_w"]
         md.append(f"* *Ranking across paradigms:* Kendall's W {w.min():.2f}-{w.max():.2f} over datasets "
                   f"(1 = the same order in every paradigm, 0 = none shared).")
-    return md
-
-
-def random_ssl_answers(p: ParadigmStats) -> list[str]:
-    """"Does random with SSL beat every strategy with and without SSL?", one line per dataset and SSL paradigm."""
-    md = []
-    for _, r in p.random_ssl.iterrows():
-        rival = f"{r['closest_strategy']} in {r['closest_paradigm']}"
-        if r["beaten"] == r["rivals"]:
-            verdict = "**yes**: its interval against every one of them is above 0"
-        elif r["beaten_by"] > 0:
-            verdict = f"**no**: {int(r['beaten_by'])} of them beat it with an interval below 0"
-        else:
-            verdict = (f"not clearly: it is clear of {int(r['beaten'])} of them; the rest are within noise "
-                       "(more seeds needed)")
-        md.append(f"* *Random with SSL, {r['dataset']}:* does {BASELINE} in {r['paradigm']} beat every strategy with "
-                  f"and without SSL ({int(r['rivals'])} other cells)? {verdict}. Closest: {rival}, "
-                  f"{BASELINE} − it = {_ci(r['mean'], r['ci_low'], r['ci_high'])} {p.metric} points "
-                  f"({int(r['n'])} seeds, unadjusted).")
     return md
 
 
@@ -172,7 +152,7 @@ def paradigm_summary(p: ParadigmStats) -> dict:
     return {"paradigms": {"names": p.paradigms, "reference": p.reference},
             "paradigm_effect": records(p.paradigm_effect), "strategy_spread": records(p.strategy_spread),
             "gain_over_random_per_paradigm": records(p.gains),
-            "rank_stability_across_paradigms": records(p.stability), "random_with_ssl": records(p.random_ssl)}
+            "rank_stability_across_paradigms": records(p.stability)}
 
 
 def write_paradigm_figure(p: ParadigmStats, out: Path) -> str:

@@ -9,10 +9,7 @@ validation set and initial weights), on test AUBC:
 * `strategy_spread`: per (dataset, paradigm), the largest gain over that paradigm's random and
   the SD of the strategies' mean AUBCs (does augmentation or SSL blur the differences?);
 * `gains`: every strategy over random inside each paradigm (does AL add on top of SSL?);
-* `stability`: per dataset, Kendall's W and mean τ-b of the strategy ranking across paradigms;
-* `random_ssl`: per dataset and semi-supervised paradigm (method other than `supervised`), random
-  in it against every other (strategy, paradigm) cell, with and without SSL: Mittal et al. 2019's
-  "random selection with semi-supervised learning performs best", tested cell by cell.
+* `stability`: per dataset, Kendall's W and mean τ-b of the strategy ranking across paradigms.
 
 AUBC is of each dataset's metric (accuracy or mIoU, `load.with_scores`); `metric` says which in words.
 
@@ -45,7 +42,6 @@ class ParadigmStats:
     strategy_spread: pd.DataFrame   # dataset, paradigm, max_gain, best_strategy, sd_aubc, n_strategies
     gains: pd.DataFrame             # paradigm, dataset, strategy, mean, ci_low, ci_high, p_value, n
     stability: pd.DataFrame         # dataset, kendall_w, p_value, mean_tau, n_paradigms
-    random_ssl: pd.DataFrame        # dataset, paradigm, rivals, beaten, beaten_by, closest_*, mean, ci_low, ci_high, n
     metric: str = "accuracy"        # the metric of the AUBCs in words ("score" when datasets mix them)
 
 
@@ -86,45 +82,7 @@ def paradigm_analysis(frame: pd.DataFrame, *, level: float = 0.95) -> ParadigmSt
     return ParadigmStats(paradigms=sorted(per["paradigm"].unique()), reference=ref, aubc=per,
                          paradigm_effect=_effect(per, gains, ref, level), strategy_spread=_spread(per, gains),
                          gains=gains, stability=_stability(per),
-                         random_ssl=random_with_ssl(per, ssl_paradigms(frame), level=level),
                          metric=metric_words(dataset_metrics(frame.loc[frame["phase"] == EVAL_PHASE])))
-
-
-def ssl_paradigms(frame: pd.DataFrame) -> list[str]:
-    """Paradigms whose method is semi-supervised (any `method` other than `supervised`); none
-    when the results have no `method` column."""
-    if "method" not in frame:
-        return []
-    methods = frame.dropna(subset=["paradigm"]).groupby("paradigm")["method"].first()
-    return sorted(str(p) for p, m in methods.items() if str(m) != "supervised")
-
-
-RANDOM_SSL_COLUMNS = ["dataset", "paradigm", "rivals", "beaten", "beaten_by", "closest_strategy",
-                      "closest_paradigm", "mean", "ci_low", "ci_high", "p_value", "n"]
-
-
-def random_with_ssl(per: pd.DataFrame, ssl: list[str], *, level: float = 0.95) -> pd.DataFrame:
-    """Does random with SSL beat every strategy with and without SSL? Per dataset and SSL paradigm P:
-    AUBC of random in P minus each other (strategy, paradigm) cell, paired by seed. rivals: cells
-    compared; beaten / beaten_by: cells whose difference has an interval above / below 0; closest_*:
-    the cell with the smallest mean difference, and mean, ci_low, ci_high, p_value, n of that one."""
-    out = []
-    for dataset, group in per.groupby("dataset", sort=True):
-        table = group.pivot_table(index="seed", columns=["strategy", "paradigm"], values="aubc", aggfunc="mean")
-        for paradigm in ssl:
-            if (BASELINE, paradigm) not in table.columns:
-                continue
-            diffs = [((s, p), paired_summary((table[(BASELINE, paradigm)] - table[(s, p)]).dropna().to_numpy(),
-                                             level=level))
-                     for s, p in table.columns if (s, p) != (BASELINE, paradigm)]
-            diffs = [(cell, d) for cell, d in diffs if d["n"] > 0]
-            if not diffs:
-                continue
-            (strategy, rival), closest = min(diffs, key=lambda item: item[1]["mean"])
-            out.append((dataset, paradigm, len(diffs), sum(d["ci_low"] > 0 for _, d in diffs),
-                        sum(d["ci_high"] < 0 for _, d in diffs), strategy, rival, closest["mean"],
-                        closest["ci_low"], closest["ci_high"], closest["p_value"], closest["n"]))
-    return pd.DataFrame(out, columns=RANDOM_SSL_COLUMNS)
 
 
 def _effect(per: pd.DataFrame, gains: pd.DataFrame, ref: str, level: float) -> pd.DataFrame:

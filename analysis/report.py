@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis import figures
 from analysis.analyze import Analysis, has_baseline, n_seeds, stability_warning
+from analysis.claims import claims_section
 from analysis.load import BASELINE
 from analysis.markdown import fmt_value as _fmt
 from analysis.markdown import markdown_table
@@ -106,6 +107,8 @@ def write_tables(a: Analysis, out: Path) -> dict[str, Path]:
     }
     if a.tuning_effect is not None:
         tables["tuning_effect"] = a.tuning_effect
+    if len(a.claims):
+        tables["claims"] = a.claims
     if len(a.tuned_vs_untuned):
         tables["tuned_vs_untuned"] = a.tuned_vs_untuned
     paths = {}
@@ -126,6 +129,7 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
         from analysis.paradigm_report import paradigm_section, write_paradigm_figure
 
         md += paradigm_section(a.paradigms, figure=write_paradigm_figure(a.paradigms, out))
+        md += claims_section(a.claims, margin=s.margin, metric=metric)
     md += [*verdict_section(a, strategies), "## Answer", ""]
     md += [f"* {line}" for line in headline(a)]
     md += ["", "Scores are test AUBC of the evaluation phase (each cell's tuned hyperparameters on seeds "
