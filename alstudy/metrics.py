@@ -95,5 +95,5 @@ def diverged(record: Mapping[str, Any]) -> bool:
 def divergence_line(record: Mapping[str, Any]) -> str:
     """What a diverged cycle (`diverged(record)`) means, in one line."""
     return (f"the model diverged at cycle {record['cycle']} (validation loss {record.get('val_loss')}, test loss "
-            f"{record.get('test_loss')}; a smaller lr?): its {METRIC_LABELS[metric_of(record)]} is chance and its picks "
-            "are not informed by it")
+            f"{record.get('test_loss')}; a smaller lr?): its {METRIC_LABELS[metric_of(record)]} is chance and "
+            "its picks are not informed by it")

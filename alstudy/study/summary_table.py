@@ -2,8 +2,10 @@
 strategy's evaluation AUBC and rank.
 
 Read from results.parquet (the same file `analysis` reads): test AUBC of the evaluation
-phase in each dataset's metric (accuracy or mIoU: the rows' `metric` column), averaged over the evaluation seeds; rank 1 = best within the (dataset, paradigm) (tied
-strategies share their average rank, as in `alstudy report`). The untuned arm's test AUBC is shown beside it when the study has one.
+phase in each dataset's metric (accuracy or mIoU: the rows' `metric` column, named in the
+table's first line), averaged over the evaluation seeds; rank 1 = best within the (dataset,
+paradigm) (tied strategies share their average rank, as in `alstudy report`). The untuned
+arm's test AUBC is shown beside it when the study has one.
 """
 
 from __future__ import annotations

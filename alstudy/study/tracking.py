@@ -30,7 +30,8 @@ from alstudy.study.plan import PHASES
 
 DEFAULT = ""      # the embedded SQLite store inside the results store
 _PARAMS = ("dataset", "strategy", "model", "paradigm", "seed")
-_METRICS = ("n_labeled", *(c for m in METRIC_LABELS for c in metric_columns(m)), "val_pixel_acc", "test_pixel_acc")
+_METRICS = ("n_labeled", *(c for m in METRIC_LABELS for c in metric_columns(m)),
+            "val_pixel_acc", "test_pixel_acc")
 
 
 def tracking_uri(setting: bool | str, flag: str | None, *, root: str) -> str | None:
