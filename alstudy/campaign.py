@@ -4,7 +4,8 @@
                           -> unless last: score the pool, the strategy picks b new labels
 
 Each record describes one cycle: the labels that arrived for it (`new_indices`; cycle 0 holds
-the initial set), the time spent choosing them, training on L_c and the accuracies.
+the initial set), the time spent choosing them, training on L_c and the scores in the metric
+of the dataset's task (`metric`: "acc" or "miou"; alstudy.training.task).
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ import numpy as np
 import torch
 
 from alstudy.config import CampaignConfig, ResolvedBudget
-from alstudy.data import get_dataset
+from alstudy.data import dataset_spec, get_dataset
 from alstudy.data.splits import read_splits, split_folder
+from alstudy.errors import UsageError
 from alstudy.models import make_model
 from alstudy.models.weights import start_from
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
-from alstudy.training.ensemble import ensemble_accuracy, fit_members, member_probs
+from alstudy.training.ensemble import fit_members, member_probs
 from alstudy.training.fit import FitStats, fit
-from alstudy.training.infer import embed, evaluate, infer
+from alstudy.training.infer import embed, infer
 from alstudy.training.loss_module import LossLearner, predict_losses
 from alstudy.training.methods import METHODS, check_method, resolve_options
+from alstudy.training.task import task_for
 
 Record = dict[str, Any]
 
@@ -76,6 +79,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
         return records
     dev = torch.device(device)
     data = get_dataset(config.dataset, root=config.data_root, download=config.download).to(dev)
+    task = task_for(data)
     budget = config.budget.resolve(data.n_train)
     strategy = make_strategy(config.strategy, **dict(config.strategy_options))
     needs = strategy.needs()
@@ -114,13 +118,12 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             stats = fit(model, data.x_train[lab], data.y_train[lab], train=config.train,
                         to_float=data.to_float, augment=augment,
                         gen=torch_generator(seed, "train", cycle, device=dev.type),
-                        mix_rng=numpy_generator(seed, "mixup", cycle), aux=learner, unlabeled=term)
+                        mix_rng=numpy_generator(seed, "mixup", cycle), aux=learner, unlabeled=term, task=task)
             t1 = _now(dev)
-            val_acc, val_loss = evaluate(model, x_val, y_val, to_float=data.to_float)
-            test_acc, test_loss = evaluate(model, data.x_test, data.y_test, to_float=data.to_float)
-            record = {**base, "cycle": cycle, "n_labeled": len(labeled),
-                      "val_acc": val_acc, "test_acc": test_acc, "val_loss": val_loss,
-                      "test_loss": test_loss, "new_indices": [int(i) for i in pending["new_indices"]],
+            scores = task.columns(task.evaluate(model, x_val, y_val, to_float=data.to_float),
+                                  task.evaluate(model, data.x_test, data.y_test, to_float=data.to_float))
+            record = {**base, "cycle": cycle, "n_labeled": len(labeled), **task.label_cost(data.y_train[lab]),
+                      **scores, "new_indices": [int(i) for i in pending["new_indices"]],
                       "seconds_train": t1 - t0, "seconds_eval": _now(dev) - t1,
                       "seconds_score": pending["seconds_score"],
                       "seconds_select": pending["seconds_select"], "steps": stats.steps,
@@ -128,8 +131,8 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
                       **(term.stats() if term is not None else {})}
             members = [model]
             if needs.ensemble > 1:
-                members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val,
-                                                seed=seed, cycle=cycle, like=stats, labeled=labeled, val=val)
+                members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val, seed=seed,
+                                                cycle=cycle, like=stats, labeled=labeled, val=val, task=task)
                 record.update(extra)
             records.append(record)
             pending = None
@@ -146,8 +149,12 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
 
 def checked(config: CampaignConfig) -> CampaignConfig:
     """`config` with every option of its method resolved (defaults included). An unknown method
-    or option is one UsageError here, as in a study file, never a KeyError deep in a cycle."""
+    or option is one UsageError here, as in a study file, never a KeyError deep in a cycle;
+    so is a recipe the dataset's task cannot train with (mixup on segmentation)."""
     check_method(config.method, "CampaignConfig.method")
+    problem = task_for(dataset_spec(config.dataset)).refusal(mixup=config.train.mixup)
+    if problem:
+        raise UsageError(problem, key="mixup", value=config.train.mixup)
     return dataclasses.replace(config, method_options=resolve_options(
         config.method, config.method_options, where="CampaignConfig.method_options"))
 
@@ -176,13 +183,14 @@ def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch
 
 
 def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,
-                   seed: int, cycle: int, like: FitStats, labeled: list[int], val: torch.Tensor
+                   seed: int, cycle: int, like: FitStats, labeled: list[int], val: torch.Tensor, task
                    ) -> tuple[list, Record]:
     """The ensemble of a cycle: `model` (member 0, trained like every strategy's model) and
     k - 1 members from their own initial weights (seed, 'init/member<i>', cycle), trained with
     the same recipe, init and method on the same labels: for member 0's steps and schedule
     (`like`), or, with a semi-supervised method, each with its own unlabeled term over the
-    same pool. Returns (members, record columns): the ensemble's accuracies, its size, the
+    same pool. Returns (members, record columns): the ensemble's scores in the task's metric
+    (`ensemble_val_<metric>`, `ensemble_test_<metric>`), its size, the
     method its members trained with (`members_method`), the mean of their unlabeled terms'
     statistics (`members_ssl_*`) and their training time."""
     dev = data.device
@@ -195,12 +203,13 @@ def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: in
     fit_members(others, data.x_train[lab], data.y_train[lab], train=config.train, to_float=data.to_float,
                 augment=data.augmenter(config.train.augment),
                 gen=torch_generator(seed, "train-members", cycle, device=dev.type),
-                mix_rng=numpy_generator(seed, "mixup-members", cycle), like=like, terms=terms)
+                mix_rng=numpy_generator(seed, "mixup-members", cycle), like=like, terms=terms, task=task)
     t1 = _now(dev)
     members = [model, *others]
     extra = {"ensemble_size": k, "members_method": config.method,
-             "ensemble_val_acc": ensemble_accuracy(members, x_val, y_val, to_float=data.to_float),
-             "ensemble_test_acc": ensemble_accuracy(members, data.x_test, data.y_test, to_float=data.to_float),
+             f"ensemble_val_{task.metric}": task.ensemble_scores(members, x_val, y_val, to_float=data.to_float),
+             f"ensemble_test_{task.metric}": task.ensemble_scores(members, data.x_test, data.y_test,
+                                                                  to_float=data.to_float),
              "seconds_train_members": t1 - t0}
     if terms:
         stats = [t.stats() for t in terms]

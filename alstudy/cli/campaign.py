@@ -108,7 +108,11 @@ def _campaign(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     config = _with_encoder(config, study, args, device)
 
-    print(f"{'cycle':>5} {'labels':>6} {'val_acc':>8} {'test_acc':>8} {'steps':>6} {'train_s':>8} {'select_s':>8}")
+    from alstudy.data import dataset_spec
+
+    metric = dataset_spec(config.dataset).metric   # acc or miou: the columns the records hold
+    print(f"{'cycle':>5} {'labels':>6} {'val_' + metric:>8} {'test_' + metric:>8} {'steps':>6} {'train_s':>8} "
+          f"{'select_s':>8}")
 
     from alstudy.metrics import diverged as model_diverged, divergence_line
 
@@ -119,8 +123,8 @@ def _campaign(args: argparse.Namespace) -> int:
         if not diverged and model_diverged(record):   # said once, where it starts
             diverged.append(record["cycle"])
             print(f"warning: {divergence_line(record)}", file=sys.stderr, flush=True)
-        print(f"{record['cycle']:>5} {record['n_labeled']:>6} {record['val_acc']:>8.4f} "
-              f"{record['test_acc']:>8.4f} {record['steps']:>6} {record['seconds_train']:>8.2f} "
+        print(f"{record['cycle']:>5} {record['n_labeled']:>6} {record['val_' + metric]:>8.4f} "
+              f"{record['test_' + metric]:>8.4f} {record['steps']:>6} {record['seconds_train']:>8.2f} "
               f"{record['seconds_score'] + record['seconds_select']:>8.2f}", flush=True)
 
     records = run_campaign(config, args.seed, device=device, on_cycle=show)
@@ -132,11 +136,16 @@ def _campaign(args: argparse.Namespace) -> int:
 
 def _check_trainable(config) -> None:
     """Settings that would crash every cycle, refused as `alstudy validate` refuses them in a study:
-    a BatchNorm model's batches need 2 rows, a semi-supervised method unlabeled rows."""
+    a BatchNorm model's batches need 2 rows, a semi-supervised method unlabeled rows, and the
+    dataset's task its recipe (mixup on segmentation)."""
     from alstudy.data import get_dataset
     from alstudy.study.checks import batchnorm_reason, has_batchnorm, unlabeled_problem
+    from alstudy.training.task import task_for
 
     data = get_dataset(config.dataset, root=config.data_root, download=config.download)
+    refusal = task_for(data).refusal(mixup=config.train.mixup)
+    if refusal:
+        raise UsageError(refusal, key="--set mixup", value=config.train.mixup)
     budget = config.budget.resolve(data.n_train)
     problem = unlabeled_problem(config.method, config.method_options, budget, data.n_train)
     if problem:

@@ -19,7 +19,9 @@ class Dataset:
     """Train/test tensors of the dataset `spec` describes, kept on one device.
 
     `x_*` are uint8 images (N, C, H, W) or float32 features (N, D) / signals (N, C, L);
-    `y_*` are int64 labels (N,). `to_float` turns a gathered batch into the float32 network
+    `y_*` are int64 labels (N,) for classification, uint8 masks (N, H, W) of class ids for
+    segmentation (`spec.ignore_index` where a pixel is unlabeled; a loss or metric turns them
+    into int64 one batch at a time). `to_float` turns a gathered batch into the float32 network
     input (uint8 -> [0, 1] -> per-channel standardization with `mean`/`std`; float data is
     stored already standardized and passes through). Indices everywhere in alstudy are
     absolute row indices into `x_train`. The spec's facts (name, classes, input shape,
@@ -41,6 +43,11 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return self.spec.num_classes
+
+    @property
+    def task(self) -> str:
+        """"classification" or "segmentation"."""
+        return self.spec.task
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -31,6 +31,17 @@ class DatasetSpec:
     loader: str                     # "module:function" called as function() or function(root, download=)
     needs_root: bool = False
     n_train: int | None = None      # train rows, where fixed (lets validation skip loading)
+    task: str = "classification"    # or "segmentation": y is then a uint8 mask (N, H, W)
+    ignore_index: int | None = None  # the mask value of unlabeled pixels (segmentation), if any
+
+    @property
+    def metric(self) -> str:
+        """The row column stem a campaign reports for this task: "acc" or "miou"."""
+        return METRICS[self.task]
+
+
+TASKS = ("classification", "segmentation")
+METRICS = {"classification": "acc", "segmentation": "miou"}
 
 
 _SPECS = (
@@ -76,7 +87,7 @@ def dataset_spec(name: str) -> DatasetSpec:
 
 def dataset_info() -> list[dict[str, Any]]:
     """One row per dataset for `alstudy list`."""
-    return [{"name": s.name, "kind": s.kind, "classes": s.num_classes,
+    return [{"name": s.name, "kind": s.kind, "task": s.task, "classes": s.num_classes,
              "input_shape": "x".join(map(str, s.input_shape)), "model": s.default_model,
              "augmentation": s.augmentation, "source": "local root" if s.needs_root else "embedded",
              "needs_root": s.needs_root} for s in _SPECS]

@@ -17,7 +17,10 @@ class ALModel(nn.Module):
 
     `levels` names the backbone's submodules whose outputs are its intermediate features, from
     shallow to deep (a ResNet's four stages); none: the embedding is the only level.
+    `dense`: per-pixel features and logits (alstudy.models.segmentation.SegModel).
     """
+
+    dense = False
 
     def __init__(self, backbone: nn.Module, embed_dim: int, num_classes: int, *, dropout: float,
                  levels: tuple[str, ...] = ()):

@@ -8,13 +8,18 @@ from typing import Any, Callable
 from alstudy.errors import UsageError
 from alstudy.models.almodel import ALModel
 from alstudy.models.resnet import resnet18, wrn
+from alstudy.models.segmentation import unet
 from alstudy.models.small import cnn1d, cnn2d, mlp
 
 MODELS: dict[str, Callable[..., ALModel]] = {
     "mlp": mlp, "cnn1d": cnn1d, "cnn2d": cnn2d, "resnet18": resnet18, "wrn28_2": wrn,
+    "unet": unet,
 }
 # Which input ranks each model accepts: (D,), (C, L) or (C, H, W); the MLP flattens anything.
-INPUT_RANKS = {"mlp": (1, 2, 3), "cnn1d": (2,), "cnn2d": (3,), "resnet18": (3,), "wrn28_2": (3,)}
+INPUT_RANKS = {"mlp": (1, 2, 3), "cnn1d": (2,), "cnn2d": (3,), "resnet18": (3,), "wrn28_2": (3,),
+               "unet": (3,)}
+# Segmentation models (SegModel, `dense`): per-pixel logits for segmentation datasets only.
+DENSE = frozenset({"unet"})
 
 
 MAX_SIZE = 65536   # widths, depths: beyond this a model would not fit any machine alstudy runs on
@@ -22,6 +27,11 @@ MAX_SIZE = 65536   # widths, depths: beyond this a model would not fit any machi
 
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+def is_dense(name: str) -> bool:
+    """Whether model `name` is a segmentation model (per-pixel logits, `SegModel`)."""
+    return name in DENSE
 
 
 def model_options(name: str) -> list[str]:

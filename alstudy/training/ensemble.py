@@ -9,7 +9,9 @@ mixup, augmentation, head dropout) and draws its own batches; a step gathers the
 rows and augments them in one call. In a semi-supervised method every member has its own
 unlabeled term, as member 0 does in `fit`: its rows join the member's batch in the same
 forward pass (its anchors get one pass without gradient before it), its loss the member's
-loss. The members train one after another with `fit` under SWA (`train.swa > 0`) and with a term that follows its model (Mean Teacher's teacher).
+loss. The members train one after another with `fit` under SWA (`train.swa > 0`), with a term that follows its model (Mean Teacher's teacher), and
+for a dense task (segmentation: per-pixel heads, masks as targets), each then under its own
+stop rule rather than member 0's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from alstudy.models.grouped import GroupedNet, supports
 from alstudy.training.fit import Augment, FitStats, fit, lr_factor, num_steps, optimizer_for
 from alstudy.training.infer import infer
 from alstudy.training.ssl.term import anchor_logits
+from alstudy.training.task import CLASSIFICATION, Task
 
 ToFloat = Callable[[torch.Tensor], torch.Tensor]
 Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B, ...) -> logits (K, B, C)
@@ -35,7 +38,7 @@ Forward = Callable[[torch.Tensor], torch.Tensor]   # the members' batches (K, B,
 def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
                 to_float: ToFloat, augment: Augment, gen: torch.Generator,
                 mix_rng: np.random.Generator, like: FitStats | None = None,
-                terms: list | None = None) -> FitStats:
+                terms: list | None = None, task: Task = CLASSIFICATION) -> FitStats:
     """Train `models` (same architecture, own initial weights) in place on (x, y), together,
     for `num_steps` under `lr_factor`'s schedule -- or, with `like` (member 0's `fit`), for the
     steps it took under the learning-rate schedule it followed: a training-watching stop rule
@@ -48,10 +51,10 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     """
     if not models:
         return FitStats(steps=0)
-    if train.swa > 0 or (terms is not None and any(t.follows_model for t in terms)):
+    if train.swa > 0 or task.dense or (terms is not None and any(t.follows_model for t in terms)):
         # plain fits: averaged weights need per-member BatchNorm passes, a teacher one model
         stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng,
-                     unlabeled=term) for m, term in zip(models, terms or [None] * len(models))]
+                     unlabeled=term, task=task) for m, term in zip(models, terms or [None] * len(models))]
         return stats[0]
     for m in models:
         m.train()

@@ -15,8 +15,10 @@ from alstudy.config import TrainConfig
 from alstudy.rng import derive_seed
 from alstudy.training.ssl.term import anchor_logits
 from alstudy.training.stopping import Plateau, warmup_decay
+from alstudy.training.task import CLASSIFICATION, Task
 
-# aug(x, gen, *, host) -> x: `gen` on x's device, `host` a CPU generator (alstudy.data.augment)
+# aug(x, gen, *, host) -> x: `gen` on x's device, `host` a CPU generator (alstudy.data.augment);
+# a segmentation dataset's aug(x, y, gen, *, host) -> (x, y) moves the masks too (`Task.augmented`)
 Augment = Callable[..., torch.Tensor]
 
 
@@ -69,8 +71,8 @@ def lr_factor(step: int, total: int, train: TrainConfig) -> float:
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
         to_float: Callable[[torch.Tensor], torch.Tensor], augment: Augment,
         gen: torch.Generator, mix_rng: np.random.Generator, aux: nn.Module | None = None,
-        unlabeled=None) -> FitStats:
-    """Train `model` in place on (x, y) with the recipe `train`.
+        unlabeled=None, task: Task = CLASSIFICATION) -> FitStats:
+    """Train `model` in place on (x, y) with the recipe `train` and the loss of `task`.
 
     `x` are stored inputs (uint8 images or floats) on the model's device; batches are index
     gathers and `augment` runs on whole batches. `gen` (on the device) drives shuffling and
@@ -84,7 +86,11 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     number of steps, sees every optimizer step, and may set the final weights (after SWA).
     `train.stop`: "fixed" runs `num_steps`; "plateau" stops when the training loss has
     plateaued (`stop_rule`), with `num_steps` as the cap; a semi-supervised term's count is fixed.
+    A segmentation `task`: y are uint8 masks (N, H, W), `augment` moves them with the images.
     """
+    problem = task.refusal(mixup=train.mixup)
+    if problem:
+        raise ValueError(problem)
     device = x.device
     n = int(y.shape[0])
     total = num_steps(n, train) if unlabeled is None else unlabeled.steps(num_steps(n, train))
@@ -114,7 +120,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         _train_steps(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
                      host=host, lambdas=lambdas, opt=opt, sched=sched, total=total, bs=bs,
                      swa_model=swa_model, swa_start=swa_start, aux=aux, unlabeled=unlabeled,
-                     stopper=stopper)
+                     stopper=stopper, task=task)
 
     if swa_model is not None and (stopper is None or int(swa_model.n_averaged) > 0):
         model.load_state_dict(swa_model.module.state_dict())
@@ -135,7 +141,7 @@ def stop_rule(cap: int, train: TrainConfig, *, device: torch.device) -> Plateau 
 
 
 def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, opt, sched, total,
-                 bs, swa_model, swa_start, aux=None, unlabeled=None, stopper=None) -> None:
+                 bs, swa_model, swa_start, aux=None, unlabeled=None, stopper=None, task=CLASSIFICATION) -> None:
     device, n, cuda = x.device, int(y.shape[0]), x.device.type == "cuda"
     model.train()
     if aux is not None:
@@ -147,10 +153,9 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
             perm, pos = torch.randperm(n, device=device, generator=gen), 0
         idx = perm[pos:pos + bs]
         pos += bs
-        xb = augment(to_float(x[idx]), gen, host=host)
+        xb, yb = task.augmented(augment, to_float(x[idx]), y[idx], gen, host=host)
         if xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        yb = y[idx]
         xu = None if unlabeled is None else unlabeled.inputs(gen, host)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             anchors = None if unlabeled is None else anchor_logits(unlabeled.anchors(), model)
@@ -158,14 +163,14 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
                 lam = float(lambdas[step])
                 mate = torch.randperm(bs, device=device, generator=gen)
                 out, out_u, levels = _forward(model, lam * xb + (1 - lam) * xb[mate], xu, levels=aux is not None)
-                loss = (lam * F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
-                        + (1 - lam) * F.cross_entropy(out, yb[mate], label_smoothing=train.label_smoothing))
+                loss = (lam * task.loss(out, yb, label_smoothing=train.label_smoothing)
+                        + (1 - lam) * task.loss(out, yb[mate], label_smoothing=train.label_smoothing))
             else:
                 out, out_u, levels = _forward(model, xb, xu, levels=aux is not None)
-                loss = F.cross_entropy(out, yb, label_smoothing=train.label_smoothing)
+                loss = task.loss(out, yb, label_smoothing=train.label_smoothing)
             if aux is not None:
                 mix = (lam, mate) if lambdas is not None else None
-                loss = loss + aux(levels, _row_losses(out, yb, train, mix), step=step, total=total)
+                loss = loss + aux(levels, _row_losses(out, yb, train, mix, task), step=step, total=total)
             if out_u is not None:
                 loss = loss + unlabeled.loss(out_u, anchors)
         opt.zero_grad(set_to_none=True)
@@ -183,9 +188,11 @@ def _train_steps(model, x, y, *, train, to_float, augment, gen, host, lambdas, o
             swa_model.update_parameters(model)
 
 
-def _row_losses(out: torch.Tensor, yb: torch.Tensor, train: TrainConfig, mix) -> torch.Tensor:
-    """The task loss of each row, (B,): what the step's mean loss averages."""
-    ce = lambda t: F.cross_entropy(out, t, label_smoothing=train.label_smoothing, reduction="none")  # noqa: E731
+def _row_losses(out: torch.Tensor, yb: torch.Tensor, train: TrainConfig, mix,
+                task: Task = CLASSIFICATION) -> torch.Tensor:
+    """The task loss of each row, (B,): what the step's mean loss averages (an image's: the
+    mean over its labeled pixels)."""
+    ce = lambda t: task.loss(out, t, label_smoothing=train.label_smoothing, reduction="none")  # noqa: E731
     if mix is None:
         return ce(yb)
     lam, mate = mix

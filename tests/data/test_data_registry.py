@@ -30,11 +30,18 @@ def test_names_and_info_rows():
     rows = {row["name"]: row for row in dataset_info()}
     assert list(rows) == names
     assert rows["digits"]["model"] == "mlp" and rows["mnist1d"]["model"] == "cnn1d"
-    assert rows["cifar10"] == {"name": "cifar10", "kind": "image", "classes": 10, "input_shape": "3x32x32",
+    assert rows["cifar10"] == {"name": "cifar10", "kind": "image", "task": "classification", "classes": 10, "input_shape": "3x32x32",
                                "model": "resnet18", "augmentation": "crop_flip", "source": "local root",
                                "needs_root": True}
     assert rows["svhn"]["augmentation"] == "crop" and rows["mnist"]["model"] == "cnn2d"
     assert not any(rows[name]["needs_root"] for name in EMBEDDED)
+
+
+def test_classification_specs_report_accuracy():
+    for name in dataset_names():
+        spec = dataset_spec(name)
+        if spec.task == "classification":
+            assert (spec.metric, spec.ignore_index) == ("acc", None), name
 
 
 def test_registry_import_does_not_load_torch():

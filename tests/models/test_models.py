@@ -7,12 +7,18 @@ import torch
 
 from alstudy.errors import UsageError
 from alstudy.models import make_model, model_names
+from alstudy.models.registry import is_dense
 
 SHAPES = {"mlp": (1, 8, 8), "cnn1d": (1, 40), "cnn2d": (1, 28, 28),
           "resnet18": (3, 32, 32), "wrn28_2": (3, 32, 32)}
+CLASSIFIERS = [name for name in model_names() if not is_dense(name)]   # segmentation: test_segmentation.py
 
 
-@pytest.mark.parametrize("name", model_names())
+def test_every_classification_model_has_a_test_shape():
+    assert sorted(CLASSIFIERS) == sorted(SHAPES)
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_model_exposes_embedding_and_logits(name):
     model = make_model(name, SHAPES[name], 7, dropout=0.2).eval()
     x = torch.randn(3, *SHAPES[name])
@@ -31,7 +37,7 @@ def test_unknown_model_or_option_is_a_clear_error():
         make_model("cnn2d", (10,), 2)
 
 
-@pytest.mark.parametrize("name", model_names())
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_forward_levels_gives_the_logits_and_features_from_shallow_to_deep(name):
     model = make_model(name, SHAPES[name], 7, dropout=0.2).eval()
     x = torch.randn(3, *SHAPES[name])
