@@ -9,7 +9,8 @@ ops and made 5 members cost more than 5 separate fits.
 
 Supported: `nn.Sequential` backbones of Linear, Conv2d (groups 1), BatchNorm1d/2d, ReLU,
 MaxPool2d, AdaptiveAvgPool2d(1), Flatten and AsRows, with the ALModel head (dropout +
-Linear): alstudy's mlp, cnn1d and cnn2d (`supports`). Other models train with `vmap`.
+Linear): alstudy's mlp, cnn1d and cnn2d (`supports`). Other models train with `vmap`, and
+segmentation models (a U-Net's skips, per-pixel heads) one after another with `fit`.
 
 Layouts: "rows" (K, B, F), one member per leading slice; "maps" (B, K*C, ...), the members'
 channels side by side (what grouped convolutions and BatchNorm read).

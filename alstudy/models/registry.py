@@ -8,18 +8,23 @@ from typing import Any, Callable
 from alstudy.errors import UsageError
 from alstudy.models.almodel import ALModel
 from alstudy.models.resnet import resnet18, wrn
-from alstudy.models.segmentation import unet
+from alstudy.models.segmentation import (deeplabv3_resnet50, deeplabv3_resnet101, fcn_resnet50,
+                                         lraspp_mobilenet_v3_large, unet)
 from alstudy.models.small import cnn1d, cnn2d, mlp
 
 MODELS: dict[str, Callable[..., ALModel]] = {
     "mlp": mlp, "cnn1d": cnn1d, "cnn2d": cnn2d, "resnet18": resnet18, "wrn28_2": wrn,
-    "unet": unet,
+    "unet": unet, "lraspp_mobilenet_v3_large": lraspp_mobilenet_v3_large,
+    "deeplabv3_resnet50": deeplabv3_resnet50, "deeplabv3_resnet101": deeplabv3_resnet101,
+    "fcn_resnet50": fcn_resnet50,
 }
 # Which input ranks each model accepts: (D,), (C, L) or (C, H, W); the MLP flattens anything.
 INPUT_RANKS = {"mlp": (1, 2, 3), "cnn1d": (2,), "cnn2d": (3,), "resnet18": (3,), "wrn28_2": (3,),
-               "unet": (3,)}
+               "unet": (3,), "lraspp_mobilenet_v3_large": (3,), "deeplabv3_resnet50": (3,),
+               "deeplabv3_resnet101": (3,), "fcn_resnet50": (3,)}
 # Segmentation models (SegModel, `dense`): per-pixel logits for segmentation datasets only.
-DENSE = frozenset({"unet"})
+DENSE = frozenset({"unet", "lraspp_mobilenet_v3_large", "deeplabv3_resnet50", "deeplabv3_resnet101",
+                   "fcn_resnet50"})
 
 
 MAX_SIZE = 65536   # widths, depths: beyond this a model would not fit any machine alstudy runs on

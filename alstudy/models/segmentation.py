@@ -101,3 +101,100 @@ def unet(input_shape: tuple[int, ...], num_classes: int, *, dropout: float, widt
     Per-pixel features: the last decoder stage's `width` channels at full resolution."""
     levels = ("enc1", "enc2", "mid", "dec2", "dec1")
     return SegModel(UNet(input_shape[0], width), width, num_classes, dropout=dropout, levels=levels)
+
+
+# ---- torchvision's segmentation networks -------------------------------------------------------
+# Built by torchvision with weights=None, weights_backbone=None and no auxiliary classifier, then
+# split at their last 1x1 convolution: the backbone (torchvision's keys, so ImageNet files load),
+# the decoder up to the features that convolution read, and a fresh Linear head on those
+# features. A first convolution of the images' channel count replaces the 3-channel stem (grey
+# images stay one channel; an ImageNet stem file is summed over its colours on loading).
+
+class _Tap(nn.Module):
+    """The decoder of a one-tap backbone: `head` on its "out" map (layer4)."""
+
+    def __init__(self, head: nn.Sequential):
+        super().__init__()
+        self.head = head
+
+    def forward(self, taps: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.head(taps["out"])
+
+
+class _LRASPPFeatures(nn.Module):
+    """LR-ASPP's decoder (Howard et al. 2019, torchvision's LRASPPHead) up to its classifiers:
+    the low tap (stride 8) beside the gated high tap (stride 16) upsampled to it. torchvision's
+    two 1x1 classifiers summed are one Linear on this concatenation."""
+
+    def __init__(self, cbr: nn.Module, scale: nn.Module):
+        super().__init__()
+        self.cbr, self.scale = cbr, scale
+
+    def forward(self, taps: dict[str, torch.Tensor]) -> torch.Tensor:
+        low, high = taps["low"], taps["high"]
+        x = F.interpolate(self.cbr(high) * self.scale(high), size=low.shape[-2:], mode="bilinear",
+                          align_corners=False)
+        return torch.cat([low, x], dim=1)                   # (N, low + inter, H/8, W/8)
+
+
+class _Features(nn.Module):
+    """MobileNetV3's `features` under its own name, so ImageNet files' `features.*` keys fit."""
+
+    def __init__(self, features: nn.Module):
+        super().__init__()
+        self.features = features
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.features(x)
+
+
+def _stem(conv: nn.Conv2d, channels: int) -> nn.Conv2d:
+    """`conv` for `channels` input channels (itself when it already fits)."""
+    if conv.in_channels == channels:
+        return conv
+    return nn.Conv2d(channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                     conv.dilation, conv.groups, conv.bias is not None)
+
+
+def _resnet_seg(builder: str, input_shape: tuple[int, ...], num_classes: int, dropout: float) -> SegModel:
+    from torchvision.models import segmentation
+
+    net = getattr(segmentation, builder)(weights=None, weights_backbone=None, num_classes=num_classes,
+                                         aux_loss=False)
+    backbone = net.backbone                  # conv1 ... layer4 (dilated: output stride 8) -> {"out": layer4}
+    backbone.conv1 = _stem(backbone.conv1, input_shape[0])
+    *decoder, last = net.classifier
+    # FCN's Dropout(0.1) before its last convolution is the model's own head dropout
+    decoder = [m for m in decoder if not isinstance(m, nn.Dropout)]
+    return SegModel(backbone, last.in_channels, num_classes, dropout=dropout,
+                    levels=("layer1", "layer2", "layer3", "layer4"), decoder=_Tap(nn.Sequential(*decoder)))
+
+
+def deeplabv3_resnet50(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) -> SegModel:
+    """DeepLabV3 (Chen et al. 2017) on a dilated ResNet-50; features: ASPP's 256 channels at stride 8."""
+    return _resnet_seg("deeplabv3_resnet50", input_shape, num_classes, dropout)
+
+
+def deeplabv3_resnet101(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) -> SegModel:
+    """DeepLabV3 on a dilated ResNet-101; features: ASPP's 256 channels at stride 8."""
+    return _resnet_seg("deeplabv3_resnet101", input_shape, num_classes, dropout)
+
+
+def fcn_resnet50(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) -> SegModel:
+    """FCN (Long et al. 2015) on a dilated ResNet-50; features: its head's 512 channels at stride 8."""
+    return _resnet_seg("fcn_resnet50", input_shape, num_classes, dropout)
+
+
+def lraspp_mobilenet_v3_large(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) -> SegModel:
+    """LR-ASPP on a dilated MobileNetV3-Large; features: 40 low + 128 gated high channels at stride 8."""
+    from torchvision.models import segmentation
+
+    net = segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes)
+    features = net.backbone                  # MobileNetV3's blocks "0" ... "16" -> {"low", "high"}
+    features["0"][0] = _stem(features["0"][0], input_shape[0])
+    stages = [name for name, block in features.named_children() if getattr(block, "_is_cn", False)]
+    head = net.classifier
+    dim = head.low_classifier.in_channels + head.high_classifier.in_channels
+    return SegModel(_Features(features), dim, num_classes, dropout=dropout,
+                    levels=tuple(f"features.{s}" for s in stages) + ("features.16",),
+                    decoder=_LRASPPFeatures(head.cbr, head.scale))

@@ -16,6 +16,13 @@ Where the file and the model differ, two places may, and nothing else:
   stem against the CIFAR 3x3 stride-1 one - keeps the model's stem fresh from the cycle's
   seed: a 7x7 filter shrunk to 3x3 has no meaning the network learned, and re-initializing the
   stem is what CIFAR fine-tuning of ImageNet ResNets does. Its BatchNorm still loads.
+Segmentation models (alstudy.models.segmentation) keep torchvision's backbone keys
+(`conv1.*`, `layer1.*` of a ResNet; `features.*` of a MobileNetV3), so an ImageNet classifier's
+file is their backbone file. Two more allowances follow from that:
+* the decoder (`decoder.*`): a file without any decoder key leaves the whole decoder fresh from
+  the cycle's seed; a file with some must fit all of it (alstudy's own layout);
+* the file's classification head, whatever its layers (MobileNetV3's `classifier.0`,
+  `classifier.3`), is left out like `fc`.
 Any other missing, extra or differently shaped key means the file is for another network:
 one UsageError line names the file and the first keys that do not fit.
 """
@@ -67,7 +74,7 @@ def _read(path: str, _mtime: int, _size: int) -> dict[str, torch.Tensor]:
 
 def to_model_key(key: str) -> str:
     """A file key as alstudy's models name it: torchvision's `fc` is the head, the rest the backbone."""
-    if key.startswith(("backbone.", "classifier.")):
+    if key.startswith(("backbone.", "classifier.", "decoder.")):
         return key
     if key.startswith("fc."):
         return "classifier." + key[len("fc."):]
@@ -77,13 +84,15 @@ def to_model_key(key: str) -> str:
 def fit_weights(model: nn.Module, weights: dict[str, torch.Tensor], *, path: str,
                 model_name: str = "the model") -> dict[str, torch.Tensor]:
     """The file's tensors `model` takes, keyed and shaped as the model's state dict (the head
-    and stem left out where they differ, a grey stem adapted); UsageError naming `path` and
-    the first keys that do not fit when the file is for another network."""
+    and stem left out where they differ, a grey stem adapted, a decoder the file lacks left
+    out); UsageError naming `path` and the first keys that do not fit when the file is for
+    another network."""
     own = model.state_dict()
     stem = next(k for k, v in own.items() if k.startswith("backbone.") and v.ndim > 1)
     mapped = {to_model_key(k): v for k, v in weights.items()}
-    missing = [k for k in own if k not in mapped and not k.startswith("classifier.") and k != stem]
-    extra = [k for k in mapped if k not in own]
+    fresh = ("classifier.",) if any(k.startswith("decoder.") for k in mapped) else ("classifier.", "decoder.")
+    missing = [k for k in own if k not in mapped and not k.startswith(fresh) and k != stem]
+    extra = [k for k in mapped if k not in own and not k.startswith("classifier.")]
     wrong = [k for k in mapped if k in own and mapped[k].shape != own[k].shape
              and not k.startswith("classifier.") and k != stem]
     if missing or extra or wrong:
@@ -92,7 +101,7 @@ def fit_weights(model: nn.Module, weights: dict[str, torch.Tensor], *, path: str
                                     ("shapes differ for", wrong)) if keys]
         raise UsageError(f"does not fit {model_name} ({len(own)} tensors); "
                          + "; ".join(parts), key="init.weights", value=path)
-    out = {k: v for k, v in mapped.items() if v.shape == own[k].shape}
+    out = {k: v for k, v in mapped.items() if k in own and v.shape == own[k].shape}
     file_stem = mapped.get(stem)
     if file_stem is not None and file_stem.shape != own[stem].shape and _grey(file_stem, own[stem]):
         out[stem] = file_stem.sum(dim=1, keepdim=True)

@@ -74,3 +74,33 @@ def test_other_models_train_together_through_vmap():
     accs = [evaluate(m, data.x_test, data.y_test, to_float=data.to_float)[0] for m in models]
     assert min(accs) > 0.85, accs
     assert not torch.equal(models[0].classifier.weight, models[1].classifier.weight)
+
+
+def test_segmentation_members_are_not_grouped_and_train_one_after_another_as_fit_does():
+    """A U-Net's skips and per-pixel head fit neither GroupedNet nor the vmapped rows head:
+    fit_members trains dense members with `fit`, one after another, from the same generators."""
+    from alstudy.training.fit import fit
+
+    def unets():
+        out = []
+        for i in range(2):
+            torch.manual_seed(20 + i)
+            out.append(make_model("unet", (1, 16, 16), 3, dropout=0.1, options={"width": 4}))
+        return out
+
+    assert not supports(unets()[0])
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (12, 1, 16, 16), dtype=torch.uint8, generator=g)
+    y = (x[:, 0] > 128).long() + (x[:, 0] > 200).long()            # (N, H, W) class ids
+    recipe = TrainConfig(epochs=1, min_steps=4, batch_size=4)
+    kw = dict(train=recipe, to_float=lambda t: t.float() / 255, augment=lambda xb, gen, *, host: xb)
+    together, alone = unets(), unets()
+    before = [p.clone() for p in together[1].parameters()]
+    fit_members(together, x, y, **kw, gen=torch.Generator().manual_seed(1), mix_rng=np.random.default_rng(1))
+    gen, rng = torch.Generator().manual_seed(1), np.random.default_rng(1)
+    for m in alone:
+        fit(m, x, y, **kw, gen=gen, mix_rng=rng)
+    for a, b in zip(together, alone):
+        for (name, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.equal(ta, tb), name
+    assert any(not torch.equal(p, q) for p, q in zip(together[1].parameters(), before))   # it trained

@@ -101,3 +101,47 @@ def test_unet_fits_a_tiny_scene_set():
     with torch.no_grad():
         pred = model(x).argmax(1)
     assert (pred[y > 0] == y[y > 0]).float().mean() > 0.8   # eval mode: running BatchNorm statistics
+
+
+# ---- torchvision's networks ---------------------------------------------------------------------
+
+TORCHVISION = [("lraspp_mobilenet_v3_large", 1, 168), ("deeplabv3_resnet50", 3, 256), ("fcn_resnet50", 1, 512),
+               pytest.param("deeplabv3_resnet101", 3, 256, marks=pytest.mark.slow)]   # ~2 s to build, 4x a forward
+
+
+@pytest.mark.parametrize("name, channels, dim", TORCHVISION)
+def test_torchvision_networks_give_pixel_features_at_stride_8_and_logits_at_the_input_size(name, channels, dim):
+    torch.manual_seed(0)
+    model = make_model(name, (channels, 64, 64), 5, dropout=0.1).eval()
+    assert model.dense and model.embed_dim == dim and model.classifier.weight.shape == (5, dim)
+    assert not any(k.startswith("aux_classifier") for k in model.state_dict())
+    x = torch.randn(2, channels, 64, 64)
+    with torch.no_grad():
+        emb = model.features(x)
+        logits, levels = model.forward_levels(x)
+    assert emb.shape == (2, dim, 8, 8)
+    assert logits.shape == (2, 5, 64, 64)
+    assert torch.allclose(logits, SegModel.upsample(model.head(emb), (64, 64)), atol=1e-4)
+    assert len(levels) >= 4 and levels[-1].shape[1] >= levels[0].shape[1] and all(t.shape[0] == 2 for t in levels)
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_lraspp_features_and_head_are_torchvisions_two_classifiers_summed():
+    """The per-pixel Linear on [low, gated high] is torchvision's low_classifier(low) +
+    high_classifier(high): copying those two convolutions into it gives torchvision's logits."""
+    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
+    torch.manual_seed(0)
+    tv = lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=4).eval()
+    model = make_model("lraspp_mobilenet_v3_large", (3, 64, 64), 4, dropout=0.0).eval()
+    own = {k: v for k, v in tv.state_dict().items() if k.startswith("backbone.")}
+    own = {"backbone.features." + k[len("backbone."):]: v for k, v in own.items()}
+    own |= {"decoder." + k[len("classifier."):]: v for k, v in tv.state_dict().items()
+            if k.startswith(("classifier.cbr", "classifier.scale"))}
+    head = tv.classifier
+    own["classifier.weight"] = torch.cat([head.low_classifier.weight, head.high_classifier.weight], 1)[:, :, 0, 0]
+    own["classifier.bias"] = head.low_classifier.bias + head.high_classifier.bias
+    model.load_state_dict(own)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x), tv(x)["out"], atol=1e-4)
