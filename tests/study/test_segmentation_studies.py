@@ -23,7 +23,7 @@ def test_the_segmentation_study_validates(capsys):
     out = capsys.readouterr().out
     assert "study segmentation: 1 dataset x 2 paradigms x 5 strategies = 10 cells" in out
     assert "strategies: random, entropy, bald, coreset, equal" in out
-    assert "mnist5k_seg: model unet; 50 initial + 3 x 50 = 200 labels, 50 validation, pool 4000" in out
+    assert "mnist5k_seg: model unet; 50 initial + 2 x 50 = 150 labels, 50 validation, pool 4000" in out
     assert "paradigm fixmatch (5 cells): method fixmatch" in out
     assert "campaigns: tune 20, eval 30; total 50" in out
     assert "objective: validation AUBC of mIoU" in out
