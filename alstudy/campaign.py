@@ -207,8 +207,8 @@ def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: in
     t1 = _now(dev)
     members = [model, *others]
     extra = {"ensemble_size": k, "members_method": config.method,
-             f"ensemble_val_{task.metric}": task.ensemble_scores(members, x_val, y_val, to_float=data.to_float),
-             f"ensemble_test_{task.metric}": task.ensemble_scores(members, data.x_test, data.y_test,
+             f"ensemble_val_{task.metric}": task.ensemble_metric(members, x_val, y_val, to_float=data.to_float),
+             f"ensemble_test_{task.metric}": task.ensemble_metric(members, data.x_test, data.y_test,
                                                                   to_float=data.to_float),
              "seconds_train_members": t1 - t0}
     if terms:

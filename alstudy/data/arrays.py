@@ -35,11 +35,14 @@ def standardize(train: np.ndarray, test: np.ndarray, *, axis: tuple[int, ...]) -
 def to_dataset(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                y_test: np.ndarray, *, mean: tuple[float, ...] = (),
                std: tuple[float, ...] = ()) -> Dataset:
-    """A CPU `Dataset` of the registry's dataset `name`."""
+    """A CPU `Dataset` of the registry's dataset `name`: int64 labels for classification,
+    uint8 masks for segmentation (the values must already fit a byte)."""
+    spec = dataset_spec(name)
+    y_type = np.int64 if spec.task == "classification" else np.uint8
     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     return Dataset(
-        spec=dataset_spec(name),
-        x_train=tensor(x_train), y_train=tensor(y_train.astype(np.int64)),
-        x_test=tensor(x_test), y_test=tensor(y_test.astype(np.int64)),
+        spec=spec,
+        x_train=tensor(x_train), y_train=tensor(y_train.astype(y_type)),
+        x_test=tensor(x_test), y_test=tensor(y_test.astype(y_type)),
         mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std),
     )

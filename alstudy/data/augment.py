@@ -16,6 +16,17 @@ and draws nothing. Strength 1 is the usual recipe; larger values push further.
   scaling by exp(0.2 * strength * z), additive noise of std 0.05 * strength.
 * "tabular" ((B, D)): additive Gaussian noise of std 0.1 * strength (features are standardized).
 * "none": identity.
+
+Segmentation moves image and mask together: `make_augment("seg_crop" | "seg_crop_flip", ...)`
+returns a `JointAugment`, `aug(x, y, gen, *, host=None) -> (x, y)` with `y` the uint8 masks
+(B, H, W). One gather of per-sample pixel indices serves both (the mask's nearest pixel is its
+own pixel: no interpolation, class ids stay exact). It shifts every sample by (dy, dx) with
+|dy| <= ceil(strength * H / 8) and |dx| <= ceil(strength * W / 8) (each at most half the side),
+which is a crop of the image padded by that much; what comes in from outside is padding:
+image pixel 0 (black, standardized like the rest) and mask value `fill` (the dataset's
+`ignore_index` where it has one, else background 0: `Dataset.augmenter` sets it).
+"seg_crop_flip" also mirrors half the samples horizontally (not for digits). Above strength 1
+the shifts grow with it (no RandAugment: its geometric ops would need the mask too).
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import torch
 from alstudy.errors import UsageError
 
 AUGMENT_KINDS = ("crop_flip", "crop", "signal", "tabular", "none")
+JOINT_AUGMENT_KINDS = ("seg_crop", "seg_crop_flip")   # segmentation: (x, y) -> (x, y)
 
 
 @dataclass(frozen=True)
@@ -55,14 +67,39 @@ class Augment:
         return _crop_flip(x, gen, self.strength, flip=self.kind == "crop_flip")
 
 
+@dataclass(frozen=True)
+class JointAugment:
+    """aug(x, y, gen, *, host=None) -> (x, y) for segmentation batches; see the module
+    docstring. `mean`/`std` give the standardized value of a black padding pixel; `fill` is
+    the mask value of padding."""
+
+    kind: str
+    strength: float
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    fill: int = 0
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, *,
+                 host: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.strength == 0:
+            return x, y
+        black = [-m / s for m, s in zip(self.mean, self.std)] or [0.0] * x.shape[1]
+        return _joint_crop_flip(x, y, gen, self.strength, flip=self.kind == "seg_crop_flip",
+                                black=black, fill=self.fill)
+
+
 def make_augment(kind: str, strength: float, *, mean: tuple[float, ...] = (),
-                 std: tuple[float, ...] = ()) -> Augment:
-    """The augmentation `kind` (a `Dataset.augmentation` name) at `strength` >= 0."""
-    if kind not in AUGMENT_KINDS:
-        raise UsageError(f"unknown augmentation {kind!r}; choices: {', '.join(AUGMENT_KINDS)}")
+                 std: tuple[float, ...] = (), fill: int = 0) -> Augment | JointAugment:
+    """The augmentation `kind` (a `Dataset.augmentation` name) at `strength` >= 0; a
+    `JointAugment` padding masks with `fill` for the segmentation kinds."""
+    if kind not in AUGMENT_KINDS + JOINT_AUGMENT_KINDS:
+        raise UsageError(f"unknown augmentation {kind!r}; choices: "
+                         f"{', '.join(AUGMENT_KINDS + JOINT_AUGMENT_KINDS)}")
     if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not strength >= 0 \
             or not math.isfinite(strength):
         raise UsageError(f"augmentation strength {strength!r}: must be a number >= 0")
+    if kind in JOINT_AUGMENT_KINDS:
+        return JointAugment(kind, float(strength), tuple(mean), tuple(std), int(fill))
     return Augment(kind, float(strength), tuple(mean), tuple(std))
 
 
@@ -113,6 +150,27 @@ def _crop_flip(x: torch.Tensor, gen: torch.Generator, strength: float, flip: boo
         cols = torch.where(mirror[:, None], cols.flip(1), cols)
     pixels = (rows[:, :, None] * w + cols[:, None, :]).view(b, 1, h * w).expand(b, c, h * w)
     return x.reshape(b, c, h * w).gather(2, pixels).view(b, c, h, w)
+
+
+def _joint_crop_flip(x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, strength: float, *,
+                     flip: bool, black: list[float], fill: int) -> tuple[torch.Tensor, torch.Tensor]:
+    # As `_crop_flip`, but what falls outside is padding (a mirrored border would invent
+    # labels), and the mask takes the very same pixel indices as the image.
+    b, c, h, w = x.shape
+    pad_y, pad_x = min(math.ceil(strength * h / 8), h // 2), min(math.ceil(strength * w / 8), w // 2)
+    dy, dx = _offsets(b, pad_y, gen, x.device), _offsets(b, pad_x, gen, x.device)
+    rows = torch.arange(h, device=x.device) + dy[:, None]   # (B, H)
+    cols = torch.arange(w, device=x.device) + dx[:, None]   # (B, W)
+    if flip:
+        mirror = torch.rand(b, generator=gen, device=x.device) < 0.5
+        cols = torch.where(mirror[:, None], cols.flip(1), cols)
+    outside = ((rows < 0) | (rows >= h))[:, :, None] | ((cols < 0) | (cols >= w))[:, None, :]  # (B, H, W)
+    pixels = rows.clamp(0, h - 1)[:, :, None] * w + cols.clamp(0, w - 1)[:, None, :]        # (B, H, W)
+    x = x.reshape(b, c, h * w).gather(2, pixels.view(b, 1, h * w).expand(b, c, h * w)).view(b, c, h, w)
+    for channel, value in enumerate(black):   # Python floats: no host-to-device copy per batch
+        x[:, channel].masked_fill_(outside, value)
+    y = y.reshape(b, h * w).gather(1, pixels.view(b, h * w)).view(b, h, w).masked_fill_(outside, fill)
+    return x, y
 
 
 def _reflect(idx: torch.Tensor, n: int) -> torch.Tensor:

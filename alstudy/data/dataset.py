@@ -11,7 +11,7 @@ import torch
 from alstudy.data.registry import DatasetSpec
 
 if TYPE_CHECKING:
-    from alstudy.data.augment import Augment
+    from alstudy.data.augment import Augment, JointAugment
 
 
 @dataclass(frozen=True)
@@ -78,11 +78,15 @@ class Dataset:
         return replace(self, x_train=move(self.x_train), y_train=move(self.y_train),
                        x_test=move(self.x_test), y_test=move(self.y_test))
 
-    def augmenter(self, strength: float) -> "Augment":
-        """This dataset's batch augmentation at `strength` (`aug(x, gen) -> x` on `to_float` output)."""
+    def augmenter(self, strength: float) -> "Augment | JointAugment":
+        """This dataset's batch augmentation at `strength`: `aug(x, gen) -> x` on `to_float`
+        output, or for segmentation `aug(x, y, gen) -> (x, y)` moving the uint8 masks along
+        (padding with `ignore_index` where the dataset has one, else background 0)."""
         from alstudy.data.augment import make_augment
 
-        return make_augment(self.augmentation, strength, mean=self.mean, std=self.std)
+        fill = self.spec.ignore_index if self.spec.ignore_index is not None else 0
+        return make_augment(self.augmentation, strength, mean=self.mean, std=self.std,
+                            **({"fill": fill} if self.task == "segmentation" else {}))
 
     def to_float(self, x: torch.Tensor) -> torch.Tensor:
         """float32 network input from a batch of stored rows (on this dataset's device)."""

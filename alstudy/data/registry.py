@@ -51,6 +51,8 @@ _SPECS = (
                 n_train=4000),
     DatasetSpec("mnist5k", "image", 10, (1, 28, 28), "cnn2d", "crop", "alstudy.data.embedded:load_mnist5k",
                 n_train=4000),
+    DatasetSpec("mnist5k_seg", "image", 11, (1, 32, 32), "unet", "seg_crop",
+                "alstudy.data.segmentation:load_mnist5k_seg", n_train=4000, task="segmentation"),
     DatasetSpec("breast_cancer", "tabular", 2, (30,), "mlp", "tabular",
                 "alstudy.data.embedded:load_breast_cancer", n_train=379),
     DatasetSpec("wine", "tabular", 3, (13,), "mlp", "tabular", "alstudy.data.embedded:load_wine",
@@ -63,13 +65,19 @@ _SPECS = (
                 "alstudy.data.vision:load_cifar10", True),
     DatasetSpec("cifar100", "image", 100, (3, 32, 32), "resnet18", "crop_flip",
                 "alstudy.data.vision:load_cifar100", True),
+    DatasetSpec("voc2012", "image", 21, (3, 256, 256), "deeplabv3_resnet50", "seg_crop_flip",
+                "alstudy.data.seg_files:load_voc2012", True, task="segmentation", ignore_index=255),
+    DatasetSpec("cityscapes", "image", 19, (3, 256, 512), "deeplabv3_resnet50", "seg_crop_flip",
+                "alstudy.data.seg_files:load_cityscapes", True, task="segmentation", ignore_index=255),
+    DatasetSpec("oxford_pets_seg", "image", 2, (3, 128, 128), "unet", "seg_crop_flip",
+                "alstudy.data.seg_files:load_oxford_pets_seg", True, task="segmentation", ignore_index=255),
 )
 _BY_NAME = {spec.name: spec for spec in _SPECS}
 
 # One copy per process (a Ray worker runs many campaigns on the same data); keyed by
 # (name, root). Callers must treat the tensors as read-only.
 _CACHE: dict[tuple[str, str | None], "Dataset"] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()   # re-entrant: a loader may build on another dataset (mnist5k_seg on mnist5k)
 
 
 def dataset_names() -> list[str]:
@@ -101,9 +109,11 @@ def get_dataset(name: str, *, root: str | os.PathLike | None = None, download: b
     """
     spec = dataset_spec(name)
     if spec.needs_root and root is None:
+        fetch = ("; add --download to fetch them" if spec.task == "classification"
+                 else " (segmentation data is never downloaded)")
         raise UsageError(
             f"dataset {name!r} is read from a local folder: set a data root (--data-root PATH, "
-            f"or data_root in the study) holding torchvision's files; add --download to fetch them")
+            f"or data_root in the study) holding torchvision's files{fetch}")
     key_root = os.path.abspath(os.fspath(root)) if spec.needs_root else None
     key = (name, key_root)
     with _LOCK:

@@ -8,7 +8,8 @@ Models: a small U-Net for the CPU (`unet`), and torchvision's LR-ASPP MobileNetV
 DeepLabV3 ResNet-50/101 and FCN ResNet-50, built with `weights=None, weights_backbone=None`
 (nothing is ever downloaded) and no auxiliary classifier. Their backbone keeps torchvision's
 key layout, so an ImageNet backbone file loads through `init = { weights = PATH }`
-(alstudy.models.weights).
+(alstudy.models.weights), and so does a whole torchvision segmentation network's file
+(`from_torchvision`).
 """
 
 from __future__ import annotations
@@ -111,14 +112,28 @@ def unet(input_shape: tuple[int, ...], num_classes: int, *, dropout: float, widt
 # images stay one channel; an ImageNet stem file is summed over its colours on loading).
 
 class _Tap(nn.Module):
-    """The decoder of a one-tap backbone: `head` on its "out" map (layer4)."""
+    """The decoder of a one-tap backbone: `head` on its "out" map (layer4). `head` keeps the
+    indices of torchvision's classifier, whose layer `last` is the final 1x1 convolution."""
 
-    def __init__(self, head: nn.Sequential):
+    def __init__(self, head: nn.Sequential, last: int):
         super().__init__()
-        self.head = head
+        self.head, self.last = head, last
 
     def forward(self, taps: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(taps["out"])
+
+    def from_torchvision(self, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out = {}
+        for key, value in weights.items():
+            if key.startswith("classifier."):
+                index, rest = key[len("classifier."):].split(".", 1)
+                if int(index) == self.last:   # the final convolution: the Linear head
+                    out[f"classifier.{rest}"] = value.flatten(1) if rest == "weight" else value
+                else:
+                    out[f"decoder.head.{index}.{rest}"] = value
+            elif not key.startswith("aux_classifier."):
+                out[key] = value
+        return out
 
 
 class _LRASPPFeatures(nn.Module):
@@ -135,6 +150,37 @@ class _LRASPPFeatures(nn.Module):
         x = F.interpolate(self.cbr(high) * self.scale(high), size=low.shape[-2:], mode="bilinear",
                           align_corners=False)
         return torch.cat([low, x], dim=1)                   # (N, low + inter, H/8, W/8)
+
+    def from_torchvision(self, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out, head = {}, {}
+        for key, value in weights.items():
+            if key.startswith("backbone."):
+                out["backbone.features." + key[len("backbone."):]] = value
+            elif key.startswith(("classifier.cbr.", "classifier.scale.")):
+                out["decoder." + key[len("classifier."):]] = value
+            elif key.startswith(("classifier.low_classifier.", "classifier.high_classifier.")):
+                head[key[len("classifier."):]] = value
+            else:
+                out[key] = value
+        if len(head) == 4:   # the two classifiers summed: one Linear on [low, high]
+            weight = torch.cat([head["low_classifier.weight"], head["high_classifier.weight"]], dim=1)
+            out["classifier.weight"] = weight.flatten(1)                  # (C, low + inter)
+            out["classifier.bias"] = head["low_classifier.bias"] + head["high_classifier.bias"]
+        return out
+
+
+def from_torchvision(model: nn.Module, weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """`weights` in `model`'s keys when they are the state dict of the torchvision segmentation
+    network `model` wraps (`backbone.*`, `classifier.<layer>.*`, maybe `aux_classifier.*`);
+    None for any other file or model. The auxiliary classifier is left out; the final 1x1
+    convolution(s) become the Linear head."""
+    decoder = getattr(model, "decoder", None)
+    if not isinstance(decoder, (_Tap, _LRASPPFeatures)):
+        return None
+    if not any(k.startswith("backbone.") for k in weights) or not any(
+            k.startswith("classifier.") and k.count(".") > 1 for k in weights):
+        return None
+    return decoder.from_torchvision(weights)
 
 
 class _Features(nn.Module):
@@ -164,14 +210,17 @@ def _resnet_seg(builder: str, input_shape: tuple[int, ...], num_classes: int, dr
     backbone = net.backbone                  # conv1 ... layer4 (dilated: output stride 8) -> {"out": layer4}
     backbone.conv1 = _stem(backbone.conv1, input_shape[0])
     *decoder, last = net.classifier
-    # FCN's Dropout(0.1) before its last convolution is the model's own head dropout
+    # FCN's Dropout(0.1) before its last convolution is the model's own head dropout; the
+    # layers before it keep their indices
     decoder = [m for m in decoder if not isinstance(m, nn.Dropout)]
     return SegModel(backbone, last.in_channels, num_classes, dropout=dropout,
-                    levels=("layer1", "layer2", "layer3", "layer4"), decoder=_Tap(nn.Sequential(*decoder)))
+                    levels=("layer1", "layer2", "layer3", "layer4"),
+                    decoder=_Tap(nn.Sequential(*decoder), last=len(net.classifier) - 1))
 
 
 def deeplabv3_resnet50(input_shape: tuple[int, ...], num_classes: int, *, dropout: float) -> SegModel:
-    """DeepLabV3 (Chen et al. 2017) on a dilated ResNet-50; features: ASPP's 256 channels at stride 8."""
+    """DeepLabV3 (Chen et al. 2017) on a dilated ResNet-50; features: ASPP's 256 channels at stride 8.
+    ASPP pools each image to 1x1 before a BatchNorm: training batches need 2 images or more."""
     return _resnet_seg("deeplabv3_resnet50", input_shape, num_classes, dropout)
 
 

@@ -23,6 +23,10 @@ file is their backbone file. Two more allowances follow from that:
   the cycle's seed; a file with some must fit all of it (alstudy's own layout);
 * the file's classification head, whatever its layers (MobileNetV3's `classifier.0`,
   `classifier.3`), is left out like `fc`.
+A whole torchvision segmentation network's file (`backbone.*`, `classifier.<layer>.*`,
+`aux_classifier.*`) of the same network loads as backbone, decoder and head
+(`segmentation.from_torchvision`; its auxiliary classifier left out; a different class count
+keeps the head fresh as above).
 Any other missing, extra or differently shaped key means the file is for another network:
 one UsageError line names the file and the first keys that do not fit.
 """
@@ -38,6 +42,7 @@ from torch import nn
 
 from alstudy.errors import UsageError
 from alstudy.models.almodel import ALModel
+from alstudy.models.segmentation import from_torchvision
 
 WRAPPERS = ("state_dict", "model")   # checkpoint keys that hold the state dict
 SHOWN = 3                            # keys named in an error line
@@ -89,6 +94,7 @@ def fit_weights(model: nn.Module, weights: dict[str, torch.Tensor], *, path: str
     another network."""
     own = model.state_dict()
     stem = next(k for k, v in own.items() if k.startswith("backbone.") and v.ndim > 1)
+    weights = from_torchvision(model, weights) or weights
     mapped = {to_model_key(k): v for k, v in weights.items()}
     fresh = ("classifier.",) if any(k.startswith("decoder.") for k in mapped) else ("classifier.", "decoder.")
     missing = [k for k in own if k not in mapped and not k.startswith(fresh) and k != stem]

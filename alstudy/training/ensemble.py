@@ -9,9 +9,9 @@ mixup, augmentation, head dropout) and draws its own batches; a step gathers the
 rows and augments them in one call. In a semi-supervised method every member has its own
 unlabeled term, as member 0 does in `fit`: its rows join the member's batch in the same
 forward pass (its anchors get one pass without gradient before it), its loss the member's
-loss. The members train one after another with `fit` under SWA (`train.swa > 0`), with a term that follows its model (Mean Teacher's teacher), and
-for a dense task (segmentation: per-pixel heads, masks as targets), each then under its own
-stop rule rather than member 0's.
+loss. The members train one after another with `fit` under SWA (`train.swa > 0`), with a term
+that follows its model (Mean Teacher's teacher), and when they are segmentation models
+(`dense`), each then under its own stop rule rather than member 0's.
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     """
     if not models:
         return FitStats(steps=0)
-    if train.swa > 0 or task.dense or (terms is not None and any(t.follows_model for t in terms)):
-        # plain fits: averaged weights need per-member BatchNorm passes, a teacher one model
+    teacher = terms is not None and any(t.follows_model for t in terms)
+    if train.swa > 0 or task.dense or models[0].dense or teacher:
+        # plain fits: averaged weights need per-member BatchNorm passes, a teacher one model,
+        # segmentation models per-pixel heads that neither GroupedNet nor `_vmapped` has
         stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng,
                      unlabeled=term, task=task) for m, term in zip(models, terms or [None] * len(models))]
         return stats[0]

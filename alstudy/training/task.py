@@ -64,7 +64,7 @@ class Task:
         return {"metric": m, f"val_{m}": val[m], f"test_{m}": test[m], **self._extra(val, test),
                 "val_loss": val["loss"], "test_loss": test["loss"]}
 
-    def ensemble_scores(self, members: Sequence[torch.nn.Module], x: torch.Tensor, y: torch.Tensor, *,
+    def ensemble_metric(self, members: Sequence[torch.nn.Module], x: torch.Tensor, y: torch.Tensor, *,
                         to_float: ToFloat) -> float:
         """The metric of the members' mean predicted probabilities on (x, y)."""
         raise NotImplementedError
@@ -90,7 +90,7 @@ class Classification(Task):
     def augmented(self, augment, x, y, gen, *, host):
         return augment(x, gen, host=host), y
 
-    def ensemble_scores(self, members, x, y, *, to_float):
+    def ensemble_metric(self, members, x, y, *, to_float):
         from alstudy.training.ensemble import ensemble_accuracy
 
         return ensemble_accuracy(list(members), x, y, to_float=to_float)
@@ -132,7 +132,7 @@ class Segmentation(Task):
                             confusion=confusion, scores_from_confusion=scores_from_confusion)
 
     @torch.inference_mode()
-    def ensemble_scores(self, members, x, y, *, to_float):
+    def ensemble_metric(self, members, x, y, *, to_float):
         from alstudy.training.segmentation import confusion, scores_from_confusion
 
         def mean_log_probs(xb):   # log of the members' mean probabilities: its argmax is the ensemble's

@@ -92,3 +92,121 @@ def vision_root(tmp_path):
 @pytest.fixture
 def make_vision_root():
     return write_vision_root
+
+
+# Segmentation roots: a few images per split in torchvision's exact layouts. Image k of a split
+# is a flat grey of brightness `shade(k)`, so a test can tell which mask was paired with it.
+
+def shade(k: int) -> int:
+    return 30 + 50 * k
+
+
+def voc_palette() -> list[int]:
+    """The Pascal VOC colour map (the devkit's bit-interleaving rule), 256 RGB triples."""
+    palette = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+def voc_mask(k: int, h: int = 40, w: int = 60) -> np.ndarray:
+    """Left half class 1 + k, right half class 20 - k, a 2-column 255 border at the middle."""
+    mask = np.full((h, w), 20 - k, np.uint8)
+    mask[:, : w // 2] = 1 + k
+    mask[:, w // 2 - 1: w // 2 + 1] = 255
+    return mask
+
+
+def write_voc(root: Path, *, n_train: int = 3, n_val: int = 2) -> dict[str, list[str]]:
+    from PIL import Image
+
+    base = root / "VOCdevkit" / "VOC2012"
+    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (base / folder).mkdir(parents=True)
+    ids = {"train": [f"2007_{k:06d}" for k in range(n_train)],
+           "val": [f"2008_{k:06d}" for k in range(n_val)]}
+    for split, names in ids.items():
+        for k, name in enumerate(names):
+            Image.new("RGB", (60, 40), (shade(k),) * 3).save(base / "JPEGImages" / f"{name}.jpg", quality=95)
+            mask = Image.fromarray(voc_mask(k), mode="P")
+            mask.putpalette(voc_palette())
+            mask.save(base / "SegmentationClass" / f"{name}.png")
+        (base / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{n}\n" for n in names))
+    return ids
+
+
+CITYSCAPES_BANDS = (7, 26, 9, 33)   # labelIds road, car, parking, bicycle -> train ids 0, 13, 255, 18
+
+
+def cityscapes_mask(k: int, h: int, w: int) -> np.ndarray:
+    """Four vertical bands of `CITYSCAPES_BANDS` rotated by k; the top row unlabeled (0)."""
+    bands = np.roll(np.array(CITYSCAPES_BANDS, np.uint8), k)
+    mask = np.repeat(bands, w // 4)[None].repeat(h, 0)
+    mask[0] = 0
+    return mask
+
+
+def write_cityscapes(root: Path, *, n_train: int = 3, n_val: int = 2, size: tuple[int, int] = (32, 64),
+                     cities: tuple[str, ...] = ("aachen", "bochum")) -> dict[str, list[str]]:
+    """leftImg8bit and gtFine (labelIds only) folders; `size` (H, W): (1024, 2048) is full size.
+    Images are spread over `cities` in turn; returns each split's stems in load order."""
+    from PIL import Image
+
+    h, w = size
+    stems = {}
+    for split, n in (("train", n_train), ("val", n_val)):
+        stems[split] = []
+        for k in range(n):
+            city = cities[k % len(cities)]
+            stem = f"{city}_{k:06d}_000019"
+            for top in ("leftImg8bit", "gtFine"):
+                (root / top / split / city).mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (w, h), (shade(k),) * 3).save(root / "leftImg8bit" / split / city /
+                                                           f"{stem}_leftImg8bit.png")
+            Image.fromarray(cityscapes_mask(k, h, w), mode="L").save(
+                root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+            stems[split].append(f"{city}/{stem}")
+        stems[split].sort()
+    return stems
+
+
+def pets_trimap(k: int, h: int = 50, w: int = 40) -> np.ndarray:
+    """Trimap: background (2) everywhere, a pet (1) in the middle rectangle, its 2-pixel border 3;
+    image k's pet is on the left for even k, on the right for odd k."""
+    trimap = np.full((h, w), 2, np.uint8)
+    left = 4 if k % 2 == 0 else w // 2
+    trimap[10:40, left:left + 16] = 3
+    trimap[12:38, left + 2:left + 14] = 1
+    return trimap
+
+
+def write_pets(root: Path, *, n_trainval: int = 3, n_test: int = 2) -> dict[str, list[str]]:
+    from PIL import Image
+
+    base = root / "oxford-iiit-pet"
+    (base / "images").mkdir(parents=True)
+    (base / "annotations" / "trimaps").mkdir(parents=True)
+    ids = {"trainval": [f"Abyssinian_{k + 1}" for k in range(n_trainval)],
+           "test": [f"beagle_{k + 1}" for k in range(n_test)]}
+    for split, names in ids.items():
+        for k, name in enumerate(names):
+            Image.new("RGB", (40, 50), (shade(k),) * 3).save(base / "images" / f"{name}.jpg", quality=95)
+            Image.fromarray(pets_trimap(k), mode="L").save(base / "annotations" / "trimaps" / f"{name}.png")
+        # "<image> <class id> <species> <breed id>", as the official lists
+        (base / "annotations" / f"{split}.txt").write_text(
+            "".join(f"{n} {1 if n.startswith('A') else 13} {1 if n.startswith('A') else 2} 1\n" for n in names))
+    return ids
+
+
+@pytest.fixture
+def full_size_cityscapes(tmp_path):
+    """A data root holding Cityscapes at full size (1024 x 2048): 3 train and 2 val images."""
+    write_cityscapes(tmp_path, size=(1024, 2048))
+    return tmp_path

@@ -22,17 +22,18 @@ EMBEDDED = {  # name: (train rows, test rows, dtype)
     "breast_cancer": (379, 190, torch.float32),
     "wine": (118, 60, torch.float32),
 }
+SEGMENTATION = {"mnist5k_seg", "voc2012", "cityscapes", "oxford_pets_seg"}
 
 
 def test_names_and_info_rows():
     names = dataset_names()
-    assert set(EMBEDDED) | {"cifar10", "cifar100", "svhn", "mnist", "fashion_mnist"} == set(names)
+    assert set(EMBEDDED) | SEGMENTATION | {"cifar10", "cifar100", "svhn", "mnist", "fashion_mnist"} == set(names)
     rows = {row["name"]: row for row in dataset_info()}
     assert list(rows) == names
     assert rows["digits"]["model"] == "mlp" and rows["mnist1d"]["model"] == "cnn1d"
-    assert rows["cifar10"] == {"name": "cifar10", "kind": "image", "task": "classification", "classes": 10, "input_shape": "3x32x32",
-                               "model": "resnet18", "augmentation": "crop_flip", "source": "local root",
-                               "needs_root": True}
+    assert rows["cifar10"] == {"name": "cifar10", "kind": "image", "task": "classification", "classes": 10,
+                               "input_shape": "3x32x32", "model": "resnet18", "augmentation": "crop_flip",
+                               "source": "local root", "needs_root": True}
     assert rows["svhn"]["augmentation"] == "crop" and rows["mnist"]["model"] == "cnn2d"
     assert not any(rows[name]["needs_root"] for name in EMBEDDED)
 
@@ -142,7 +143,7 @@ def test_dataset_augmenter_fits_its_batches(name):
 def test_recorded_train_sizes_match_the_loaded_data():
     from alstudy.data import dataset_spec, get_dataset
 
-    for name in ("digits", "mnist1d", "mnist5k", "breast_cancer", "wine"):
+    for name in ("digits", "mnist1d", "mnist5k", "mnist5k_seg", "breast_cancer", "wine"):
         assert dataset_spec(name).n_train == get_dataset(name).n_train, name
 
 

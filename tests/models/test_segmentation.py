@@ -124,24 +124,3 @@ def test_torchvision_networks_give_pixel_features_at_stride_8_and_logits_at_the_
     assert torch.allclose(logits, SegModel.upsample(model.head(emb), (64, 64)), atol=1e-4)
     assert len(levels) >= 4 and levels[-1].shape[1] >= levels[0].shape[1] and all(t.shape[0] == 2 for t in levels)
     assert not any(m._forward_hooks for m in model.modules())
-
-
-def test_lraspp_features_and_head_are_torchvisions_two_classifiers_summed():
-    """The per-pixel Linear on [low, gated high] is torchvision's low_classifier(low) +
-    high_classifier(high): copying those two convolutions into it gives torchvision's logits."""
-    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
-
-    torch.manual_seed(0)
-    tv = lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=4).eval()
-    model = make_model("lraspp_mobilenet_v3_large", (3, 64, 64), 4, dropout=0.0).eval()
-    own = {k: v for k, v in tv.state_dict().items() if k.startswith("backbone.")}
-    own = {"backbone.features." + k[len("backbone."):]: v for k, v in own.items()}
-    own |= {"decoder." + k[len("classifier."):]: v for k, v in tv.state_dict().items()
-            if k.startswith(("classifier.cbr", "classifier.scale"))}
-    head = tv.classifier
-    own["classifier.weight"] = torch.cat([head.low_classifier.weight, head.high_classifier.weight], 1)[:, :, 0, 0]
-    own["classifier.bias"] = head.low_classifier.bias + head.high_classifier.bias
-    model.load_state_dict(own)
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.allclose(model(x), tv(x)["out"], atol=1e-4)

@@ -28,7 +28,7 @@ def fresh(name: str, channels: int):
     return make_model(name, (channels, 64, 64), 5, dropout=0.0)
 
 
-@pytest.mark.parametrize("name, channels", [("deeplabv3_resnet50", 1), ("fcn_resnet50", 3)])
+@pytest.mark.parametrize("name, channels", [("deeplabv3_resnet50", 1)])   # grey: the stem file summed
 def test_an_imagenet_resnet50_file_is_the_backbone(tmp_path, name, channels):
     torch.manual_seed(3)
     path, state = imagenet_file(tmp_path, torchvision.models.resnet50(weights=None), "resnet50")
@@ -80,3 +80,26 @@ def test_a_file_for_another_backbone_is_one_line(tmp_path):
     assert "\n" not in line and path in line and "does not fit deeplabv3_resnet50" in line
     assert "the file lacks: backbone.layer1.0.conv3.weight" in line     # resnet50's bottleneck conv
     assert "shapes differ for: backbone.layer1.0.conv1.weight" in line
+
+
+@pytest.mark.parametrize("name, aux", [("lraspp_mobilenet_v3_large", False), ("fcn_resnet50", True)])
+def test_a_whole_torchvision_network_file_gives_torchvisions_logits(tmp_path, name, aux):
+    """Backbone, decoder and head from torchvision's own state dict (its auxiliary classifier
+    left out): the model computes what torchvision's network computes. For LR-ASPP the
+    per-pixel Linear on [low, gated high] is its two 1x1 classifiers summed; FCN's layers keep
+    their indices around the dropout that became the head dropout."""
+    from torchvision.models import segmentation
+
+    torch.manual_seed(5)
+    kw = {"aux_loss": True} if aux else {}
+    tv = getattr(segmentation, name)(weights=None, weights_backbone=None, num_classes=5, **kw)
+    path, state = imagenet_file(tmp_path, tv, name)
+    model = fresh(name, 3).eval()
+    loaded = load_weights(model, path, model_name=name)
+    assert len(loaded) == len(model.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x), tv.eval()(x)["out"], atol=1e-4)
+    # another class count: all but the head
+    other = make_model(name, (3, 64, 64), 7, dropout=0.0)
+    assert sorted(load_weights(other, path)) == sorted(k for k in other.state_dict() if not k.startswith("classifier."))
