@@ -30,7 +30,7 @@ from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training.ensemble import fit_members, member_probs
 from alstudy.training.fit import FitStats, fit
-from alstudy.training.infer import embed, infer, score_dense
+from alstudy.training.infer import DENSE_BATCH, embed, infer, score_dense
 from alstudy.training.loss_module import LossLearner, predict_losses
 from alstudy.training.methods import METHODS, check_method, check_task, make_term, resolve_options
 from alstudy.training.task import task_for
@@ -241,7 +241,8 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
     pool = free.nonzero().squeeze(1)  # absolute indices, ascending
     own_embedding = needs.embedding and encoder is None
     gen = torch_generator(seed, "mc_dropout", cycle, device=dev.type)
-    if getattr(model, "dense", False):  # pixels are rows: image keys and embeddings, streamed
+    dense = getattr(model, "dense", False)
+    if dense:  # pixels are rows: image keys and embeddings, streamed
         outs = score_dense(members if needs.ensemble > 1 else [model], data.x_train[pool],
                            to_float=data.to_float, row_keys=strategy.row_keys if needs.row_keys else None,
                            reduce=strategy.reduce_pixels if needs.row_keys else None, probs=needs.probs,
@@ -263,7 +264,8 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
                         data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
     predicted = None
     if learner is not None:
-        predicted = predict_losses(model, learner, data.x_train[pool], to_float=data.to_float)
+        predicted = predict_losses(model, learner, data.x_train[pool], to_float=data.to_float,
+                                   **({"batch_size": DENSE_BATCH} if dense else {}))
     t1 = _now(dev)
     view = PoolView(n=int(pool.shape[0]), probs=outs.get("probs"), mc_probs=outs.get("mc_probs"),
                     embedding=outs.get("embedding"), labeled_embedding=lab_emb,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from alstudy.campaign import _acquire
+from alstudy.campaign import _acquire, _new_learner
 from alstudy.data.dataset import Dataset
 from alstudy.data.registry import DatasetSpec
 from alstudy.models import make_model
@@ -16,7 +16,8 @@ DENSE = [("entropy", {}), ("margin", {"reduce": "max"}), ("least_confidence", {"
          ("bald", {"mc_samples": 4, "pixels": 16}), ("variation_ratio", {"mc_samples": 4}),
          ("dbal", {"mc_samples": 4, "pixels": None}), ("qbc", {"members": 2}), ("ensemble_entropy", {"members": 2}),
          ("ensemble_bald", {"members": 2}), ("coreset", {}), ("badge", {}), ("typiclust", {"min_cluster_size": 1}),
-         ("probcover", {}), ("equal", {}), ("random", {}), ("vaal", {"steps": 3})]
+         ("probcover", {}), ("equal", {}), ("random", {}), ("vaal", {"steps": 3}),
+         ("learning_loss", {"width": 8})]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,13 @@ def test_dense_acquisition_picks_distinct_unlabeled_images_reproducibly(tiny, na
     members = models[:max(1, needs.ensemble)]
     labeled, val = list(range(10)), torch.arange(10, 20)
 
+    learner = None
+    if needs.loss_module:   # untrained: the test is about the scoring path, not the ranking
+        learner = _new_learner(members[0], data, torch.tensor(labeled), needs, 3, 1).eval()
+
     def acquire():
-        return _acquire(members, data, strategy, needs, labeled, val, 7, seed=3, cycle=1)["new_indices"]
+        return _acquire(members, data, strategy, needs, labeled, val, 7, seed=3, cycle=1,
+                        learner=learner)["new_indices"]
 
     picks = acquire()
     assert len(picks) == 7 and len(set(picks)) == 7 and all(20 <= i < 60 for i in picks)

@@ -11,7 +11,7 @@ from torch import nn
 
 from alstudy.models import make_model
 from alstudy.models.segmentation import SegModel
-from alstudy.strategies import PoolView, make_strategy, scores
+from alstudy.strategies import PoolView, make_strategy
 from alstudy.strategies.badge import badge, badge_embedded, gradient_factors
 from alstudy.strategies.pixels import reduce_pixels, top_count
 from alstudy.training.infer import embed, score_dense
