@@ -48,7 +48,7 @@ def test_the_cityscapes_study_validates_on_full_size_folders(tmp_path, capsys):
     path.write_text(text)
     assert main(["validate", str(path)]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "cityscapes: model deeplabv3_resnet50; 297 initial + 4 x 297 = 1485 labels, 100 validation, pool 2975" in out
+    assert "cityscapes: model deeplabv3_resnet50; 298 initial + 4 x 298 = 1490 labels, 100 validation, pool 2975" in out
     assert "strategies: random, entropy, coreset, equal" in out
     assert "paradigm fixmatch (4 cells): method fixmatch, init weights weights/resnet50_imagenet.pth" in out
     assert "campaigns: tune 32, eval 24; total 56" in out
