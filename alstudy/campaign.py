@@ -32,7 +32,7 @@ from alstudy.training.ensemble import fit_members, member_probs
 from alstudy.training.fit import FitStats, fit
 from alstudy.training.infer import DENSE_BATCH, embed, infer, score_dense
 from alstudy.training.loss_module import LossLearner, predict_losses
-from alstudy.training.methods import METHODS, check_method, resolve_options
+from alstudy.training.methods import METHODS, check_method, check_task, make_term, resolve_options
 from alstudy.training.task import task_for
 
 Record = dict[str, Any]
@@ -152,6 +152,7 @@ def checked(config: CampaignConfig) -> CampaignConfig:
     or option is one UsageError here, as in a study file, never a KeyError deep in a cycle;
     so is a recipe the dataset's task cannot train with (mixup on segmentation)."""
     check_method(config.method, "CampaignConfig.method")
+    check_task(config.method, dataset_spec(config.dataset).task, "CampaignConfig.method")
     problem = task_for(dataset_spec(config.dataset)).refusal(mixup=config.train.mixup)
     if problem:
         raise UsageError(problem, key="mixup", value=config.train.mixup)
@@ -174,12 +175,11 @@ def _unlabeled_term(config: CampaignConfig, data, labeled: list[int], val: torch
     """The method's term over this cycle's unlabeled rows: the pool (the train split less the
     validation set and, unless `include_labeled`, less the labeled set); None for a method
     that learns from the labeled set only."""
-    build = METHODS[config.method].make_term
-    if build is None:
+    if METHODS[config.method].make_term is None:
         return None
     rows = unlabeled_rows(data.n_train, labeled, val, include_labeled=config.method_options["include_labeled"])
-    return build(data.x_train[rows], data=data, options=config.method_options,
-                 batch_size=min(config.train.batch_size, len(labeled)))
+    return make_term(config.method, data.x_train[rows], data=data, options=config.method_options,
+                     batch_size=min(config.train.batch_size, len(labeled)))
 
 
 def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: int, x_val, y_val, *,

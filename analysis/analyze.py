@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import cd, curves, gain, penalty, pooled, ranks, regimes, stability, tuning, verdicts
-from analysis.load import BASELINE, EVAL_PHASE, arms, drop_incomplete, phase_rows, validate
 from analysis.claims import mittal_claims
+from analysis.load import (BASELINE, EVAL_PHASE, arms, dataset_metrics, drop_incomplete, metric_legend, metric_words,
+                           phase_rows, validate)
 from analysis.paradigms import ParadigmStats, fold_paradigms, has_paradigms, paradigm_analysis
 
 
@@ -47,7 +48,7 @@ class Analysis:
     settings: Settings
     main: ArmStats                          # the tuned evaluation arm ("eval")
     curves: pd.DataFrame
-    final: pd.DataFrame                     # per dataset × strategy: final accuracy mean and CI
+    final: pd.DataFrame                     # per dataset × strategy: final score (accuracy or mIoU) mean and CI
     gain_curves: pd.DataFrame
     gain_regime: pd.DataFrame
     mean_ranks: pd.Series
@@ -70,6 +71,17 @@ class Analysis:
     tuned_vs_untuned: pd.DataFrame = field(default_factory=pd.DataFrame)  # eval − untuned test AUBC, paired
     paradigms: ParadigmStats | None = None  # across paradigms (studies with more than one)
     claims: pd.DataFrame = field(default_factory=pd.DataFrame)  # Mittal et al.'s claims, decided or open
+    metrics: dict[str, str] = field(default_factory=dict)  # dataset -> its metric ("acc", "miou")
+
+    @property
+    def metric(self) -> str:
+        """The study's metric in words: "accuracy", "mIoU", or "score" when datasets mix them (`legend`)."""
+        return metric_words(self.metrics) if self.metrics else "accuracy"
+
+    @property
+    def legend(self) -> str | None:
+        """Which dataset uses which metric, for a study mixing them; else None."""
+        return metric_legend(self.metrics)
 
     @property
     def bootstrap(self) -> dict:
@@ -124,6 +136,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     # verdicts keep the paradigm as its own level (summary.json: paradigm -> dataset -> strategy)
     table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
                               level=settings.level, rounds=settings.rounds)
+    metrics = dataset_metrics(frame.loc[frame["phase"] == EVAL_PHASE])
     frame = fold_paradigms(frame)   # from here on, every per-dataset statistic is within one paradigm
     main = arm_stats(frame, EVAL_PHASE, settings)
     rows = main.rows
@@ -172,6 +185,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
                           if "untuned" in others else pd.DataFrame()),
         paradigms=across,
         claims=claims,
+        metrics=metrics,
     )
 
 

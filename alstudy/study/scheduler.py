@@ -153,7 +153,7 @@ class Scheduler:
         missing or short runs again, with one note saying so."""
         logs = store.logs()
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
-        tested = {t: records_aubc(log.records, "test_acc") for t, log in logs.items()
+        tested = {t: records_aubc(log.records, "test") for t, log in logs.items()
                   if log.done and log.spec.phase == "eval"}
         db = store.path("tuning.db")
         problem = _damage(db) if any(log.spec.phase == "tune" for log in logs.values()) else None

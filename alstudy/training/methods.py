@@ -206,12 +206,43 @@ def ssl_steps(supervised_steps: int, n_unlabeled: int, batch_size: int, options:
     return max(supervised_steps, min(max(options["steps"], passes), options["max_steps"]))
 
 
+def _seg_fixmatch(x, *, data, options, batch_size):
+    from alstudy.training.ssl.seg_fixmatch import SegFixMatch
+    from alstudy.training.ssl.seg_views import ImageView
+
+    return SegFixMatch(x, weak=ImageView(data.augmenter(1.0)), to_float=data.to_float, options=options,
+                       batch_size=batch_size, num_classes=data.spec.num_classes)
+
+
+def _seg_mean_teacher(x, *, data, options, batch_size):
+    from alstudy.training.ssl.seg_mean_teacher import SegMeanTeacher
+    from alstudy.training.ssl.seg_views import ImageView
+
+    return SegMeanTeacher(x, view=ImageView(data.augmenter(options["view"])), to_float=data.to_float,
+                          options=options, batch_size=batch_size)
+
+
+# the semi-supervised methods with a per-pixel term (alstudy.training.ssl.seg_*)
+SEGMENTATION_TERMS: dict[str, Callable[..., Any]] = {"fixmatch": _seg_fixmatch, "mean_teacher": _seg_mean_teacher}
+
+
 def make_term(method: str, x_unlabeled, *, data, options: Mapping[str, Any], batch_size: int):
     """The unlabeled term of `method` on the stored rows `x_unlabeled` of dataset `data` (None
     for a method that learns from the labeled set only); views are `data`'s augmentation at the
-    options' strengths."""
+    options' strengths. A segmentation dataset gets the method's per-pixel term."""
+    check_task(method, data.spec.task, "method")
     build = METHODS[method].make_term
+    if build is not None and data.spec.task == "segmentation":
+        build = SEGMENTATION_TERMS[method]
     return None if build is None else build(x_unlabeled, data=data, options=options, batch_size=batch_size)
+
+
+def check_task(method: str, task: str, key: str) -> None:
+    """UsageError keyed `key` when `method` cannot train on a dataset of `task` (a
+    semi-supervised method without a per-pixel term, on segmentation)."""
+    if task == "segmentation" and METHODS[method].make_term is not None and method not in SEGMENTATION_TERMS:
+        raise UsageError(f"method {method!r} has no segmentation term; segmentation trains with "
+                         f"{', '.join(['supervised', *SEGMENTATION_TERMS])}", key=key, value=method)
 
 
 def method_info() -> list[dict[str, Any]]:
