@@ -242,14 +242,16 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
     own_embedding = needs.embedding and encoder is None
     gen = torch_generator(seed, "mc_dropout", cycle, device=dev.type)
     dense = getattr(model, "dense", False)
-    if dense:  # pixels are rows: image keys and embeddings, streamed
+    outs = {}
+    asks = (needs.row_keys or needs.probs or needs.mc_samples or own_embedding or needs.flip_probs
+            or needs.gradient_embedding or needs.ensemble > 1)   # random asks for nothing: no pass at all
+    if dense and asks:  # pixels are rows: image keys and embeddings, streamed
         outs = score_dense(members if needs.ensemble > 1 else [model], data.x_train[pool],
                            to_float=data.to_float, row_keys=strategy.row_keys if needs.row_keys else None,
                            reduce=strategy.reduce_pixels if needs.row_keys else None, probs=needs.probs,
                            mc_samples=needs.mc_samples, pixels=needs.pixels, flip=needs.flip_probs,
                            embedding=own_embedding, gradient_embedding=needs.gradient_embedding, gen=gen)
-    else:
-        outs = {}
+    elif not dense:
         if needs.probs or needs.mc_samples or own_embedding or needs.flip_probs:
             outs = infer(model, data.x_train[pool], to_float=data.to_float, probs=needs.probs,
                          mc_samples=needs.mc_samples, embedding=own_embedding, flip=needs.flip_probs, gen=gen)
