@@ -30,7 +30,7 @@ from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training.ensemble import fit_members, member_probs
 from alstudy.training.fit import FitStats, fit
-from alstudy.training.infer import embed, infer
+from alstudy.training.infer import DENSE_BATCH, embed, infer, score_dense
 from alstudy.training.loss_module import LossLearner, predict_losses
 from alstudy.training.methods import METHODS, check_method, check_task, make_term, resolve_options
 from alstudy.training.task import task_for
@@ -239,17 +239,26 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
     free[torch.as_tensor(labeled, device=dev)] = False
     free[val] = False
     pool = free.nonzero().squeeze(1)  # absolute indices, ascending
-    outs = {}
     own_embedding = needs.embedding and encoder is None
-    if needs.probs or needs.mc_samples or own_embedding:
-        outs = infer(model, data.x_train[pool], to_float=data.to_float, probs=needs.probs,
-                     mc_samples=needs.mc_samples, embedding=own_embedding,
-                     gen=torch_generator(seed, "mc_dropout", cycle, device=dev.type))
+    gen = torch_generator(seed, "mc_dropout", cycle, device=dev.type)
+    dense = getattr(model, "dense", False)
+    outs = {}
+    asks = (needs.row_keys or needs.probs or needs.mc_samples or own_embedding or needs.flip_probs
+            or needs.gradient_embedding or needs.ensemble > 1)   # random asks for nothing: no pass at all
+    if dense and asks:  # pixels are rows: image keys and embeddings, streamed
+        outs = score_dense(members if needs.ensemble > 1 else [model], data.x_train[pool],
+                           to_float=data.to_float, row_keys=strategy.row_keys if needs.row_keys else None,
+                           reduce=strategy.reduce_pixels if needs.row_keys else None, probs=needs.probs,
+                           mc_samples=needs.mc_samples, pixels=needs.pixels, flip=needs.flip_probs,
+                           embedding=own_embedding, gradient_embedding=needs.gradient_embedding, gen=gen)
+    elif not dense:
+        if needs.probs or needs.mc_samples or own_embedding or needs.flip_probs:
+            outs = infer(model, data.x_train[pool], to_float=data.to_float, probs=needs.probs,
+                         mc_samples=needs.mc_samples, embedding=own_embedding, flip=needs.flip_probs, gen=gen)
+        if needs.ensemble > 1:
+            outs["ensemble_probs"] = member_probs(members, data.x_train[pool], to_float=data.to_float)  # (K, N, C)
     if needs.embedding and encoder is not None:   # the pretrained encoder's features, not the task model's
         outs["embedding"] = embed(encoder, data.x_train[pool], to_float=data.to_float)
-    ens = None
-    if needs.ensemble > 1:
-        ens = member_probs(members, data.x_train[pool], to_float=data.to_float)  # (K, N, C)
     lab_x = data.x_train[torch.as_tensor(labeled, device=dev)] if needs.inputs else None
     lab_emb = None
     if needs.labeled_embedding:
@@ -257,10 +266,13 @@ def _acquire(members: list, data, strategy, needs, labeled: list[int], val: torc
                         data.x_train[torch.as_tensor(labeled, device=dev)], to_float=data.to_float)
     predicted = None
     if learner is not None:
-        predicted = predict_losses(model, learner, data.x_train[pool], to_float=data.to_float)
+        predicted = predict_losses(model, learner, data.x_train[pool], to_float=data.to_float,
+                                   **({"batch_size": DENSE_BATCH} if dense else {}))
     t1 = _now(dev)
     view = PoolView(n=int(pool.shape[0]), probs=outs.get("probs"), mc_probs=outs.get("mc_probs"),
-                    embedding=outs.get("embedding"), labeled_embedding=lab_emb, ensemble_probs=ens,
+                    embedding=outs.get("embedding"), labeled_embedding=lab_emb,
+                    ensemble_probs=outs.get("ensemble_probs"), flip_probs=outs.get("flip_probs"),
+                    keys=outs.get("keys"), gradient_embedding=outs.get("gradient_embedding"),
                     inputs=data.x_train[pool] if needs.inputs else None, labeled_inputs=lab_x,
                     to_float=data.to_float if needs.inputs else None, predicted_loss=predicted)
     positions = strategy.select(view, k, torch_generator(seed, "select", cycle))

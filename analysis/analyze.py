@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import cd, curves, gain, penalty, pooled, ranks, regimes, stability, tuning, verdicts
-from analysis.load import BASELINE, EVAL_PHASE, arms, drop_incomplete, phase_rows, validate
+from analysis.claims import mittal_claims
+from analysis.load import (BASELINE, EVAL_PHASE, arms, dataset_metrics, drop_incomplete, metric_legend, metric_words,
+                           phase_rows, validate)
 from analysis.paradigms import ParadigmStats, fold_paradigms, has_paradigms, paradigm_analysis
 
 
@@ -46,7 +48,7 @@ class Analysis:
     settings: Settings
     main: ArmStats                          # the tuned evaluation arm ("eval")
     curves: pd.DataFrame
-    final: pd.DataFrame                     # per dataset × strategy: final accuracy mean and CI
+    final: pd.DataFrame                     # per dataset × strategy: final score (accuracy or mIoU) mean and CI
     gain_curves: pd.DataFrame
     gain_regime: pd.DataFrame
     mean_ranks: pd.Series
@@ -68,6 +70,18 @@ class Analysis:
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)  # can the tuning tell its trials apart?
     tuned_vs_untuned: pd.DataFrame = field(default_factory=pd.DataFrame)  # eval − untuned test AUBC, paired
     paradigms: ParadigmStats | None = None  # across paradigms (studies with more than one)
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)  # Mittal et al.'s claims, decided or open
+    metrics: dict[str, str] = field(default_factory=dict)  # dataset -> its metric ("acc", "miou")
+
+    @property
+    def metric(self) -> str:
+        """The study's metric in words: "accuracy", "mIoU", or "score" when datasets mix them (`legend`)."""
+        return metric_words(self.metrics) if self.metrics else "accuracy"
+
+    @property
+    def legend(self) -> str | None:
+        """Which dataset uses which metric, for a study mixing them; else None."""
+        return metric_legend(self.metrics)
 
     @property
     def bootstrap(self) -> dict:
@@ -117,9 +131,12 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     settings = settings or Settings()
     validate(frame)
     across = paradigm_analysis(frame, level=settings.level) if has_paradigms(frame) else None
+    claims = (mittal_claims(across.aubc, frame.loc[frame["phase"] == EVAL_PHASE], margin=settings.margin)
+              if across is not None else pd.DataFrame())
     # verdicts keep the paradigm as its own level (summary.json: paradigm -> dataset -> strategy)
     table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,
                               level=settings.level, rounds=settings.rounds)
+    metrics = dataset_metrics(frame.loc[frame["phase"] == EVAL_PHASE])
     frame = fold_paradigms(frame)   # from here on, every per-dataset statistic is within one paradigm
     main = arm_stats(frame, EVAL_PHASE, settings)
     rows = main.rows
@@ -167,6 +184,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         tuned_vs_untuned=(tuning.tuned_vs_untuned(main.aubc, others["untuned"].aubc, level=settings.level)
                           if "untuned" in others else pd.DataFrame()),
         paradigms=across,
+        claims=claims,
+        metrics=metrics,
     )
 
 

@@ -62,7 +62,7 @@ def _legend(fig: Figure, axes, *, title: str | None = None) -> None:
 
 
 def plot_learning_curves(curves: pd.DataFrame, *, metric_label: str = "test accuracy") -> Figure:
-    """Grid of panels, one per dataset: mean accuracy vs labels with the bootstrap CI as a band."""
+    """Grid of panels, one per dataset: mean metric vs labels with the bootstrap CI as a band."""
     datasets = sorted(curves["dataset"].unique())
     colors = strategy_colors(curves["strategy"].unique())
     fig, axes = _panels(len(datasets))
@@ -84,8 +84,9 @@ def plot_learning_curves(curves: pd.DataFrame, *, metric_label: str = "test accu
     return fig
 
 
-def plot_gain_curves(gain: pd.DataFrame, *, alpha: float = 0.05, max_bands: int = 4) -> Figure:
-    """Per dataset: accuracy gain over tuned random (percentage points); filled markers are significant.
+def plot_gain_curves(gain: pd.DataFrame, *, alpha: float = 0.05, max_bands: int = 4,
+                     metric: str = "accuracy") -> Figure:
+    """Per dataset: gain in `metric` over tuned random (percentage points); filled markers are significant.
 
     CI bands are drawn only for up to `max_bands` strategies: more of them hide each other.
     """
@@ -115,7 +116,7 @@ def plot_gain_curves(gain: pd.DataFrame, *, alpha: float = 0.05, max_bands: int 
         ax.set_ylabel("gain over random (points)")
         ax.grid(alpha=0.3)
     band = "band: 95% t-CI; " if bands else ""
-    fig.suptitle(f"Gain over tuned random in test accuracy, paired by seed ({band}filled marker: "
+    fig.suptitle(f"Gain over tuned random in test {metric}, paired by seed ({band}filled marker: "
                  f"paired t-test p < {alpha}, unadjusted)", fontsize=12)
     _legend(fig, axes, title="strategy")
     return fig
@@ -237,7 +238,7 @@ def plot_regime_ranks(regime_mean_ranks: pd.DataFrame) -> Figure:
     return fig
 
 
-def plot_forest(verdicts: pd.DataFrame, pooled: pd.DataFrame, *, margin: float) -> Figure:
+def plot_forest(verdicts: pd.DataFrame, pooled: pd.DataFrame, *, margin: float, metric: str = "accuracy") -> Figure:
     """Forest plot: per strategy, each dataset's gain over random with its CI (dots) and the
     random-effects pooled gain with its CI (diamond); the band is the equivalence margin ±δ."""
     strategies = list(pooled["strategy"].drop_duplicates())
@@ -260,7 +261,7 @@ def plot_forest(verdicts: pd.DataFrame, pooled: pd.DataFrame, *, margin: float) 
         ax.plot([100 * low, 100 * high], [yi, yi], color=color, lw=2.2 if is_pooled else 1.2)
         ax.plot(100 * mean, yi, marker="D" if is_pooled else "o", ms=8 if is_pooled else 4, color=color)
     ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
-    ax.set_xlabel(f"AUBC gain over tuned {BASELINE} (accuracy points)")
+    ax.set_xlabel(f"AUBC gain over tuned {BASELINE} ({metric} points)")
     ax.set_title("Gain per dataset and pooled across datasets (DerSimonian–Laird)")
     ax.legend(loc="lower right", fontsize=8)
     return fig

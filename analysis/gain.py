@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.load import BASELINE
+from analysis.load import BASELINE, TEST
 from analysis.regimes import REGIMES
 from analysis.stats import holm, paired_summary
 
@@ -36,8 +36,8 @@ def paired_gain(values: pd.DataFrame, value: str, *, by: list[str], baseline: st
 
 
 def gain_curves(rows: pd.DataFrame, *, baseline: str = BASELINE, level: float = 0.95) -> pd.DataFrame:
-    """Gain in test accuracy over the baseline at every budget point of every dataset."""
-    return paired_gain(rows, "test_acc", by=["dataset", "n_labeled"], baseline=baseline, level=level)
+    """Gain in the test score (the dataset's metric) over the baseline at every budget point of every dataset."""
+    return paired_gain(rows, TEST, by=["dataset", "n_labeled"], baseline=baseline, level=level)
 
 
 def gain_in_aubc(per_campaign_aubc: pd.DataFrame, *, baseline: str = BASELINE,
@@ -50,7 +50,7 @@ def gain_in_aubc(per_campaign_aubc: pd.DataFrame, *, baseline: str = BASELINE,
 
 def gain_by_regime(regime_scores: pd.DataFrame, *, baseline: str = BASELINE,
                    level: float = 0.95) -> pd.DataFrame:
-    """Gain in mean accuracy within each budget regime, per dataset × strategy, with p_holm."""
+    """Gain in mean score within each budget regime, per dataset × strategy, with p_holm."""
     out = paired_gain(regime_scores, "score", by=["dataset", "regime"], baseline=baseline, level=level)
     out["regime"] = pd.Categorical(out["regime"], categories=REGIMES, ordered=True)
     out["p_holm"] = holm(out["p_value"].to_numpy()) if len(out) else np.array([])

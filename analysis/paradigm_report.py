@@ -22,7 +22,7 @@ def paradigm_section(p: ParadigmStats, *, figure: str | None = None) -> list[str
     """Markdown lines answering the across-paradigm questions (AUBC points, paired by seed)."""
     md = ["## Training paradigms", "",
           f"Paradigms: {', '.join(p.paradigms)}; reference (plainest supervised): **{p.reference}**. "
-          "Every number is a difference in test AUBC (accuracy points), paired by seed, with its 95 % t interval. "
+          f"Every number is a difference in test AUBC ({p.metric} points), paired by seed, with its 95 % t interval. "
           "All other sections of this report are computed within each paradigm: a 'dataset' there reads "
           "`<dataset>/<paradigm>`, and gains are over that paradigm's tuned random.", "",
           *paradigm_answers(p), "",
@@ -55,7 +55,8 @@ def paradigm_section(p: ParadigmStats, *, figure: str | None = None) -> list[str
 
 def paradigm_answers(p: ParadigmStats) -> list[str]:
     """The four questions answered in one line each, from the tables below (means and 95 % intervals)."""
-    md = ["**Answers** (test AUBC points, paired by seed; an interval that excludes 0 is called clear):", ""]
+    md = [f"**Answers** (test AUBC, {p.metric} points, paired by seed; an interval that excludes 0 is called clear):",
+          ""]
     for dataset, group in p.paradigm_effect.groupby("dataset", sort=False):
         top = group.loc[group["mean"].idxmax()]
         more = top["mean"] > (top["best_gain"] if pd.notna(top["best_gain"]) else 0.0)

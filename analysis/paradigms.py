@@ -11,6 +11,8 @@ validation set and initial weights), on test AUBC:
 * `gains`: every strategy over random inside each paradigm (does AL add on top of SSL?);
 * `stability`: per dataset, Kendall's W and mean τ-b of the strategy ranking across paradigms.
 
+AUBC is of each dataset's metric (accuracy or mIoU, `load.with_scores`); `metric` says which in words.
+
 The reference paradigm is the plainest supervised one: method `supervised` with the least
 augmentation (`hp.augment`), else the first name in sorted order.
 """
@@ -25,7 +27,7 @@ import pandas as pd
 from alstudy import metrics
 from analysis import ranks, stability
 from analysis.gain import paired_gain
-from analysis.load import BASELINE, EVAL_PHASE
+from analysis.load import BASELINE, EVAL_PHASE, TEST, dataset_metrics, metric_words, with_scores
 from analysis.stats import paired_summary
 
 CAMPAIGN = ["paradigm", "dataset", "strategy", "seed"]
@@ -40,6 +42,7 @@ class ParadigmStats:
     strategy_spread: pd.DataFrame   # dataset, paradigm, max_gain, best_strategy, sd_aubc, n_strategies
     gains: pd.DataFrame             # paradigm, dataset, strategy, mean, ci_low, ci_high, p_value, n
     stability: pd.DataFrame         # dataset, kendall_w, p_value, mean_tau, n_paradigms
+    metric: str = "accuracy"        # the metric of the AUBCs in words ("score" when datasets mix them)
 
 
 def has_paradigms(frame: pd.DataFrame) -> bool:
@@ -64,8 +67,9 @@ def reference_paradigm(frame: pd.DataFrame) -> str:
 
 
 def campaign_aubc(frame: pd.DataFrame) -> pd.DataFrame:
-    rows = frame.loc[(frame["phase"] == EVAL_PHASE) & frame["test_acc"].notna()]
-    out = [(*key, metrics.aubc(g["n_labeled"].to_numpy(), g["test_acc"].to_numpy()))
+    frame = with_scores(frame)
+    rows = frame.loc[(frame["phase"] == EVAL_PHASE) & frame[TEST].notna()]
+    out = [(*key, metrics.aubc(g["n_labeled"].to_numpy(), g[TEST].to_numpy()))
            for key, g in rows.groupby(CAMPAIGN, sort=True)]
     return pd.DataFrame(out, columns=[*CAMPAIGN, "aubc"]).astype({"paradigm": str, "dataset": str, "strategy": str})
 
@@ -77,7 +81,8 @@ def paradigm_analysis(frame: pd.DataFrame, *, level: float = 0.95) -> ParadigmSt
     gains = paired_gain(per, "aubc", by=["paradigm", "dataset"], level=level)
     return ParadigmStats(paradigms=sorted(per["paradigm"].unique()), reference=ref, aubc=per,
                          paradigm_effect=_effect(per, gains, ref, level), strategy_spread=_spread(per, gains),
-                         gains=gains, stability=_stability(per))
+                         gains=gains, stability=_stability(per),
+                         metric=metric_words(dataset_metrics(frame.loc[frame["phase"] == EVAL_PHASE])))
 
 
 def _effect(per: pd.DataFrame, gains: pd.DataFrame, ref: str, level: float) -> pd.DataFrame:

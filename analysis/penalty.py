@@ -1,7 +1,7 @@
 """Pairwise penalty matrix (Ash et al. 2020, as used by Lüth et al. 2023).
 
 For every setting (a dataset, by default) and every budget point, two strategies are compared
-with a paired t-test on their seed-matched accuracies; a significant win of a over b adds
+with a paired t-test on their seed-matched scores (accuracy or mIoU); a significant win of a over b adds
 1/L to entry [a, b], L being the number of budget points of that setting. Summed over
 settings, an entry is at most the number of settings.
 """
@@ -13,10 +13,11 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from analysis.load import TEST
 from analysis.stats import paired_summary
 
 
-def penalty_matrix(rows: pd.DataFrame, *, alpha: float = 0.05, metric: str = "test_acc",
+def penalty_matrix(rows: pd.DataFrame, *, alpha: float = 0.05, metric: str = TEST,
                    setting: tuple[str, ...] = ("dataset",)) -> pd.DataFrame:
     """Entry [a, b]: how often (in settings' worth of budget points) a significantly beats b.
 

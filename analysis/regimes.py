@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.load import TEST
+
 REGIMES = ("low", "middle", "high")
 
 
@@ -29,7 +31,7 @@ def with_regimes(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else rows.assign(regime=pd.Series(dtype=str))
 
 
-def regime_scores(rows: pd.DataFrame, *, metric: str = "test_acc") -> pd.DataFrame:
+def regime_scores(rows: pd.DataFrame, *, metric: str = TEST) -> pd.DataFrame:
     """Mean `metric` of every campaign over the budget points of each regime.
 
     Columns: dataset, strategy, seed, regime, score.

@@ -10,11 +10,16 @@ import pandas as pd
 
 from analysis import figures
 from analysis.analyze import Analysis, has_baseline, n_seeds, stability_warning
+from analysis.claims import claims_section
 from analysis.load import BASELINE
 from analysis.markdown import fmt_value as _fmt
 from analysis.markdown import markdown_table
 from analysis.summary import headline, summary
 from analysis.verdict_report import pooled_section, tuning_section, verdict_section
+
+
+def _plural(metric: str) -> str:
+    return {"accuracy": "accuracies"}.get(metric, f"{metric}s")
 
 
 def _ci_cell(mean: float, low: float, high: float) -> str:
@@ -62,8 +67,10 @@ def write_figures(a: Analysis, out: Path) -> dict[str, Path]:
     """Render every figure to `out` as PNG; returns {title: path}."""
     alpha = a.settings.alpha
     made = {
-        "Learning curves": (figures.plot_learning_curves(a.curves), "learning_curves.png"),
-        "Gain over tuned random": (figures.plot_gain_curves(a.gain_curves, alpha=alpha), "gain_over_random.png"),
+        "Learning curves": (figures.plot_learning_curves(a.curves, metric_label=f"test {a.metric}"),
+                            "learning_curves.png"),
+        "Gain over tuned random": (figures.plot_gain_curves(a.gain_curves, alpha=alpha, metric=a.metric),
+                                   "gain_over_random.png"),
         "Ranks per dataset": (figures.plot_rank_heatmap(a.main.ranks, title="Rank of each strategy per dataset "
                                                         "(test AUBC, tuned)"), "rank_heatmap.png"),
         "Rank agreement between datasets": (figures.plot_tau_matrix(a.main.tau), "tau_matrix.png"),
@@ -77,7 +84,8 @@ def write_figures(a: Analysis, out: Path) -> dict[str, Path]:
                                         "cd_diagram.png"),
     }
     if not a.pooled.empty:
-        made["Forest plot"] = (figures.plot_forest(a.verdicts, a.pooled, margin=a.settings.margin), "forest.png")
+        made["Forest plot"] = (figures.plot_forest(a.verdicts, a.pooled, margin=a.settings.margin, metric=a.metric),
+                               "forest.png")
     if a.regime_ranks:
         regime_means = pd.DataFrame({r: t.mean() for r, t in a.regime_ranks.items()})
         made["Ranks by budget regime"] = (figures.plot_regime_ranks(regime_means), "regime_ranks.png")
@@ -99,6 +107,8 @@ def write_tables(a: Analysis, out: Path) -> dict[str, Path]:
     }
     if a.tuning_effect is not None:
         tables["tuning_effect"] = a.tuning_effect
+    if len(a.claims):
+        tables["claims"] = a.claims
     if len(a.tuned_vs_untuned):
         tables["tuned_vs_untuned"] = a.tuned_vs_untuned
     paths = {}
@@ -110,7 +120,7 @@ def write_tables(a: Analysis, out: Path) -> dict[str, Path]:
 
 
 def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> str:
-    s, main = a.settings, a.main
+    s, main, metric = a.settings, a.main, a.metric
     lo, hi = n_seeds(a)
     strategies = list(a.mean_ranks.index) + sorted(set(main.rows["strategy"]) - set(a.mean_ranks.index))
     budget = main.rows.groupby("dataset")["n_labeled"].agg(["min", "max", "nunique"])
@@ -119,12 +129,13 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
         from analysis.paradigm_report import paradigm_section, write_paradigm_figure
 
         md += paradigm_section(a.paradigms, figure=write_paradigm_figure(a.paradigms, out))
+        md += claims_section(a.claims, margin=s.margin, metric=metric)
     md += [*verdict_section(a, strategies), "## Answer", ""]
     md += [f"* {line}" for line in headline(a)]
     md += ["", "Scores are test AUBC of the evaluation phase (each cell's tuned hyperparameters on seeds "
-           "disjoint from the tuning seeds): the area under the test-accuracy curve over labeled examples, "
-           "divided by the labeled range (an average accuracy, in %). Gains are paired by seed, so every "
-           "comparison uses the same initial labeled set.", "",
+           f"disjoint from the tuning seeds): the area under the test-{metric} curve over labeled examples, "
+           f"divided by the labeled range (an average {metric}, in %). Gains are paired by seed, so every "
+           "comparison uses the same initial labeled set." + (f" {a.legend}" if a.legend else ""), "",
            "## What was analysed", "",
            f"{main.rows['dataset'].nunique()} datasets, {main.rows['strategy'].nunique()} strategies, "
            f"{lo if lo == hi else f'{lo}–{hi}'} evaluation seeds per cell.", "",
@@ -147,16 +158,16 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     md += tuning_section(a)
     md += ["## Test AUBC (mean over seeds, %, bootstrap CI)", "", markdown_table(_ci_table(main.aubc_summary,
                                                                                        strategies)), "",
-           "## Final accuracy (largest budget, %, bootstrap CI)", "",
+           f"## Final {metric} (largest budget, %, bootstrap CI)", "",
            markdown_table(_ci_table(a.final, strategies)), ""]
     md += [f"## Gain over tuned {BASELINE}", ""]
     if has_baseline(a):
         others = [x for x in strategies if x != BASELINE]
-        md += [f"AUBC gain in accuracy points with its {s.level:.0%} Student-t CI (paired by seed). **Bold**: "
+        md += [f"AUBC gain in {metric} points with its {s.level:.0%} Student-t CI (paired by seed). **Bold**: "
                f"significant at alpha = {s.alpha} after Holm adjustment over the whole table (paired t-test); "
                "*italic*: significant only before adjustment. Full numbers: `gain_aubc.csv`.", "",
                markdown_table(_gain_table(main.gain_aubc, ["dataset"], others, s.alpha, with_ci=True)), "",
-               "By budget regime (gain in mean accuracy over the regime's budget points; same marks, Holm over "
+               f"By budget regime (gain in mean {metric} over the regime's budget points; same marks, Holm over "
                "this table; CIs in `gain_regime.csv`):", "",
                markdown_table(_gain_table(a.gain_regime, ["dataset", "regime"], others, s.alpha, with_ci=False)),
                ""]
@@ -177,7 +188,7 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
            markdown_table(a.spread.join(a.bootstrap["mean_rank"].add_prefix("mean_rank_")), fmt=".2f"), "",
            "Kendall τ-b between datasets' rankings:", "", markdown_table(main.tau, fmt=".2f"), ""]
     if len(a.regime_stability):
-        md += ["Within each budget regime (ranks by mean accuracy over the regime's budget points):", "",
+        md += [f"Within each budget regime (ranks by mean {metric} over the regime's budget points):", "",
                markdown_table(a.regime_stability, fmt=".3f"), ""]
         if len(a.regime_agreement):
             md += ["τ-b between the low- and high-budget rankings:", "",
@@ -197,7 +208,7 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     n_set = main.rows["dataset"].nunique()
     md += ["## Pairwise penalty matrix", "",
            f"Entry [row, column]: at each budget point of each dataset a paired t-test (p < {s.alpha}) between "
-           f"seed-matched accuracies; a significant win of row over column adds 1/L (L = budget points of the "
+           f"seed-matched {_plural(metric)}; a significant win of row over column adds 1/L (L = budget points of the "
            f"dataset). Summed over {n_set} datasets, so an entry is at most {n_set}.", "",
            markdown_table(a.ppm.mask(np.eye(len(a.ppm), dtype=bool)), fmt=".2f"), ""]
     f = a.friedman

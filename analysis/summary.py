@@ -147,7 +147,7 @@ def summary(a: Analysis) -> dict:
         "study": a.study,
         "settings": {"alpha": s.alpha, "level": s.level, "n_boot": s.n_boot, "seed": s.seed,
                      "posthoc": s.posthoc, "margin": s.margin, "score": "test AUBC (eval phase)"},
-        "datasets": list(main.ranks.index), "strategies": sorted(main.rows["strategy"].unique()),
+        "datasets": list(main.ranks.index), "metrics": a.metrics, "strategies": sorted(main.rows["strategy"].unique()),
         "incomplete_campaigns": len(main.incomplete),
         "code_versions": a.codes,
         "evaluation_seeds": {d: sorted(map(int, g["seed"].unique())) for d, g in main.rows.groupby("dataset")},

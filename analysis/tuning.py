@@ -7,7 +7,7 @@ import pandas as pd
 
 from alstudy import metrics
 from alstudy.selection import choose
-from analysis.load import TUNE_PHASE
+from analysis.load import TUNE_PHASE, VAL, with_scores
 
 SECONDS = ("seconds_train", "seconds_score", "seconds_select")
 PARITY_COLUMNS = ["dataset", "strategy", "trials", "campaigns", "epochs", "seconds",
@@ -22,7 +22,7 @@ def tuning_parity(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFra
     seconds: summed stage wall time; validation AUBC of each Optuna trial, its curve averaged
     over the tuning seeds. Columns that the results lack come out as NaN.
     """
-    rows = frame.loc[frame["phase"] == phase]
+    rows = with_scores(frame.loc[frame["phase"] == phase])
     if rows.empty:
         return pd.DataFrame(columns=PARITY_COLUMNS)
     key = next((c for c in ("optuna_trial", "trial") if c in rows), "seed")
@@ -33,11 +33,10 @@ def tuning_parity(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFra
         wall = float(sum(s.sum() for s in seconds)) if seconds else float("nan")
         epochs = float(cell["hp.epochs"].sum()) if "hp.epochs" in cell else float("nan")
         val = []
-        if "val_acc" in cell:
-            for _, t in cell.groupby("_trial"):
-                curve = t.groupby("n_labeled")["val_acc"].mean()
-                if curve.notna().all():
-                    val.append(metrics.aubc(curve.index.to_numpy(), curve.to_numpy()))
+        for _, t in cell.groupby("_trial"):
+            curve = t.groupby("n_labeled")[VAL].mean()
+            if curve.notna().all():
+                val.append(metrics.aubc(curve.index.to_numpy(), curve.to_numpy()))
         out.append((str(dataset), str(strategy), cell["_trial"].nunique(),
                     len(cell[["_trial", "seed"]].drop_duplicates()), epochs, wall,
                     float(np.max(val)) if val else float("nan"),
@@ -59,9 +58,10 @@ DIAGNOSIS_COLUMNS = ["dataset", "strategy", "trials", "tuning_seeds", "best", "e
 
 def trial_objectives(frame: pd.DataFrame, *, phase: str = TUNE_PHASE) -> pd.DataFrame:
     """Validation AUBC of every campaign of `phase`: dataset, strategy, trial, seed, val_aubc."""
-    rows = frame.loc[(frame["phase"] == phase) & frame["val_acc"].notna()] if "val_acc" in frame else frame.iloc[:0]
+    frame = with_scores(frame)
+    rows = frame.loc[(frame["phase"] == phase) & frame[VAL].notna()]
     key = next((c for c in ("optuna_trial", "trial") if c in rows), "seed")
-    out = [(d, s, str(t), seed, metrics.aubc(g["n_labeled"].to_numpy(), g["val_acc"].to_numpy()))
+    out = [(d, s, str(t), seed, metrics.aubc(g["n_labeled"].to_numpy(), g[VAL].to_numpy()))
            for (d, s, t, seed), g in rows.groupby(["dataset", "strategy", key, "seed"], sort=True)]
     return pd.DataFrame(out, columns=["dataset", "strategy", "trial", "seed", "val_aubc"])
 

@@ -65,7 +65,7 @@ def verdict_section(a: Analysis, strategies: list[str]) -> list[str]:
     if a.verdicts.empty:
         return ["## Verdicts", "", f"No '{BASELINE}' strategy in the evaluation rows: no verdict can be given.", ""]
     return ["## Verdicts against tuned random", "",
-            f"Test AUBC gain over tuned {BASELINE} in accuracy points, paired by seed, with its {s.level:.0%} "
+            f"Test AUBC gain over tuned {BASELINE} in {a.metric} points, paired by seed, with its {s.level:.0%} "
             f"Student-t CI. **better** / **worse**: paired t-test significant at alpha = {s.alpha} after Holm "
             f"adjustment over the table; equivalent: TOST with margin {margin_text(s.margin)} significant "
             "after Holm (the gain lies within the margin; this takes precedence); inconclusive: neither — "

@@ -172,7 +172,7 @@ def seeds_per_dataset(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def margin_text(margin: float) -> str:
-    """"±1 point", "±2.5 points": a margin in AUBC units said in accuracy points."""
+    """"±1 point", "±2.5 points": a margin in AUBC units said in points of the metric."""
     points = 100 * margin
     return f"±{points:.3g} point" + ("" if f"{points:.3g}" == "1" else "s")
 

@@ -1,4 +1,5 @@
-"""One full campaign per embedded dataset: wall time by stage and the final accuracy."""
+"""One full campaign per embedded dataset: wall time by stage and the final score in the dataset's metric
+(accuracy: `first_acc`, `final_acc`; mIoU: `first_miou`, `final_miou`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from alstudy.bench.section import Section
 from alstudy.campaign import run_campaign
 from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.data import dataset_info, get_dataset
+from alstudy.metrics import metric_columns, metric_of
 
 STRATEGY = "entropy"
 CYCLES = {"smoke": 1, "quick": 1, "full": 8}
@@ -18,11 +20,13 @@ def campaign_row(config: CampaignConfig, seed: int, *, device: str) -> dict:
     get_dataset(config.dataset, root=config.data_root)
     t0 = perf_counter()
     records = run_campaign(config, seed, device=device)
+    metric = metric_of(records[-1])
+    test = metric_columns(metric)[1]
     return {"dataset": config.dataset, "model": records[0]["model"], "strategy": config.strategy,
             "cycles": len(records) - 1, "labels": records[-1]["n_labeled"], "seconds": perf_counter() - t0,
             "train_s": sum(r["seconds_train"] for r in records),
             "query_s": sum(r["seconds_score"] + r["seconds_select"] for r in records),
-            "first_acc": records[0]["test_acc"], "final_acc": records[-1]["test_acc"]}
+            f"first_{metric}": records[0][test], f"final_{metric}": records[-1][test]}
 
 
 def run(mode: str, *, device: str) -> Section:

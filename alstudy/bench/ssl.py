@@ -33,7 +33,7 @@ METHODS = ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label")
 BATCH = 32
 STEPS = {"smoke": 2, "quick": 3, "full": 30}      # timed steps per (dataset, method) and round
 REPEATS = {"smoke": 1, "quick": 3, "full": 5}     # rounds; a case's time is its median round
-MU = {"smoke": 1, "quick": 7, "full": 7}          # FixMatch's default mu outside smoke runs
+MU = {"smoke": 1, "quick": 7, "full": 7}          # the paper's mu (7) outside smoke runs
 FLOOR_GOAL = 1.5                                  # FixMatch's step within 1.5x of its floor
 
 
@@ -56,7 +56,7 @@ def run(mode: str, *, device: str) -> Section:
         train = TrainConfig(stop="fixed", epochs=1, min_steps=n, batch_size=BATCH, augment=1.0)
         cases = {"floor": _floor_steps(data, mu, train, dev)}     # name -> run(k steps)
         for method in METHODS:
-            opts = {**option_defaults(method), "mu": mu, "unlabeled_epochs": 0.0} if method != "supervised" else {}
+            opts = {**option_defaults(method), "mu": mu, "steps": 1} if method != "supervised" else {}
 
             def steps(k: int, *, method=method, opts=opts) -> None:
                 torch.manual_seed(0)

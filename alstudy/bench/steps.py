@@ -56,7 +56,7 @@ def campaign_summary(config: CampaignConfig, seed: int, *, device: str) -> dict:
     t0 = perf_counter()
     records = run_campaign(config, seed, device=device)
     reasons = [r["stop_reason"] for r in records]
-    return {"steps": sum(r["steps"] for r in records), "aubc": records_aubc(records, "test_acc"),
+    return {"steps": sum(r["steps"] for r in records), "aubc": records_aubc(records, "test"),
             "final_acc": records[-1]["test_acc"], "seconds": perf_counter() - t0,
             "plateau_cycles": reasons.count("plateau"), "cycles": len(records),
             **{stage: sum(r[stage] for r in records) for stage in STAGES}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from alstudy.strategies.greedy import GradientSpace, traverse
+from alstudy.strategies.greedy import EuclideanSpace, GradientSpace, traverse
 
 
 def gradient_factors(probs: torch.Tensor) -> torch.Tensor:
@@ -23,3 +23,12 @@ def badge(pool: torch.Tensor, probs: torch.Tensor, k: int, gen: torch.Generator)
     space = GradientSpace(gradient_factors(probs), pool)
     min_d = torch.full((pool.shape[0],), float("inf"), dtype=pool.dtype, device=pool.device)
     return traverse(space, min_d, k, gen=gen, first=torch.argmax(space.g_sq))
+
+
+def badge_embedded(grads: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    """`badge` on explicit gradient embeddings grads (N, G): the same first pick (largest
+    ||g_i||) and D^2 draws. For a dense model's sum over pixels of a_p (x) e_p, which is not one
+    outer product, so the factorized distance of `badge` does not apply."""
+    space = EuclideanSpace(grads)
+    min_d = torch.full((grads.shape[0],), float("inf"), dtype=grads.dtype, device=grads.device)
+    return traverse(space, min_d, k, gen=gen, first=torch.argmax(space.sq_norms()))

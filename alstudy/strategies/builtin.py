@@ -12,10 +12,11 @@ import torch
 
 from alstudy.errors import UsageError
 from alstudy.strategies import scores
-from alstudy.strategies.badge import badge
+from alstudy.strategies.badge import badge, badge_embedded
 from alstudy.strategies.contract import Needs, PoolView, Strategy
 from alstudy.strategies.draws import permutation
 from alstudy.strategies.kcenter import kcenter_greedy
+from alstudy.strategies.pixels import check_reduce, reduce_pixels
 from alstudy.strategies.probcover import probcover
 from alstudy.strategies.typiclust import typiclust
 
@@ -64,10 +65,33 @@ class RandomSampling(Strategy):
 
 
 class _ScoreStrategy(Strategy):
-    """Top-k of one or more per-row scores (higher = more informative)."""
+    """Top-k of one or more per-row keys (higher = more informative), lexicographic.
+
+    `row_keys` is the one place a subclass computes its keys from model outputs over rows. A
+    classifier's rows are the pool's rows; on a dense model a row is a pixel: the campaign
+    streams the pool through `row_keys` and reduces every key per image with `reduce_pixels`
+    (`reduce`, `top_q`: see alstudy.strategies.pixels), and the strategy ranks `PoolView.keys`.
+    """
+
+    def __init__(self, *, reduce: str = "mean", top_q: float = 0.1) -> None:
+        self.reduce, self.top_q = check_reduce(reduce, top_q)
+
+    def row_keys(self, *, probs: torch.Tensor | None = None, mc_probs: torch.Tensor | None = None,
+                 ensemble_probs: torch.Tensor | None = None,
+                 flip_probs: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Keys (R,) of R rows from what `needs` asked for: probs (R, C), mc_probs (T, R, C),
+        ensemble_probs (K, R, C), flip_probs (2, R, C)."""
+        raise NotImplementedError
+
+    def reduce_pixels(self, key: torch.Tensor) -> torch.Tensor:
+        """An image key from each image's pixel keys, (B, P) -> (B,)."""
+        return reduce_pixels(key, self.reduce, self.top_q)
 
     def keys(self, view: PoolView) -> list[torch.Tensor]:
-        raise NotImplementedError
+        if view.keys is not None:
+            return view.keys
+        return self.row_keys(probs=view.probs, mc_probs=view.mc_probs, ensemble_probs=view.ensemble_probs,
+                             flip_probs=view.flip_probs)
 
     def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
         return top_k(self.keys(view), k, gen)
@@ -79,20 +103,25 @@ class _ProbsScore(_ScoreStrategy):
     score: Callable[[torch.Tensor], torch.Tensor]  # a staticmethod in each subclass
 
     def needs(self) -> Needs:
-        return Needs(probs=True)
+        return Needs(probs=True, row_keys=True)
 
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [self.score(view.probs)]
+    def row_keys(self, *, probs=None, **_) -> list[torch.Tensor]:
+        return [self.score(probs)]
 
 
 class _MCScore(_ScoreStrategy):
-    """Top-k of scores of `mc_samples` MC-dropout samples (the subclass's `keys`)."""
+    """Top-k of scores of `mc_samples` MC-dropout samples (the subclass's `row_keys`). On a
+    dense model the samples are drawn on `pixels` pixel rows per image, drawn uniformly without
+    replacement from the generator (None: every pixel)."""
 
-    def __init__(self, *, mc_samples: int = 20) -> None:
+    def __init__(self, *, mc_samples: int = 20, pixels: int | None = 256, reduce: str = "mean",
+                 top_q: float = 0.1) -> None:
+        super().__init__(reduce=reduce, top_q=top_q)
         self.mc_samples = _check("mc_samples", mc_samples, int, low=2)
+        self.pixels = _check("pixels", pixels, int, low=1, allow_none=True)
 
     def needs(self) -> Needs:
-        return Needs(mc_samples=self.mc_samples)
+        return Needs(mc_samples=self.mc_samples, row_keys=True, pixels=self.pixels)
 
 
 class LeastConfidence(_ProbsScore):
@@ -121,8 +150,8 @@ class Bald(_MCScore):
 
     name = "bald"
 
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.bald(view.mc_probs)]
+    def row_keys(self, *, mc_probs=None, **_) -> list[torch.Tensor]:
+        return [scores.bald(mc_probs)]
 
 
 class VariationRatio(_MCScore):
@@ -131,8 +160,8 @@ class VariationRatio(_MCScore):
 
     name = "variation_ratio"
 
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.variation_ratio(view.mc_probs), scores.mean_entropy(view.mc_probs)]
+    def row_keys(self, *, mc_probs=None, **_) -> list[torch.Tensor]:
+        return [scores.variation_ratio(mc_probs), scores.mean_entropy(mc_probs)]
 
 
 class Coreset(Strategy):
@@ -148,14 +177,17 @@ class Coreset(Strategy):
 
 
 class Badge(Strategy):
-    """BADGE (Ash et al. 2020): k-means++ on last-layer gradient embeddings."""
+    """BADGE (Ash et al. 2020): k-means++ on last-layer gradient embeddings. A dense model's
+    image embeds as the sum of its pixels' gradient embeddings (`Needs.gradient_embedding`)."""
 
     name = "badge"
 
     def needs(self) -> Needs:
-        return Needs(probs=True, embedding=True)
+        return Needs(probs=True, embedding=True, gradient_embedding=True)
 
     def pick(self, view: PoolView, k: int, gen: torch.Generator) -> torch.Tensor:
+        if view.gradient_embedding is not None:
+            return badge_embedded(view.gradient_embedding, k, gen)
         return badge(view.embedding, view.probs, k, gen)
 
 

@@ -13,7 +13,7 @@ import torch
 from alstudy.errors import UsageError
 from alstudy.strategies import scores
 from alstudy.strategies.builtin import _check, _MCScore, _ScoreStrategy
-from alstudy.strategies.contract import Needs, PoolView
+from alstudy.strategies.contract import Needs
 
 
 class Dbal(_MCScore):
@@ -22,18 +22,19 @@ class Dbal(_MCScore):
 
     name = "dbal"
 
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.mean_entropy(view.mc_probs)]
+    def row_keys(self, *, mc_probs=None, **_) -> list[torch.Tensor]:
+        return [scores.mean_entropy(mc_probs)]
 
 
 class _EnsembleScore(_ScoreStrategy):
     """Top-k of scores of the probabilities of `members` trained models."""
 
-    def __init__(self, *, members: int = 5) -> None:
+    def __init__(self, *, members: int = 5, reduce: str = "mean", top_q: float = 0.1) -> None:
+        super().__init__(reduce=reduce, top_q=top_q)
         self.members = _check("members", members, int, low=2)
 
     def needs(self) -> Needs:
-        return Needs(ensemble=self.members)
+        return Needs(ensemble=self.members, row_keys=True)
 
 
 class Qbc(_EnsembleScore):
@@ -44,14 +45,15 @@ class Qbc(_EnsembleScore):
 
     name = "qbc"
 
-    def __init__(self, *, members: int = 5, variation_ratio: bool = False) -> None:
-        super().__init__(members=members)
+    def __init__(self, *, members: int = 5, variation_ratio: bool = False, reduce: str = "mean",
+                 top_q: float = 0.1) -> None:
+        super().__init__(members=members, reduce=reduce, top_q=top_q)
         if not isinstance(variation_ratio, bool):
             raise UsageError(f"strategy option variation_ratio = {variation_ratio!r}: expected true or false")
         self.variation_ratio = variation_ratio
 
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        p = view.ensemble_probs  # (K, N, C)
+    def row_keys(self, *, ensemble_probs=None, **_) -> list[torch.Tensor]:
+        p = ensemble_probs  # (K, N, C)
         votes = scores.variation_ratio(p) if self.variation_ratio else scores.vote_entropy(p)
         return [votes, scores.mean_entropy(p)]
 
@@ -61,8 +63,8 @@ class EnsembleEntropy(_EnsembleScore):
 
     name = "ensemble_entropy"
 
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.mean_entropy(view.ensemble_probs)]
+    def row_keys(self, *, ensemble_probs=None, **_) -> list[torch.Tensor]:
+        return [scores.mean_entropy(ensemble_probs)]
 
 
 class EnsembleBald(_EnsembleScore):
@@ -71,5 +73,5 @@ class EnsembleBald(_EnsembleScore):
 
     name = "ensemble_bald"
 
-    def keys(self, view: PoolView) -> list[torch.Tensor]:
-        return [scores.bald(view.ensemble_probs)]
+    def row_keys(self, *, ensemble_probs=None, **_) -> list[torch.Tensor]:
+        return [scores.bald(ensemble_probs)]

@@ -37,11 +37,20 @@ class Needs:
                                            # give its predicted losses of the pool, (N,)
     simclr_features: bool = False  # embeddings from the campaign's pretrained SimCLR encoder
                                    # (alstudy.training.simclr), not from the task model
+    flip_probs: bool = False       # probabilities of each row and of its horizontally flipped
+                                   # input, flipped back, (2, N, C)
+    # Dense (segmentation) models, where a pool row is an image of pixels:
+    row_keys: bool = False         # the strategy ranks rows by `row_keys`: the campaign computes
+                                   # them on pixel rows and hands over image keys (PoolView.keys)
+    pixels: int | None = None      # MC-dropout pixel rows drawn per image (None: every pixel)
+    gradient_embedding: bool = False  # BADGE's gradient embedding summed over pixels, (N, C * D)
 
 
 @dataclass(frozen=True)
 class PoolView:
-    """What a strategy sees of the unlabeled pool: row r is pool position r (0..n-1)."""
+    """What a strategy sees of the unlabeled pool: row r is pool position r (0..n-1). For a
+    dense model a row is an image: `embedding` is the pooled image embedding, `probs` the mean
+    of its pixels' probabilities, and pixel-score strategies get their image `keys`."""
 
     n: int
     probs: torch.Tensor | None = None
@@ -53,6 +62,9 @@ class PoolView:
     labeled_inputs: torch.Tensor | None = None   # stored labeled rows
     to_float: Callable[[torch.Tensor], torch.Tensor] | None = None  # stored rows -> network input
     predicted_loss: torch.Tensor | None = None   # (N,) the loss module's predicted task losses
+    flip_probs: torch.Tensor | None = None       # (2, N, C) rows and their flips, flipped back
+    keys: list[torch.Tensor] | None = None       # dense models: each row key reduced per image, (N,)
+    gradient_embedding: torch.Tensor | None = None  # dense models: (N, C * D), see Needs
 
     def labeled(self) -> torch.Tensor:
         """The labeled embeddings, (0, D) when none were given."""

@@ -6,14 +6,14 @@ import inspect
 from typing import Any
 
 from alstudy.errors import UsageError
-from alstudy.strategies import builtin, committee, learning_loss, vaal
+from alstudy.strategies import builtin, committee, equal, learning_loss, vaal
 from alstudy.strategies.contract import Strategy
 
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
     builtin.RandomSampling, builtin.LeastConfidence, builtin.Margin, builtin.Entropy,
     builtin.Bald, builtin.VariationRatio, builtin.Coreset, builtin.Badge,
     builtin.TypiClust, builtin.ProbCover, committee.Dbal, committee.Qbc, committee.EnsembleEntropy,
-    committee.EnsembleBald, vaal.Vaal, learning_loss.LearningLoss,
+    committee.EnsembleBald, vaal.Vaal, learning_loss.LearningLoss, equal.Equal,
 )}
 
 

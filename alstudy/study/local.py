@@ -63,6 +63,6 @@ def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress
             progress.note(f"{spec.trial} failed: {type(err).__name__}: {err}"
                           + ("; retrying from its last cycle" if retrying else ""))
             continue
-        scheduler.complete(spec.trial, records_aubc(records), test=records_aubc(records, "test_acc"))
+        scheduler.complete(spec.trial, records_aubc(records), test=records_aubc(records, "test"))
         progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm, trial=spec.trial,
                           records=records)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import CampaignConfig, TrainConfig
+from alstudy.data import dataset_spec
+from alstudy.metrics import METRIC_LABELS
 from alstudy.sequential import ALPHA, BASELINE
 from alstudy.study.catalog import models_per_cycle
 from alstudy.study.paradigms import IMPLICIT, Paradigm
@@ -162,6 +164,14 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
         init=par.campaign_init())
 
 
+def _metric_words(study: Study) -> str:
+    """The metric every AUBC of the study is in: "accuracy", "mIoU", or each dataset's when they differ."""
+    metrics = {d: METRIC_LABELS[dataset_spec(d).metric] for d in study.datasets}
+    if len(set(metrics.values())) == 1:
+        return next(iter(metrics.values()))
+    return "each dataset's metric (" + ", ".join(f"{d}: {m}" for d, m in metrics.items()) + ")"
+
+
 def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
     """The plan as text (what `alstudy validate` prints)."""
     t, e, r = study.tuning, study.evaluation, study.resources
@@ -185,7 +195,7 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
         if s.train:
             lines.append(f"    fixed: {', '.join(f'{k}={v}' for k, v in s.train.items())}")
     lines.append(f"tuning: {_n(t.trials, 'Optuna trial')} per cell x {_n(len(t.seeds), 'tuning seed')} {list(t.seeds)}; "
-                 f"objective: validation AUBC (mean over tuning seeds)")
+                 f"objective: validation AUBC of {_metric_words(study)} (mean over tuning seeds)")
     if t.trials > 1:
         lines.append("  a challenger replaces the defaults only when it leads them by more than one standard "
                      "error over the tuning seeds (alstudy.selection)" if len(t.seeds) > 1 else

@@ -35,6 +35,7 @@ class Progress:
         self._last = 0.0
         self._drawn = 0
         self._last_line = ""
+        self._announced = set(scheduler.stopped)   # cells whose stop was said (or was before this run)
 
     def eta(self) -> float | None:
         counts = self.scheduler.counts()
@@ -108,7 +109,18 @@ class Progress:
             chosen = "the defaults" if number == 0 else "a challenger clear of the noise"
             self.note(f"{cell_name(dataset, strategy, paradigm)}: tuning done, evaluating Optuna trial {number} "
                       f"({chosen}), validation AUBC {value:.4f}")
+        self._announce_stops()
         self.update()
+
+    def _announce_stops(self) -> None:
+        """One line for each cell whose adaptive evaluation has just stopped: why, and its seeds."""
+        for cell in [c for c in self.scheduler.stopped if c not in self._announced]:
+            self._announced.add(cell)
+            verdict, seeds = self.scheduler.verdicts[cell]
+            why = (f"decided ({verdict} than tuned random)" if verdict in ("better", "worse") else
+                   f"decided ({verdict} to tuned random)" if verdict == "equivalent" else
+                   "at max_seeds, still undecided")
+            self.note(f"{cell_name(*cell)}: evaluation stopped after {seeds} seeds, {why}")
 
     def close(self) -> None:
         if self.live:

@@ -92,7 +92,7 @@ class StudySearcher(Searcher):
             if error:
                 self.progress.note(f"{spec.trial}: its worker ended with an error after its last cycle "
                                    f"({_error_line(trial)}); its records are complete")
-            self.scheduler.complete(spec.trial, records_aubc(log.records), test=records_aubc(log.records, "test_acc"))
+            self.scheduler.complete(spec.trial, records_aubc(log.records), test=records_aubc(log.records, "test"))
             self.progress.finished(spec.dataset, spec.strategy, spec.phase, paradigm=spec.paradigm,
                                    trial=spec.trial, records=log.records)
             return

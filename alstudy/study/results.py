@@ -21,7 +21,7 @@ from alstudy.files import write_atomic
 from alstudy.study.store import Store, TrialLog
 
 _FIRST = ("study", "phase", "paradigm", "dataset", "strategy", "model", "trial", "seed", "cycle", "n_labeled",
-          "n_validation", "val_acc", "test_acc")
+          "n_validation", "metric", "val_acc", "test_acc", "val_miou", "test_miou")
 
 
 def rows(study_name: str, logs: dict[str, TrialLog]) -> list[dict[str, Any]]:

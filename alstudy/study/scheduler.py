@@ -128,6 +128,7 @@ class Scheduler:
         self._tests: dict[str, float] = dict(tested or {})   # trial -> test AUBC of finished eval campaigns
         self.handed: dict[plan.Cell, int] = {}    # adaptive: evaluation seeds handed to a cell (a prefix of all_seeds)
         self.stopped: dict[plan.Cell, str] = {}   # adaptive: "decided" or "max_seeds"
+        self.verdicts: dict[plan.Cell, tuple[str, int]] = {}   # adaptive, stopped cells: (verdict, seeds used)
         self._queued: set[str] = set()            # evaluation campaigns put in line by this run
         self._dists = {par: {p.name: p.distribution() for p in plan.cell_space(study, par)}
                        for par in plan.paradigm_keys(study)}
@@ -152,7 +153,7 @@ class Scheduler:
         missing or short runs again, with one note saying so."""
         logs = store.logs()
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
-        tested = {t: records_aubc(log.records, "test_acc") for t, log in logs.items()
+        tested = {t: records_aubc(log.records, "test") for t, log in logs.items()
                   if log.done and log.spec.phase == "eval"}
         db = store.path("tuning.db")
         problem = _damage(db) if any(log.spec.phase == "tune" for log in logs.values()) else None
@@ -416,10 +417,11 @@ class Scheduler:
                 if not all(a in self._tests and b in self._tests for a, b in ids):
                     break   # waits on its own seeds or on random's
                 diffs = [self._tests[a] - self._tests[b] for a, b in ids]
-                if decide(diffs, margin=e.margin, alpha=alpha, rounds=e.rounds(n)).decision != "undecided":
-                    self.stopped[cell] = "decided"
+                verdict = decide(diffs, margin=e.margin, alpha=alpha, rounds=e.rounds(n)).decision
+                if verdict != "undecided":
+                    self.stopped[cell], self.verdicts[cell] = "decided", (verdict, n)
                 elif n >= len(e.all_seeds):
-                    self.stopped[cell] = "max_seeds"
+                    self.stopped[cell], self.verdicts[cell] = "max_seeds", (verdict, n)
                 else:
                     self.handed[cell] = min(n + len(e.seeds), len(e.all_seeds))
                     self._hand_out(cell, e.all_seeds[n:self.handed[cell]])

@@ -5,8 +5,9 @@ Switched on by the study (`[tracking] mlflow = true` or a tracking URI) or by
 (`<out>/<study>/mlflow.db`; MLflow 3.10+ refuses plain-folder stores); a tracking server's URI
 works the same way. One MLflow experiment per study, one run per campaign (named by its trial
 id; a resumed campaign continues its run): params = dataset, strategy, model, phase, seed and the
-hyperparameters; one step per cycle = n_labeled, val_acc, test_acc and the seconds of each
-stage; tags = study, code, trial.
+hyperparameters; one step per cycle = n_labeled, the validation and test score in the dataset's
+metric (val_acc, test_acc; or val_miou, test_miou and the pixel accuracies) and the seconds of
+each stage; tags = study, code, trial.
 
 Tracking is a copy, not a result: the results store stays the one source of truth, the study's
 fingerprint ignores `[tracking]`, and a tracking failure never fails a study — it prints one
@@ -24,11 +25,13 @@ from typing import Any, Callable, Mapping
 from ray import tune
 
 from alstudy.files import file_uri, sqlite_url
+from alstudy.metrics import METRIC_LABELS, metric_columns
 from alstudy.study.plan import PHASES
 
 DEFAULT = ""      # the embedded SQLite store inside the results store
 _PARAMS = ("dataset", "strategy", "model", "paradigm", "seed")
-_METRICS = ("n_labeled", "val_acc", "test_acc")
+_METRICS = ("n_labeled", *(c for m in METRIC_LABELS for c in metric_columns(m)),
+            "val_pixel_acc", "test_pixel_acc")
 
 
 def tracking_uri(setting: bool | str, flag: str | None, *, root: str) -> str | None:

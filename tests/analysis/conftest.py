@@ -93,3 +93,14 @@ def make_frame():
 def save_results():
     """Writes a frame as `<dir>/results.parquet` and returns the directory."""
     return write_results
+
+
+def as_segmentation(frame: pd.DataFrame, datasets=None) -> pd.DataFrame:
+    """`frame` with the rows of `datasets` (all by default) scored as a segmentation run writes them:
+    metric "miou", the same numbers in val_miou / test_miou, no accuracy; the other rows keep
+    metric "acc" (a study mixing classification and segmentation)."""
+    seg = frame["dataset"].isin(datasets) if datasets is not None else pd.Series(True, index=frame.index)
+    out = frame.assign(metric=np.where(seg, "miou", "acc"),
+                       val_miou=frame["val_acc"].where(seg), test_miou=frame["test_acc"].where(seg),
+                       val_acc=frame["val_acc"].where(~seg), test_acc=frame["test_acc"].where(~seg))
+    return out.drop(columns=["val_acc", "test_acc"]) if seg.all() else out

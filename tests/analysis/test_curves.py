@@ -12,7 +12,7 @@ from analysis.load import phase_rows
 
 
 def _rows(curves: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"dataset": "d", "strategy": s, "seed": seed, "n_labeled": n, "test_acc": acc}
+    return pd.DataFrame([{"dataset": "d", "strategy": s, "seed": seed, "n_labeled": n, "test_score": acc}
                          for (s, seed), points in curves.items() for n, acc in points])
 
 
@@ -41,7 +41,7 @@ def test_aubc_and_final_accuracy_per_campaign():
 def test_learning_curves_mean_and_ci_over_seeds(make_frame):
     rows = phase_rows(make_frame(datasets=("digits",), strategies=("random", "entropy"), untuned=False))
     curves = learning_curves(rows, n_boot=300)
-    expected = rows.groupby(["dataset", "strategy", "n_labeled"])["test_acc"].mean().to_numpy()
+    expected = rows.groupby(["dataset", "strategy", "n_labeled"])["test_score"].mean().to_numpy()
     assert np.allclose(curves["mean"].to_numpy(), expected)
     assert (curves["n_seeds"] == 4).all()
     assert (curves["ci_low"] <= curves["mean"]).all() and (curves["mean"] <= curves["ci_high"]).all()

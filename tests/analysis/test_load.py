@@ -57,8 +57,8 @@ def test_phase_rows_keep_one_row_per_seed_and_budget_point(make_frame):
     again = phase_rows(twice)
     assert len(again) == len(rows)
     merged = again.merge(rows, on=["dataset", "strategy", "seed", "n_labeled"])
-    changed = merged.loc[(merged["test_acc_x"] - merged["test_acc_y"]).abs() > 1e-12]
-    assert len(changed) == len(first) and (changed["test_acc_x"] - changed["test_acc_y"]).round(6).eq(0.05).all()
+    changed = merged.loc[(merged["test_score_x"] - merged["test_score_y"]).abs() > 1e-12]
+    assert len(changed) == len(first) and (changed["test_score_x"] - changed["test_score_y"]).round(6).eq(0.05).all()
 
 
 def test_arms_put_eval_first_and_leave_out_tuning(results_frame):

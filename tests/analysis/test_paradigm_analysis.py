@@ -15,14 +15,14 @@ from tests.analysis.conftest import make_results
 STRATEGIES = ("random", "entropy", "margin")
 
 
-def two_paradigms() -> pd.DataFrame:
+def two_paradigms(**more) -> pd.DataFrame:
     """`plain`: strategies spread by 0 / +1 / +2 points; `fixmatch`: every arm +8 points, spread
     blurred to 0 / +0.2 / +0.4, so the paradigm adds far more than any strategy."""
     parts = []
     for paradigm, lift, scale in (("plain", 0.0, 1.0), ("fixmatch", 0.08, 0.2)):
         effects = {(d, s): lift + scale * 0.01 * i for d in ("digits", "wine") for i, s in enumerate(STRATEGIES)}
         frame = make_results(datasets=("digits", "wine"), strategies=STRATEGIES, effects=effects,
-                             untuned=False, noise=0.002, seed=1 if lift else 0)
+                             untuned=False, noise=0.002, seed=1 if lift else 0, **more)
         method = "fixmatch" if lift else "supervised"
         parts.append(frame.assign(paradigm=paradigm, method=method, **{"hp.augment": 0.0},
                                   trial=frame["trial"].str.replace("-", f"-{paradigm}-", n=1)))
@@ -93,3 +93,38 @@ def test_the_closing_table_of_alstudy_run_ranks_within_each_paradigm(tmp_path):
     assert "rank 1 = best within its dataset and paradigm" in lines[0] and "paradigm" in lines[1]
     assert lines[2].split()[:3] == ["digits", "plain", "margin"]
     assert lines[2 + len(STRATEGIES)].split()[:3] == ["digits", "fixmatch", "margin"]
+
+
+def test_mittal_claims_are_decided_where_the_data_settle_them(tmp_path):
+    """fixmatch lifts random by 8 points, beats every plain cell, and blurs the strategies to
+    within the margin; in plain, margin beats random by 2 points (more than the 1-point margin)."""
+    from alstudy.sequential import decide
+    from analysis.claims import mittal_claims
+
+    from analysis.analyze import Settings
+
+    frame = two_paradigms(eval_seeds=tuple(range(100, 112)))   # 4 seeds leave every interval open
+    a = analyze(frame, settings=Settings(n_boot=50))
+    c = a.claims.set_index(["claim", "dataset", "paradigm", "versus", "strategy"])
+    assert c.loc[("ssl_lifts", "digits", "fixmatch", "plain", "random"), "decision"] == "better"
+    beats = c.xs("random_ssl_beats_all", level="claim")
+    assert len(beats) == 2 * len(STRATEGIES) and (beats["decision"] == "better").all()
+    inside = c.xs("barely_beats_random", level="claim")
+    assert inside.xs("fixmatch", level="paradigm")["decision"].eq("equivalent").all()
+    assert inside.loc[("digits", "plain", "plain", "margin"), "decision"] == "better"
+    assert inside.loc[("digits", "plain", "plain", "margin"), "low"] > 0.01
+    # each row is the confidence sequence of its paired differences at alpha / (rows of the table)
+    per = a.paradigms.aubc.set_index(["paradigm", "dataset", "strategy", "seed"])["aubc"]
+    diffs = (per.loc[("fixmatch", "wine", "random")] - per.loc[("plain", "wine", "margin")]).sort_index()
+    seq = decide(diffs.to_numpy(), margin=0.01, alpha=0.05 / len(a.claims), rounds=[len(diffs)])
+    row = c.loc[("random_ssl_beats_all", "wine", "fixmatch", "plain", "margin")]
+    assert (row["low"], row["high"], row["n"]) == pytest.approx((seq.low, seq.high, len(diffs)))
+    text = write_report(a, tmp_path).read_text()
+    assert "## Mittal et al. 2019's claims on this data" in text
+    assert "*Random with fixmatch beats every strategy without SSL*: better than 3 of 3" in text
+    assert "*Strategies barely beat random* in fixmatch" in text and "decided: yes" in text
+    assert (tmp_path / "claims.csv").exists()
+    # one supervised paradigm alone: only the strategies against its random are claims
+    plain = frame.loc[frame["paradigm"] == "plain"]
+    alone = mittal_claims(a.paradigms.aubc.loc[a.paradigms.aubc["paradigm"] == "plain"], plain, margin=0.01)
+    assert set(alone["claim"]) == {"barely_beats_random"} and len(alone) == 4

@@ -18,7 +18,7 @@ def _frame(offsets: dict[tuple[str, int], dict[str, float]]) -> pd.DataFrame:
     for (dataset, n), shift in offsets.items():
         for s in ("x", "y", "z"):
             acc = BASE + shift.get(s, 0.0) + JITTER[s]
-            rows += [{"dataset": dataset, "strategy": s, "seed": int(seed), "n_labeled": n, "test_acc": a}
+            rows += [{"dataset": dataset, "strategy": s, "seed": int(seed), "n_labeled": n, "test_score": a}
                      for seed, a in zip(SEEDS, acc)]
     return pd.DataFrame(rows)
 

@@ -36,7 +36,7 @@ def test_regime_ranks_follow_a_crossing_of_curves():
     # "early" is better at low budgets, "late" at high budgets: their ranks swap between regimes.
     n = np.arange(10, 100, 10)
     rows = pd.DataFrame([{"dataset": d, "strategy": s, "seed": seed, "n_labeled": int(x),
-                          "test_acc": 0.5 + (0.1 if (s == "early") == (x < 50) else 0.0) + 0.01 * seed}
+                          "test_score": 0.5 + (0.1 if (s == "early") == (x < 50) else 0.0) + 0.01 * seed}
                          for d in ("d1", "d2") for s in ("early", "late") for seed in range(3) for x in n])
     tables = regime_rank_tables(regime_scores(rows))
     assert list(tables) == ["low", "middle", "high"]

@@ -109,7 +109,7 @@ def test_list_names_what_a_study_may_use(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for section, example in (("datasets:", "name=wine"), ("models:", "mlp"), ("strategies:", "badge"),
-                             ("methods", "fixmatch"), ("threshold=0.95", "mu=7"),
+                             ("methods", "fixmatch"), ("threshold=0.95", "mu=3"),
                              ("paradigm keys", 'init  random | simclr | { weights = "PATH" }'),
                              ("tune  finetune | linear", "only its head"),
                              ("pretrain (SimCLR recipe", "steps=300, batch_size=128")):

@@ -51,13 +51,13 @@ def test_dbal_ranks_by_the_entropy_of_the_mc_mean_not_by_disagreement():
                       [[0.5, 0.5], [0.3, 0.7], [1.0, 0.0]]], dtype=torch.float64)
     view = PoolView(n=3, mc_probs=p)
     dbal = make_strategy("dbal", mc_samples=2)
-    assert dbal.needs() == Needs(mc_samples=2)
+    assert dbal.needs() == Needs(mc_samples=2, row_keys=True, pixels=256)
     assert dbal.select(view, 3, torch.Generator()).tolist() == [0, 1, 2]
 
 
 def test_ensemble_strategies_declare_their_members():
-    assert make_strategy("qbc").needs() == Needs(ensemble=5)
-    assert make_strategy("ensemble_entropy", members=3).needs() == Needs(ensemble=3)
+    assert make_strategy("qbc").needs() == Needs(ensemble=5, row_keys=True)
+    assert make_strategy("ensemble_entropy", members=3).needs() == Needs(ensemble=3, row_keys=True)
 
 
 @pytest.mark.parametrize("name, options", [("qbc", {"members": 1}), ("ensemble_bald", {"members": "5"}),

@@ -40,8 +40,14 @@ def view_for(needs: Needs, unlabeled: np.ndarray, labeled: np.ndarray, seed: int
         own = torch.Generator().manual_seed(seed + 2)  # independent of which other fields are drawn
         noise = torch.randn(needs.ensemble, N_TRAIN, N_CLASSES, generator=own) * 2
         ens = torch.softmax(logits + noise, -1)[:, idx]
+    flip = None
+    if needs.flip_probs:
+        own = torch.Generator().manual_seed(seed + 3)
+        views = torch.stack([logits, logits + torch.randn(N_TRAIN, N_CLASSES, generator=own)])
+        flip = torch.softmax(views, -1)[:, idx]
     return PoolView(
         n=len(unlabeled),
+        flip_probs=flip,
         ensemble_probs=ens,
         inputs=emb[idx] if needs.inputs else None,
         labeled_inputs=emb[torch.from_numpy(labeled)] if needs.inputs else None,
@@ -133,16 +139,17 @@ def test_declared_needs_are_all_it_uses(name):
     unlabeled = pool_of(labeled)
     everything = Needs(probs=True, mc_samples=strategy.needs().mc_samples or 3, embedding=True,
                        labeled_embedding=True, ensemble=strategy.needs().ensemble or 3, inputs=True,
-                       loss_module=strategy.needs().loss_module or LossModule())
+                       loss_module=strategy.needs().loss_module or LossModule(), flip_probs=True)
     full = view_for(everything, unlabeled, labeled)
     lean = view_for(strategy.needs(), unlabeled, labeled)
     for field in ("probs", "mc_probs", "embedding", "labeled_embedding", "ensemble_probs", "inputs",
-                  "predicted_loss"):
+                  "predicted_loss", "flip_probs"):
         declared = {"probs": strategy.needs().probs, "mc_probs": strategy.needs().mc_samples > 0,
                     "embedding": strategy.needs().embedding,
                     "labeled_embedding": strategy.needs().labeled_embedding,
                     "ensemble_probs": strategy.needs().ensemble > 0, "inputs": strategy.needs().inputs,
-                    "predicted_loss": strategy.needs().loss_module is not None}[field]
+                    "predicted_loss": strategy.needs().loss_module is not None,
+                    "flip_probs": strategy.needs().flip_probs}[field]
         assert (getattr(lean, field) is not None) == declared
     a = strategy.select(lean, 30, torch.Generator().manual_seed(4))
     b = strategy.select(full, 30, torch.Generator().manual_seed(4))

@@ -21,6 +21,8 @@ def test_unknown_option_lists_the_strategy_options():
     with pytest.raises(UsageError, match=r"'bald' has no option 'samples'; its options: mc_samples"):
         make_strategy("bald", samples=5)
     with pytest.raises(UsageError, match="its options: none"):
+        make_strategy("random", mc_samples=5)
+    with pytest.raises(UsageError, match="'entropy' has no option 'mc_samples'; its options: reduce, top_q"):
         make_strategy("entropy", mc_samples=5)
 
 
@@ -28,6 +30,8 @@ def test_unknown_option_lists_the_strategy_options():
     ("bald", {"mc_samples": 1}), ("bald", {"mc_samples": "20"}), ("variation_ratio", {"mc_samples": True}),
     ("typiclust", {"knn": 0}), ("probcover", {"purity": 1.5}), ("probcover", {"normalize": "yes"}),
     ("probcover", {"delta": -1.0}), ("typiclust", {"features": "imagenet"}),
+    ("entropy", {"reduce": "median"}), ("margin", {"top_q": 0.0}), ("bald", {"top_q": 1.5}),
+    ("dbal", {"pixels": 0}), ("qbc", {"reduce": None}), ("equal", {"score": "kl"}),
 ])
 def test_bad_option_values_name_the_option(name, options):
     with pytest.raises(UsageError, match=next(iter(options))):

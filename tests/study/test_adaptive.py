@@ -102,7 +102,9 @@ def test_a_clear_gain_stops_early_a_tie_runs_to_max_seeds_random_runs_the_union(
     for dataset in ("wine", "digits"):
         gain, tie = (dataset, "entropy", None), (dataset, "margin", None)
         assert scheduler.stopped[gain] == "decided" and len(runs[gain]) in (3, 6)
+        assert scheduler.verdicts[gain] == ("better", len(runs[gain]))
         assert scheduler.stopped[tie] == "max_seeds" and runs[tie] == every
+        assert scheduler.verdicts[tie] == ("undecided", len(every))
         assert runs[(dataset, "random", None)] == sorted(set(runs[gain]) | set(runs[tie]))
     assert scheduler.all_done() and scheduler.counts()["eval"] == (sum(map(len, runs.values())), 0,
                                                                    sum(map(len, runs.values())))
@@ -132,6 +134,9 @@ def test_a_local_adaptive_run_reports_seeds_used_and_why_each_cell_stopped(make_
     rows = pd.read_parquet(f"{out}/ada/results.parquet")
     seeds = {s: sorted(g["seed"].unique()) for s, g in rows.loc[rows.phase == "eval"].groupby("strategy")}
     assert seeds["random"] == seeds["entropy"] and seeds["entropy"] in ([100], [100, 101], [100, 101, 102])
+    said = [line for line in capsys.readouterr().out.splitlines() if "evaluation stopped" in line]
+    assert len(said) == 1 and f"entropy: evaluation stopped after {len(seeds['entropy'])} seeds" in said[0]
+    assert ("still undecided" in said[0]) == (len(seeds["entropy"]) == 3)
     assert main(["report", f"{out}/ada", "--out", str(tmp_path / "rep"), "--bootstrap", "20"]) == 0
     table = pd.read_csv(tmp_path / "rep" / "verdicts.csv")
     row = table.loc[table.strategy == "entropy"].iloc[0]

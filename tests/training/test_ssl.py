@@ -12,7 +12,7 @@ from alstudy.config import Budget, CampaignConfig, TrainConfig
 from alstudy.data import get_dataset
 from alstudy.data.augment import cutout
 from alstudy.errors import UsageError
-from alstudy.training.methods import method_info, resolve_options, ssl_steps
+from alstudy.training.methods import SSL_STEPS, method_info, resolve_options, ssl_steps
 
 
 def fixmatch_config(**options) -> CampaignConfig:
@@ -22,9 +22,17 @@ def fixmatch_config(**options) -> CampaignConfig:
                           method_options=resolve_options("fixmatch", options, where="t"))
 
 
-def test_step_rule_passes_over_the_pool_capped_never_below_supervised():
-    options = resolve_options("fixmatch", {"mu": 7, "unlabeled_epochs": 2.0, "max_steps": 500}, where="t")
+def test_step_rule_is_a_fixed_count_whatever_the_pool_never_below_supervised():
+    defaults = resolve_options("fixmatch", {}, where="t")
+    assert defaults["steps"] == SSL_STEPS and defaults["unlabeled_epochs"] == 0.0
+    # the pool's size does not set the steps: 1 000 or 100 000 unlabeled rows, the same count
+    assert ssl_steps(60, 1000, 40, defaults) == ssl_steps(60, 100_000, 40, defaults) == SSL_STEPS
+    assert ssl_steps(SSL_STEPS + 400, 1000, 64, defaults) == SSL_STEPS + 400   # never fewer than supervised
+    # passes over the pool, when asked, add steps where they are more than `steps`, up to the cap
+    options = resolve_options("fixmatch", {"mu": 7, "steps": 10, "unlabeled_epochs": 2.0, "max_steps": 500},
+                              where="t")
     assert ssl_steps(10, 1000, 16, options) == 18          # ceil(2 * 1000 / 112)
+    assert ssl_steps(10, 500, 16, options) == 10           # ceil(2 * 500 / 112) = 9 < steps
     assert ssl_steps(40, 1000, 16, options) == 40          # never fewer than supervised training
     assert ssl_steps(10, 100_000, 16, options) == 500      # the cap
 
@@ -80,7 +88,7 @@ def test_fixmatch_loss_uses_confident_weak_views_only():
     from alstudy.training.ssl import FixMatch
 
     data = get_dataset("digits")
-    options = resolve_options("fixmatch", {"threshold": 0.9}, where="t")
+    options = resolve_options("fixmatch", {"threshold": 0.9, "mu": 7}, where="t")
     term = FixMatch(data.x_train[:50], to_float=data.to_float, weak=data.augmenter(1.0),
                     strong=data.augmenter(2.0), options=options, batch_size=4)
     strong = term.inputs(torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))

@@ -126,8 +126,8 @@ def test_the_command_line_runs_and_lists_the_new_methods(tmp_path, capsys):
     assert (frame["method"] == "uda").all() and (frame["hp.temperature"] == 0.5).all()
     assert (frame["steps"] == 8).all() and (frame["hp.threshold"] == 0.8).all()
     rows = {r["name"]: r for r in method_info()}
-    assert "temperature=0.4" in rows["uda"]["options"] and "ema_decay=0.999" in rows["mean_teacher"]["options"]
-    assert "threshold=0.95" in rows["pseudo_label"]["options"] and "lambda_u=3.0" in rows["pseudo_label"]["options"]
+    assert "temperature=0.4" in rows["uda"]["options"] and "ema_decay=0.99," in rows["mean_teacher"]["options"]
+    assert "threshold=0.95" in rows["pseudo_label"]["options"] and "lambda_u=1.0" in rows["pseudo_label"]["options"]
     capsys.readouterr()
     assert main(["list"]) == 0
     listed = capsys.readouterr().out

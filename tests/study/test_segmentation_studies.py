@@ -1,0 +1,104 @@
+"""Segmentation studies: both study files validate, and a tiny segmentation study runs through
+`alstudy run` and `alstudy report`, each of which says its numbers are mIoU."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pandas as pd
+import pytest
+
+from alstudy.cli import main
+from alstudy.data import dataset_names
+
+STUDIES = os.path.join(os.path.dirname(__file__), "..", "..", "studies")
+needs_mnist5k_seg = pytest.mark.skipif("mnist5k_seg" not in dataset_names(),
+                                       reason="the mnist5k_seg dataset is not registered in this checkout")
+
+
+@needs_mnist5k_seg
+def test_the_segmentation_study_validates(capsys):
+    assert main(["validate", os.path.join(STUDIES, "segmentation.toml")]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "study segmentation: 1 dataset x 2 paradigms x 5 strategies = 10 cells" in out
+    assert "strategies: random, entropy, bald, coreset, equal" in out
+    assert "mnist5k_seg: model unet; 50 initial + 2 x 50 = 150 labels, 50 validation, pool 4000" in out
+    assert "paradigm fixmatch (5 cells): method fixmatch" in out
+    assert "campaigns: tune 20, eval 30; total 50" in out
+    assert "objective: validation AUBC of mIoU" in out
+
+
+def test_the_cityscapes_study_validates_on_full_size_folders(tmp_path, capsys):
+    import torch
+    import torchvision
+
+    write_cityscapes = getattr(pytest.importorskip("tests.data.conftest"), "write_cityscapes", None)
+    if write_cityscapes is None or "cityscapes" not in dataset_names():
+        pytest.skip("Cityscapes and its fake-folder writer are not in this checkout")
+
+    # the full split sizes (2975 train, 500 val images) at a tiny resolution: the budget resolves
+    # against the real pool, and writing 7000 full-size PNGs would take minutes
+    write_cityscapes(tmp_path / "cityscapes", n_train=2975, n_val=500, size=(4, 8))
+    (tmp_path / "weights").mkdir()   # the ImageNet backbone file, beside the study file
+    torch.save(torchvision.models.resnet50(weights=None).state_dict(), tmp_path / "weights" / "resnet50_imagenet.pth")
+    with open(os.path.join(STUDIES, "mittal_cityscapes.toml")) as f:
+        text = re.sub(r'(?m)^data_root = "[^"]*"', f'data_root = "{tmp_path / "cityscapes"}"', f.read())
+    path = tmp_path / "mittal_cityscapes.toml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "cityscapes: model deeplabv3_resnet50; 298 initial + 4 x 298 = 1490 labels, 100 validation, pool 2975" in out
+    assert "strategies: random, entropy, coreset, equal" in out
+    assert "paradigm fixmatch (4 cells): method fixmatch, init weights weights/resnet50_imagenet.pth" in out
+    assert "campaigns: tune 32, eval 24; total 56" in out
+    assert "not checked" not in out
+
+
+TINY = """
+name = "tinyseg"
+datasets = ["mnist5k_seg"]
+strategies = ["random", "entropy"]
+
+[budget]                 # no acquisition round: each campaign trains and evaluates once
+initial = 4
+per_cycle = 4
+cycles = 0
+validation = 4
+
+[train]
+epochs = 1
+min_steps = 2
+batch_size = 4
+
+[tuning]
+trials = 1
+seeds = [0]
+
+[tuning.space]
+lr = { low = 0.01, high = 0.1, log = true }
+
+[evaluation]
+seeds = [100, 101]
+"""
+
+
+@needs_mnist5k_seg
+def test_a_tiny_segmentation_study_runs_and_reports_in_miou(tmp_path, capsys):
+    path = tmp_path / "tinyseg.toml"
+    path.write_text(TINY)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--local", "--plain"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "evaluation: AUBC of test mIoU" in printed
+    frame = pd.read_parquet(out / "tinyseg" / "results.parquet")
+    assert set(frame["metric"]) == {"miou"} and "test_acc" not in frame
+    assert frame["test_miou"].between(0, 1).all() and frame["val_miou"].between(0, 1).all()
+    # the tuning objective is the validation AUBC of mIoU (one budget point: its value)
+    assert (frame["objective"] == frame["val_miou"]).all()
+    report = tmp_path / "report"
+    assert main(["report", str(out / "tinyseg"), "--out", str(report), "--bootstrap", "50"]) == 0, \
+        capsys.readouterr().err
+    text = (report / "report.md").read_text()
+    assert "the area under the test-mIoU curve" in text and "## Final mIoU" in text
+    assert "in mIoU points" in text and "accuracy" not in text.lower().replace("pixel_acc", "")
