@@ -61,6 +61,7 @@ def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
     setup = study.setups[dataset]
     where = f"model.{dataset}"
     catalog.check_model(setup.model, dataset, setup.model_options, where)
+    _check_task(study, dataset)
     absent = []
     for name, init in weights_inits(study.paradigms).items():   # a file that is here loads and fits the model
         if os.path.isfile(init.file):
@@ -68,6 +69,28 @@ def _check_dataset(study: Study, dataset: str) -> DatasetCheck:
         else:
             absent.append(f"paradigms.{name}.init.weights = {init.file!r}")
     return dataclasses.replace(_check_files(study, dataset), absent_weights=tuple(absent))
+
+
+def _check_task(study: Study, dataset: str) -> None:
+    """What the dataset's task cannot train with, refused before any campaign starts: a
+    semi-supervised method without a per-pixel term, or mixup (fixed or searched), on segmentation."""
+    from alstudy.data import dataset_spec
+    from alstudy.training.methods import check_task
+
+    task = dataset_spec(dataset).task
+    for p in study.paradigms:
+        check_task(p.method, task, f"paradigms.{p.name}.method")
+    if task != "segmentation":
+        return
+    fixed = [("train", study.setups[dataset].train)] + [(f"paradigms.{p.name}", p.train) for p in study.paradigms]
+    for where, values in fixed:
+        if values.get("mixup", 0.0) > 0:
+            raise UsageError(f"mixup blends two images' labels, which segmentation masks cannot do; "
+                             f"{dataset!r} is a segmentation dataset", key=f"{where}.mixup", value=values["mixup"])
+    for param in study.tuning.space:
+        if param.name == "mixup":
+            raise UsageError(f"mixup cannot be searched for the segmentation dataset {dataset!r}",
+                             key="tuning.space.mixup", value=param.as_dict())
 
 
 def _check_files(study: Study, dataset: str) -> DatasetCheck:

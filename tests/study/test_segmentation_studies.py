@@ -10,14 +10,10 @@ import pandas as pd
 import pytest
 
 from alstudy.cli import main
-from alstudy.data import dataset_names
 
 STUDIES = os.path.join(os.path.dirname(__file__), "..", "..", "studies")
-needs_mnist5k_seg = pytest.mark.skipif("mnist5k_seg" not in dataset_names(),
-                                       reason="the mnist5k_seg dataset is not registered in this checkout")
 
 
-@needs_mnist5k_seg
 def test_the_segmentation_study_validates(capsys):
     assert main(["validate", os.path.join(STUDIES, "segmentation.toml")]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
@@ -33,9 +29,7 @@ def test_the_cityscapes_study_validates_on_full_size_folders(tmp_path, capsys):
     import torch
     import torchvision
 
-    write_cityscapes = getattr(pytest.importorskip("tests.data.conftest"), "write_cityscapes", None)
-    if write_cityscapes is None or "cityscapes" not in dataset_names():
-        pytest.skip("Cityscapes and its fake-folder writer are not in this checkout")
+    from tests.data.conftest import write_cityscapes
 
     # the full split sizes (2975 train, 500 val images) at a tiny resolution: the budget resolves
     # against the real pool, and writing 7000 full-size PNGs would take minutes
@@ -83,7 +77,6 @@ seeds = [100, 101]
 """
 
 
-@needs_mnist5k_seg
 def test_a_tiny_segmentation_study_runs_and_reports_in_miou(tmp_path, capsys):
     path = tmp_path / "tinyseg.toml"
     path.write_text(TINY)
@@ -102,3 +95,20 @@ def test_a_tiny_segmentation_study_runs_and_reports_in_miou(tmp_path, capsys):
     text = (report / "report.md").read_text()
     assert "the area under the test-mIoU curve" in text and "## Final mIoU" in text
     assert "in mIoU points" in text and "accuracy" not in text.lower().replace("pixel_acc", "")
+
+
+@pytest.mark.parametrize("change, key", [
+    (('method = "fixmatch"', 'method = "uda"'), "paradigms.fixmatch.method"),
+    (("batch_size = 16", "batch_size = 16\nmixup = 0.2"), "train.mixup"),
+])
+def test_validate_refuses_what_segmentation_cannot_train_with(tmp_path, capsys, change, key):
+    """A method without a per-pixel term, or mixup, on a segmentation dataset: one line, exit 2,
+    at validation (before, every campaign of the run failed at its start)."""
+    with open(os.path.join(STUDIES, "segmentation.toml")) as f:
+        text = f.read()
+    assert change[0] in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(change[0], change[1], 1))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0], err
