@@ -32,7 +32,7 @@ from alstudy.training.ensemble import fit_members, member_probs
 from alstudy.training.fit import FitStats, fit
 from alstudy.training.infer import DENSE_BATCH, embed, infer, score_dense
 from alstudy.training.loss_module import LossLearner, predict_losses
-from alstudy.training.methods import METHODS, check_method, check_task, make_term, resolve_options
+from alstudy.training.methods import METHODS, check_method, check_task, labeled_strength, make_term, resolve_options
 from alstudy.training.task import task_for
 
 Record = dict[str, Any]
@@ -84,7 +84,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     strategy = make_strategy(config.strategy, **dict(config.strategy_options))
     needs = strategy.needs()
     model_name = config.model or data.default_model
-    augment = data.augmenter(config.train.augment)
+    augment = data.augmenter(labeled_strength(config.method_options, config.train.augment))
     if config.splits is not None:  # a paper's published partition for this seed
         val_idx, initial = read_splits(split_folder(config.splits, seed), n_train=data.n_train,
                                        initial=budget.initial, validation=budget.validation)
@@ -201,7 +201,7 @@ def _train_members(model, lab: torch.Tensor, data, config: CampaignConfig, k: in
     if METHODS[config.method].make_term is not None:
         terms = [_unlabeled_term(config, data, labeled, val) for _ in others]
     fit_members(others, data.x_train[lab], data.y_train[lab], train=config.train, to_float=data.to_float,
-                augment=data.augmenter(config.train.augment),
+                augment=data.augmenter(labeled_strength(config.method_options, config.train.augment)),
                 gen=torch_generator(seed, "train-members", cycle, device=dev.type),
                 mix_rng=numpy_generator(seed, "mixup-members", cycle), like=like, terms=terms, task=task)
     t1 = _now(dev)

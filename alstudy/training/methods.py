@@ -84,7 +84,19 @@ def _ssl(lambda_u: float = 1.0) -> tuple[Option, ...]:
             Option("unlabeled_epochs", 0.0, "passes over the unlabeled rows per cycle (when more than `steps`)",
                    0.0),
             Option("max_steps", 3000, "cap on the steps of a cycle", 1),
-            Option("include_labeled", False, "the labeled rows also count as unlabeled"))
+            Option("include_labeled", False, "the labeled rows also count as unlabeled"),
+            Option("weak_labeled", True, "the labeled batch gets at least the weak view (the dataset's "
+                   "augmentation at strength 1), whatever the recipe's augment"))
+
+
+def labeled_strength(options: Mapping[str, Any], augment: float) -> float:
+    """Augmentation strength of a method's labeled batch: the recipe's `augment`, raised to the
+    weak view's strength 1 when the method's `weak_labeled` is on. Sohn et al. 2020 (FixMatch,
+    Algorithm 1) compute the labeled loss on weakly augmented images, as UDA and Mean Teacher
+    augment theirs and as USB/TorchSSL do for every method. Measured on mnist5k at 40 labels
+    (seed 0, Intel Xeon, loaded): FixMatch at 1000 steps, labeled batch unaugmented 0.543 test
+    accuracy against supervised 0.550; with the weak view 0.771."""
+    return max(float(augment), 1.0) if options.get("weak_labeled", False) else float(augment)
 
 
 _STRONG = (Option("strong", 2.0, "strength of the strong view (images: > 1 adds RandAugment; plus cutout)", 0.0),

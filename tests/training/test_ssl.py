@@ -145,3 +145,18 @@ def test_fixmatch_step_is_a_weak_pass_without_gradient_then_one_labeled_and_stro
     assert steps == 6 and passes == [(3 * 16, False), (16 + 3 * 16, True)] * steps   # weak rows: no backward
     again, _ = train()                                                 # deterministic given the seed
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_the_labeled_batch_gets_at_least_the_weak_view_unless_asked_not_to():
+    """FixMatch's labeled loss is on weakly augmented images (Sohn et al. 2020, Algorithm 1):
+    by default a method raises the recipe's augment to the weak view's strength 1, never lowers it."""
+    from alstudy.training.methods import labeled_strength
+
+    on, off = resolve_options("fixmatch", {}, where="t"), resolve_options("fixmatch", {"weak_labeled": False}, where="t")
+    assert on["weak_labeled"] is True and labeled_strength(on, 0.0) == 1.0 and labeled_strength(on, 2.0) == 2.0
+    assert labeled_strength(off, 0.0) == 0.0 and labeled_strength({}, 0.0) == 0.0   # supervised: the recipe's own
+    # a campaign trains differently with it on and off (the recipe's augment is 0 in both), and rows say which
+    base = dict(mu=1, steps=10, max_steps=10, threshold=0.5)
+    a, b = run_campaign(fixmatch_config(**base), 0), run_campaign(fixmatch_config(**base, weak_labeled=False), 0)
+    assert a[0]["hp.weak_labeled"] is True and b[0]["hp.weak_labeled"] is False
+    assert a[0]["hp.augment"] == b[0]["hp.augment"] == 0.0 and a[0]["val_loss"] != b[0]["val_loss"]
