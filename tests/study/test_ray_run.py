@@ -201,8 +201,9 @@ def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_st
 
 
 class PauseOnce:
-    """Wraps run_campaign: the first campaign to finish cycle 1 says so (a marker file) and
-    pauses there, so a test can kill its worker mid-campaign, not between campaigns."""
+    """Wraps run_campaign: the first campaign to finish cycle 1 says so (a marker file holding
+    its worker's pid) and pauses there, so a test can kill that worker mid-campaign, not between
+    campaigns, and no other process on the machine."""
 
     def __init__(self, folder: str, seconds: float = 20.0):
         self.folder, self.seconds = folder, seconds
@@ -212,7 +213,9 @@ class PauseOnce:
             on_cycle(cycle, weights)
             marker = os.path.join(self.folder, "paused")
             if cycle.record["cycle"] == 1 and not os.path.exists(marker):
-                open(marker, "w").close()
+                with open(marker + ".part", "w") as f:
+                    f.write(str(os.getpid()))
+                os.replace(marker + ".part", marker)
                 time.sleep(self.seconds)      # the test kills this worker meanwhile
         return run_campaign(config, seed, on_cycle=pausing, **kwargs)
 
@@ -234,10 +237,10 @@ def test_a_killed_ray_worker_is_retried_and_the_records_equal_a_clean_run(ray_ad
         while time.monotonic() < deadline and not (tmp_path / "paused").exists():
             time.sleep(0.05)
         time.sleep(0.5)                       # the paused campaign's cycle 1 reaches the driver's log
-        pids = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout.split()
-        for pid in pids:
-            os.kill(int(pid), signal.SIGKILL)
-            killed.append(int(pid))
+        if (tmp_path / "paused").exists():   # this study's paused worker only: not another run's
+            pid = int((tmp_path / "paused").read_text())
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
 
     watcher = threading.Thread(target=kill_once)
     watcher.start()
