@@ -50,26 +50,35 @@ SLOW = pytest.mark.slow
 ])
 def test_a_signalled_driver_says_how_to_resume_and_the_rerun_completes(clean, write_study, finished_logs, tmp_path,
                                                                       sig, when):
-    path = write_study(str(tmp_path), **STUDY)
-    root = tmp_path / "out" / "sig"
-    command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(tmp_path / "out"), "--local", "--plain"]
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        ready = ((lambda: logs(root)) if when == "before_first_finished"
-                 else (lambda: len(finished_logs(root / "trials")) >= 2))
-        while not ready():
-            assert driver.poll() is None, driver.communicate()
-            assert time.monotonic() < deadline, "the study never reached the point of the signal"
-            time.sleep(0.05)
-        if when == "before_first_finished":
-            assert finished_logs(root / "trials") == {}
-        driver.send_signal(sig)
-        out, err = driver.communicate(timeout=60)
-    finally:   # whatever failed above, the driver does not outlive the test
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
+    # The whole study takes a few seconds: on a loaded machine this process may wake too late
+    # and find the driver done before its signal (Popen.send_signal then sends nothing). Such
+    # an attempt starts over in a fresh folder; a driver that ignores the signal fails all three.
+    for attempt in range(3):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        path = write_study(str(folder), **STUDY)
+        root = folder / "out" / "sig"
+        command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(folder / "out"), "--local", "--plain"]
+        driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            ready = ((lambda: logs(root)) if when == "before_first_finished"
+                     else (lambda: len(finished_logs(root / "trials")) >= 2))
+            while not ready() and driver.poll() is None:
+                assert time.monotonic() < deadline, "the study never reached the point of the signal"
+                time.sleep(0.05)
+            late = driver.poll() is not None or (when == "before_first_finished"
+                                                 and finished_logs(root / "trials") != {})
+            if not late:
+                driver.send_signal(sig)
+            out, err = driver.communicate(timeout=60)
+        finally:   # whatever failed above, the driver does not outlive the test
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
+        if not late:
+            break
+    assert not late, f"the driver finished before the signal in 3 attempts: {out + err}"
     if sig == signal.SIGKILL:
         assert driver.returncode == -signal.SIGKILL
     else:
