@@ -18,8 +18,9 @@ def campaign_accuracy(tmp_path, method: str) -> float:
 
 @pytest.mark.slow
 def test_every_method_at_its_defaults_beats_supervised_on_mnist1d_at_100_labels(tmp_path):
-    """MNIST-1D, 100 labels, seed 0 (about 2 CPU minutes): supervised 0.612; FixMatch 0.778,
-    UDA 0.863, Mean Teacher 0.767, Pseudo-Label 0.697 when the defaults were chosen."""
+    """MNIST-1D, 100 labels, seed 0 (about 2 CPU minutes): supervised 0.612; with the labeled
+    batch on the weak view (weak_labeled) FixMatch 0.909, UDA 0.952, Mean Teacher 0.822,
+    Pseudo-Label 0.855 (without it: 0.778, 0.863, 0.767, 0.697)."""
     supervised = campaign_accuracy(tmp_path, "supervised")
     for method in ("fixmatch", "uda", "mean_teacher", "pseudo_label"):
         assert campaign_accuracy(tmp_path, method) >= supervised + 0.03, method
