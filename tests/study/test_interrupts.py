@@ -59,7 +59,11 @@ def test_a_signalled_driver_says_how_to_resume_and_the_rerun_completes(clean, wr
         path = write_study(str(folder), **STUDY)
         root = folder / "out" / "sig"
         command = [sys.executable, "-m", "alstudy", "run", path, "--out", str(folder / "out"), "--local", "--plain"]
-        driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # as a terminal starts it: SIGINT at its default, whatever this process inherited (an
+        # ignored SIGINT passes to the child, and Python then leaves it ignored: that is how a
+        # background job runs, where SIGTERM stops the run instead)
+        driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             deadline = time.monotonic() + 120
             ready = ((lambda: logs(root)) if when == "before_first_finished"
