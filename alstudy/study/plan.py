@@ -164,6 +164,15 @@ def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
         init=par.campaign_init())
 
 
+def untuned_values(study: Study, dataset: str, paradigm: str | None) -> dict[str, Any]:
+    """The values of the cell's searched hyperparameters in the campaign it runs untuned (no params):
+    the tuning's first proposal starts here, so "tuned" is never a different starting point from
+    "untuned" (alstudy.study.space.start_point clips them into the space)."""
+    config = campaign_config(study, eval_spec("untuned", dataset, study.strategies[0], 0, {}, paradigm=paradigm))
+    return {p.name: config.method_options[p.name] if p.method else getattr(config.train, p.name)
+            for p in cell_space(study, paradigm)}
+
+
 def _metric_words(study: Study) -> str:
     """The metric every AUBC of the study is in: "accuracy", "mIoU", or each dataset's when they differ."""
     metrics = {d: METRIC_LABELS[dataset_spec(d).metric] for d in study.datasets}

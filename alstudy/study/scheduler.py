@@ -7,8 +7,9 @@ Optuna's: a trial asked before a stop keeps its params in the storage and only i
 seeds run again; a trial whose campaigns all finished is told its value. Each ask uses a TPE
 sampler seeded from (sampler seed, cell, proposal index), so with `max_parallel = 1` a cell's
 proposals are the same whatever stopped or resumed the run. Every cell's first proposal is the
-defaults of the searched hyperparameters (`space.start_point`, enqueued in Optuna's storage), so
-no cell's chosen configuration is worse on the tuning objective than the untuned defaults.
+values the cell runs untuned (`plan.untuned_values`: the study's [train] and the dataset's and
+paradigm's overrides, brought into the space by `space.start_point`, enqueued in Optuna's
+storage), so no cell's chosen configuration is worse on the tuning objective than its untuned run.
 
 An adaptive evaluation (`[evaluation] max_seeds`) runs a cell's evaluation seeds in rounds: once
 a cell and its (dataset, paradigm)'s random have finished every seed handed to the cell, its paired
@@ -328,7 +329,8 @@ class Scheduler:
                                    for x in cell.optuna.get_trials(deepcopy=False)):
                 # Tuning starts from the defaults: the best of the budget is then never worse than
                 # them on the objective. Enqueued in the storage, so a resumed run asks the same.
-                cell.optuna.enqueue_trial(start_point(plan.cell_space(self.study, paradigm)))
+                cell.optuna.enqueue_trial(start_point(plan.cell_space(self.study, paradigm),
+                                                      plan.untuned_values(self.study, dataset, paradigm)))
             asked = cell.optuna.ask(self._dists[paradigm])   # in the storage before anything runs
         cell.optuna_number[number] = asked.number
         cell.params[number] = dict(asked.params)

@@ -41,10 +41,12 @@ class Param:
             return d.IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
         return d.FloatDistribution(float(self.low), float(self.high), log=self.log, step=self.step)
 
-    def start(self) -> Any:
-        """TrainConfig's default of this hyperparameter, brought into the searched space: clipped
-        to [low, high] and onto the step grid; for choices, the default when listed, else the first."""
-        default = _defaults(self.method)[self.name]
+    def start(self, default: Any = None) -> Any:
+        """`default` (TrainConfig's or the method's own default when None) brought into the searched
+        space: clipped to [low, high] and onto the step grid; for choices, the default when listed,
+        else the first."""
+        if default is None:
+            default = _defaults(self.method)[self.name]
         if self.kind == "choice":
             return default if default in self.choices else self.choices[0]
         value = min(max(default, self.low), self.high)
@@ -60,9 +62,12 @@ class Param:
         return out | ({"step": self.step} if self.step is not None else {})
 
 
-def start_point(space: tuple[Param, ...]) -> dict[str, Any]:
-    """The defaults of the searched hyperparameters, inside the space: every cell's first proposal."""
-    return {p.name: p.start() for p in space}
+def start_point(space: tuple[Param, ...], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The defaults of the searched hyperparameters, inside the space: every cell's first proposal.
+    `base` holds the values the cell runs when untuned (the study's [train], the dataset's and the
+    paradigm's overrides, alstudy.study.plan.untuned_values); a name it lacks takes the library default."""
+    base = base or {}
+    return {p.name: p.start(base.get(p.name)) for p in space}
 
 
 def parse_space(table: Mapping[str, Any], where: str = "tuning.space", *,

@@ -170,6 +170,28 @@ def test_every_cell_starts_from_the_defaults(tmp_path):
         assert all(p != first for p in rest)     # the sampler proposes the others
 
 
+def test_the_first_proposal_is_what_the_cell_runs_untuned(tmp_path):
+    """The study's [train] and a dataset's own [train] set lr: the tuning starts there, not at
+    TrainConfig's default, so the kept-defaults rule compares against the untuned arm's run."""
+    import dataclasses
+
+    from alstudy.config import TrainConfig
+
+    study = make_study(trials=2)
+    wine = dataclasses.replace(study.setups["wine"], train={"epochs": 3, "lr": 0.02})
+    digits = dataclasses.replace(study.setups["digits"], train={"epochs": 3, "lr": 0.5, "mixup": 0.2})
+    study = dataclasses.replace(study, setups={"wine": wine, "digits": digits})
+    assert TrainConfig().lr not in (0.02, 0.3)
+    store = Store.open(str(tmp_path), study, "")
+    drive(scheduler_of(study, store))
+    firsts = {cell: proposals(store, cell)[0] for cell in scheduler_of(study, store)._cells}
+    assert {c: f for c, f in firsts.items() if c[0] == "wine"} == {
+        ("wine", s, None): {"lr": 0.02, "mixup": TrainConfig().mixup} for s in study.strategies}
+    # 0.5 lies above the space's 0.3: clipped to its edge; the dataset's own mixup is kept
+    assert {c: f for c, f in firsts.items() if c[0] == "digits"} == {
+        ("digits", s, None): {"lr": 0.3, "mixup": 0.2} for s in study.strategies}
+
+
 def test_defaults_are_brought_into_the_space():
     from alstudy.study.space import start_point
 

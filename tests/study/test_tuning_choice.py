@@ -9,6 +9,7 @@ import pandas as pd
 
 from alstudy.cli import main
 from alstudy.selection import choose
+from alstudy.study.plan import untuned_values
 from alstudy.study.schema import load_study
 from alstudy.study.space import start_point
 from analysis.load import read_results
@@ -27,7 +28,7 @@ def test_evaluation_runs_the_choice_of_the_rule_and_the_analysis_agrees(make_stu
     frame = read_results(os.path.join(out, "keep"))
     per = trial_objectives(frame)
     diagnosis = tuning_diagnosis(frame).set_index("strategy")
-    defaults = start_point(load_study(path).tuning.space)
+    study = load_study(path)
     for strategy, cell in per.groupby("strategy"):
         table = cell.pivot(index="trial", columns="seed", values="val_aubc")
         table = table.loc[sorted(table.index, key=int)]
@@ -36,6 +37,7 @@ def test_evaluation_runs_the_choice_of_the_rule_and_the_analysis_agrees(make_stu
         evals = frame.loc[(frame["phase"] == "eval") & (frame["strategy"] == strategy)]
         assert set(evals["optuna_trial"]) == {choice.chosen}, strategy
         if choice.kept_defaults:
+            defaults = start_point(study.tuning.space, untuned_values(study, frame["dataset"].iloc[0], None))
             assert evals["hp.lr"].iloc[0] == defaults["lr"] and evals["hp.weight_decay"].iloc[0] == defaults["weight_decay"]
         assert bool(diagnosis.loc[strategy, "kept_defaults"]) == choice.kept_defaults
         assert diagnosis.loc[strategy, "choice"] == choice.describe()
