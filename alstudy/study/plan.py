@@ -145,13 +145,15 @@ def training_runs(study: Study) -> dict[str, int]:
 
 
 def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
-    """The CampaignConfig of `spec`: the dataset's setup, fixed [train] values, the paradigm's
-    fixed values and init, then the params (TrainConfig fields and the method's knobs). A
+    """The CampaignConfig of `spec`: the dataset's own recipe (DatasetSpec.recipe), the dataset's
+    setup and fixed [train] values, the paradigm's fixed values and init, then the params
+    (TrainConfig fields and the method's knobs), each over the one before. A
     SimCLR init's encoder is attached once it exists (alstudy.study.pretraining.attach)."""
     setup = study.setups[spec.dataset]
     par = paradigm_of(study, spec.paradigm)
     knobs = set(option_names(par.method))
-    values = {**setup.train, **par.train, **{k: v for k, v in spec.params.items() if k not in knobs}}
+    values = {**dict(dataset_spec(spec.dataset).recipe), **setup.train, **par.train,
+              **{k: v for k, v in spec.params.items() if k not in knobs}}
     train = TrainConfig.from_mapping(values, where=f"trial {spec.trial}")
     options = resolve_options(par.method, {**par.options, **{k: v for k, v in spec.params.items() if k in knobs}},
                               where=f"trial {spec.trial}")

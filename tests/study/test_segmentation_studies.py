@@ -112,3 +112,33 @@ def test_validate_refuses_what_segmentation_cannot_train_with(tmp_path, capsys, 
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and key in err[0], err
+
+
+def test_the_dataset_recipe_is_the_bottom_layer_of_a_campaign_config(tmp_path):
+    """mnist5k_seg's measured recipe (AdamW, 800 steps) is what a campaign trains with unless the
+    study sets a value; a searched value overrides it, and tuning starts from it clipped into the space."""
+    from alstudy.config import TrainConfig
+    from alstudy.study.plan import campaign_config, eval_spec, untuned_values
+    from alstudy.study.schema import load_study
+    from alstudy.study.space import start_point
+
+    path = tmp_path / "tinyseg.toml"
+    path.write_text(TINY)
+    study = load_study(str(path))
+    train = campaign_config(study, eval_spec("untuned", "mnist5k_seg", "random", 0, {})).train
+    # the study's [train] wins where it speaks (min_steps 2, batch 4); the recipe fills the rest
+    assert (train.optimizer, train.lr, train.min_steps, train.batch_size) == ("adamw", 3e-3, 2, 4)
+    assert TrainConfig().optimizer == "sgd" and TrainConfig().lr != 3e-3
+    tuned = campaign_config(study, eval_spec("eval", "mnist5k_seg", "random", 0, {"lr": 0.05})).train
+    assert (tuned.optimizer, tuned.lr) == ("adamw", 0.05)
+    # the recipe's 3e-3 lies below the space's 0.01: the first proposal is its edge
+    assert start_point(study.tuning.space, untuned_values(study, "mnist5k_seg", None)) == {"lr": 0.01}
+
+
+def test_a_campaign_at_the_defaults_trains_with_the_recipe(tmp_path, capsys):
+    out = tmp_path / "c.csv"
+    assert main(["campaign", "--dataset", "mnist5k_seg", "--strategy", "random", "--initial", "4",
+                 "--cycles", "0", "--validation", "4", "--set", "epochs=1", "--set", "stop='fixed'",
+                 "--set", "min_steps=3", "--out", str(out)]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert (row["hp.optimizer"], row["hp.lr"], row["hp.batch_size"], row["steps"]) == ("adamw", 3e-3, 16, 3)
