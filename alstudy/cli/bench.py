@@ -9,7 +9,8 @@ from alstudy.errors import UsageError
 # Section name -> module alstudy.bench.<module> with `run(mode, *, device) -> Section`, in the order they run.
 SECTIONS = {"training": "training", "scoring": "scoring", "kernels": "kernels", "campaigns": "campaigns",
             "papers": "papers", "ray": "ray_overhead", "reference": "reference", "steps": "steps",
-            "pretraining": "pretraining", "ssl": "ssl", "seg_scoring": "seg_scoring", "gpu": "gpu"}
+            "pretraining": "pretraining", "ssl": "ssl", "seg_scoring": "seg_scoring",
+            "seg_training": "seg_training", "gpu": "gpu"}
 # Left out of --quick unless named by --only: the step-rule sweep is the finished experiment that
 # chose the default stop rule (README, "Time to accuracy"), 168 campaigns at quick size.
 NOT_QUICK = ("steps",)
