@@ -13,6 +13,8 @@ better than the random baseline". Per dataset, on test AUBC paired by seed:
   on a segmentation dataset (metric mIoU) also minus every other cell of every semi-supervised
   paradigm, as their segmentation result reads "random selection with semi-supervised learning
   performs best": random with SSL beats every strategy with and without SSL;
+* `augmentation_lifts`: random with augmentation minus random without (the two supervised
+  paradigms with the least and the most `hp.augment`) — "sensitive to data augmentation";
 * `augmentation_moves_gains`: per strategy, its gain over random with augmentation minus its
   gain without (the two supervised paradigms with the least and the most `hp.augment`).
 
@@ -63,6 +65,7 @@ def mittal_claims(aubc: pd.DataFrame, rows: pd.DataFrame, *, margin: float) -> p
                     pairs.append(("barely_beats_random", dataset, p, p, s, (p, s), (p, BASELINE)))
         if len(sup) > 1 and augment.get(sup[-1], 0.0) > augment.get(sup[0], 0.0):
             plain, aug = sup[0], sup[-1]
+            pairs.append(("augmentation_lifts", dataset, aug, plain, BASELINE, (aug, BASELINE), (plain, BASELINE)))
             for s in strategies:
                 if s != BASELINE:
                     pairs.append(("augmentation_moves_gains", dataset, aug, plain, s,
@@ -131,6 +134,10 @@ def claims_section(claims: pd.DataFrame, *, margin: float, metric: str = "accura
             md.append(f"* *Strategies barely beat random* in {paradigm}: {len(better)} better, {len(equal)} "
                       f"equivalent or worse, {len(g) - len(better) - len(equal)} undecided of {len(g)}; the best, "
                       f"{best['strategy']}: {_interval(best)}: {word}.")
+        for _, r in group.loc[group["claim"] == "augmentation_lifts"].iterrows():
+            word = {"better": "decided: yes", "worse": "decided: no, it lowers random",
+                    "equivalent": "decided: no, within the margin"}.get(r["decision"], "open")
+            md.append(f"* *Augmentation lifts random* ({r['paradigm']} over {r['versus']}): {_interval(r)}: {word}.")
         moved = group.loc[group["claim"] == "augmentation_moves_gains"]
         if len(moved):
             changed = moved.loc[moved["decision"].isin(["better", "worse"])]

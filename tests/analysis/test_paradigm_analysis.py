@@ -128,3 +128,25 @@ def test_mittal_claims_are_decided_where_the_data_settle_them(tmp_path):
     plain = frame.loc[frame["paradigm"] == "plain"]
     alone = mittal_claims(a.paradigms.aubc.loc[a.paradigms.aubc["paradigm"] == "plain"], plain, margin=0.01)
     assert set(alone["claim"]) == {"barely_beats_random"} and len(alone) == 4
+
+
+def test_augmentation_lifts_random_is_a_claim_when_two_supervised_paradigms_differ_in_augment(tmp_path):
+    """`aug` (augment 1) lifts every arm by 5 points over `plain` (augment 0): decided on both
+    datasets, and the report says so; equal augment strengths make no such claim."""
+    from analysis.analyze import Settings
+
+    frame = two_paradigms(eval_seeds=tuple(range(100, 112)))
+    aug = frame["paradigm"] == "fixmatch"
+    frame.loc[aug, "method"] = "supervised"
+    frame.loc[aug, "hp.augment"] = 1.0
+    frame["paradigm"] = frame["paradigm"].replace({"fixmatch": "aug"})
+    frame["trial"] = frame["trial"].str.replace("-fixmatch-", "-aug-")
+    a = analyze(frame, settings=Settings(n_boot=50))
+    lifts = a.claims.loc[a.claims["claim"] == "augmentation_lifts"].set_index("dataset")
+    assert list(lifts.index) == ["digits", "wine"] and (lifts["decision"] == "better").all()
+    assert (lifts["paradigm"] == "aug").all() and (lifts["versus"] == "plain").all()
+    assert lifts["mean"].to_numpy() == pytest.approx([0.08, 0.08], abs=0.005)
+    text = write_report(a, tmp_path).read_text()
+    assert "* *Augmentation lifts random* (aug over plain): +8.0 [" in text and "decided: yes" in text
+    same = frame.assign(**{"hp.augment": 0.0})
+    assert "augmentation_lifts" not in set(analyze(same, settings=Settings(n_boot=50)).claims["claim"])
