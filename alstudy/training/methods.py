@@ -33,7 +33,8 @@ Mean Teacher's views are strong (`view` = 2: the dataset's augmentation with Ran
 images): with weak views (1) it lost to supervised training on mnist5k at 40 labels (0.544
 against 0.550, seed 0), with strong ones it gained (0.665); on MNIST-1D at 100 labels strong
 views cost 1.6 points (0.793 [0.773, 0.804] against 0.809 [0.790, 0.822], seeds 0-2), still 17
-above supervised.
+above supervised. Pseudo-Label's views are strong too: mnist5k 0.564 (weak) -> 0.610 (strong)
+against 0.550 (seed 0); MNIST-1D 0.854 [0.841, 0.864] against 0.860 [0.855, 0.864].
 
 Defaults (`weak_labeled` on: the labeled batch gets the weak view, `labeled_strength`) against
 supervised training (its defaults, the plateau rule; and with augment = 1), test accuracy mean
@@ -107,7 +108,7 @@ def labeled_strength(options: Mapping[str, Any], augment: float) -> float:
 
 _STRONG = (Option("strong", 2.0, "strength of the strong view (images: > 1 adds RandAugment; plus cutout)", 0.0),
            Option("cutout", 0.5, "side of the strong view's cutout square, a fraction of the image", 0.0, 1.0))
-_VIEW = Option("view", 1.0, "augmentation strength of the unlabeled views", 0.0)
+_VIEW = Option("view", 2.0, "augmentation strength of the unlabeled views (images: > 1 adds RandAugment)", 0.0)
 
 @dataclass(frozen=True)
 class Method:
@@ -165,8 +166,7 @@ METHODS: dict[str, Method] = {
         (Option("ema_decay", 0.99, "decay of the teacher's moving average of the weights", 0.0, 1.0),
          Option("rampup", 0.3, "fraction of the steps over which the consistency weight ramps up", 0.0, 1.0),
          Option("teacher_scores", True, "the teacher (else the student) is evaluated and scores the pool"),
-         *_ssl(lambda_u=10.0),
-         Option("view", 2.0, "augmentation strength of the unlabeled views (images: > 1 adds RandAugment)", 0.0)),
+         *_ssl(lambda_u=10.0), _VIEW),
         "Mean Teacher (Tarvainen & Valpola 2017): consistency with an EMA teacher on another view",
         _mean_teacher),
     "pseudo_label": Method(
