@@ -169,6 +169,7 @@ def test_storage_takes_a_pyarrow_filesystem_uri(ray_address, make_study, tmp_pat
     assert not [d for _, dirs, _ in os.walk(storage) for d in dirs if d.startswith("checkpoint_")]
 
 
+@pytest.mark.slow   # test_interrupts' mid_study-kill covers a SIGKILLed driver and its rerun (local); this one on Ray
 def test_killed_driver_reruns_without_duplicates_or_repeats(ray_address, make_study, finished_logs, tmp_path):
     path = make_study(name="killed", strategies=("random", "entropy", "margin"), trials=3, eval_seeds=(100, 101))
     out = tmp_path / "out"
