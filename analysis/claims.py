@@ -95,6 +95,16 @@ def _interval(r) -> str:
     return f"{_pts(r['mean'])} [{_pts(r['low'])}, {_pts(r['high'])}] over {r['n']} seeds"
 
 
+_LIFT_WORDS = {"better": "decided: yes", "worse": "decided: no, it lowers random",
+               "equivalent": "decided: no, within the margin"}
+
+
+def _lift_lines(group: pd.DataFrame, claim: str, title: str) -> list[str]:
+    """One line per row of a lift claim (a paradigm's random against the reference's random)."""
+    return [f"* *{title}* ({r['paradigm']} over {r['versus']}): {_interval(r)}: "
+            f"{_LIFT_WORDS.get(r['decision'], 'open')}." for _, r in group.loc[group["claim"] == claim].iterrows()]
+
+
 def claims_section(claims: pd.DataFrame, *, margin: float, metric: str = "accuracy") -> list[str]:
     """The claims as answers: per claim and dataset, decided (which way) or open, with the numbers
     (`metric`: what the AUBC's points are points of, in words)."""
@@ -107,10 +117,7 @@ def claims_section(claims: pd.DataFrame, *, margin: float, metric: str = "accura
     for dataset, group in claims.groupby("dataset", sort=True):
         md.append(f"**{dataset}**")
         md.append("")
-        for _, r in group.loc[group["claim"] == "ssl_lifts"].iterrows():
-            word = {"better": "decided: yes", "worse": "decided: no, it lowers random",
-                    "equivalent": "decided: no, within the margin"}.get(r["decision"], "open")
-            md.append(f"* *SSL lifts random* ({r['paradigm']} over {r['versus']}): {_interval(r)}: {word}.")
+        md += _lift_lines(group, "ssl_lifts", "SSL lifts random")
         for paradigm, g in group.loc[group["claim"] == "random_ssl_beats_all"].groupby("paradigm"):
             beaten = int((g["decision"] == "better").sum())
             against = g.loc[g["decision"].isin(["worse", "equivalent"])]
@@ -134,10 +141,7 @@ def claims_section(claims: pd.DataFrame, *, margin: float, metric: str = "accura
             md.append(f"* *Strategies barely beat random* in {paradigm}: {len(better)} better, {len(equal)} "
                       f"equivalent or worse, {len(g) - len(better) - len(equal)} undecided of {len(g)}; the best, "
                       f"{best['strategy']}: {_interval(best)}: {word}.")
-        for _, r in group.loc[group["claim"] == "augmentation_lifts"].iterrows():
-            word = {"better": "decided: yes", "worse": "decided: no, it lowers random",
-                    "equivalent": "decided: no, within the margin"}.get(r["decision"], "open")
-            md.append(f"* *Augmentation lifts random* ({r['paradigm']} over {r['versus']}): {_interval(r)}: {word}.")
+        md += _lift_lines(group, "augmentation_lifts", "Augmentation lifts random")
         moved = group.loc[group["claim"] == "augmentation_moves_gains"]
         if len(moved):
             changed = moved.loc[moved["decision"].isin(["better", "worse"])]

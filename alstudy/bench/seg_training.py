@@ -11,13 +11,10 @@ bookkeeping."""
 
 from __future__ import annotations
 
-import dataclasses
-
-import numpy as np
 import torch
 
 from alstudy.bench.section import Section
-from alstudy.bench.ssl import _interleaved
+from alstudy.bench.ssl import _interleaved, method_steps
 
 DATASET = "mnist5k_seg"
 METHODS = ("supervised", "fixmatch", "mean_teacher")
@@ -28,16 +25,10 @@ REPEATS = {"smoke": 1, "quick": 3, "full": 5}
 def run(mode: str, *, device: str) -> Section:
     from alstudy.config import TrainConfig
     from alstudy.data import dataset_spec, get_dataset
-    from alstudy.models import make_model
-    from alstudy.rng import torch_generator
-    from alstudy.training import fit
     from alstudy.training.methods import option_defaults
-    from alstudy.training.ssl import make_term
-    from alstudy.training.task import task_for
 
     dev = torch.device(device)
     data = get_dataset(DATASET).to(device)
-    task = task_for(data)
     recipe = dict(dataset_spec(DATASET).recipe)
     batch = recipe["batch_size"]
     n, repeats = STEPS[mode], REPEATS[mode]
@@ -51,15 +42,7 @@ def run(mode: str, *, device: str) -> Section:
         opts = {**option_defaults(method), "steps": 1} if method != "supervised" else {}
         mus[method] = opts.get("mu", 0)
 
-        def steps(k: int, *, method=method, opts=opts) -> None:
-            torch.manual_seed(0)
-            model = make_model(data.default_model, data.input_shape, data.num_classes).to(dev)
-            term = make_term(method, pool, data=data, options=opts, batch_size=batch)
-            fit(model, x, y, train=dataclasses.replace(train, min_steps=k), to_float=data.to_float,
-                augment=data.augmenter(1.0), gen=torch_generator(0, "bench-seg", device=dev.type),
-                mix_rng=np.random.default_rng(0), unlabeled=term, task=task)
-
-        cases[method] = steps
+        cases[method] = method_steps(data, method, opts, x, y, pool, train, batch, dev, stream="bench-seg")
     per_step = _interleaved(cases, n, repeats, device)
     base = per_step["supervised"]
     for method in METHODS:

@@ -39,9 +39,7 @@ FLOOR_GOAL = 1.5                                  # FixMatch's step within 1.5x 
 
 def run(mode: str, *, device: str) -> Section:
     from alstudy.data import get_dataset
-    from alstudy.models import make_model
     from alstudy.rng import torch_generator
-    from alstudy.training import fit
     from alstudy.training.methods import option_defaults
     from alstudy.training.ssl import make_term
 
@@ -58,15 +56,7 @@ def run(mode: str, *, device: str) -> Section:
         for method in METHODS:
             opts = {**option_defaults(method), "mu": mu, "steps": 1} if method != "supervised" else {}
 
-            def steps(k: int, *, method=method, opts=opts) -> None:
-                torch.manual_seed(0)
-                model = make_model(data.default_model, data.input_shape, data.num_classes).to(dev)
-                term = make_term(method, pool, data=data, options=opts, batch_size=BATCH)
-                fit(model, x, y, train=dataclasses.replace(train, min_steps=k), to_float=data.to_float,
-                    augment=data.augmenter(1.0), gen=torch_generator(0, "bench-ssl", device=dev.type),
-                    mix_rng=np.random.default_rng(0), unlabeled=term)
-
-            cases[method] = steps
+            cases[method] = method_steps(data, method, opts, x, y, pool, train, BATCH, dev, stream="bench-ssl")
             if method != "supervised":
                 term = make_term(method, pool, data=data, options=opts, batch_size=BATCH)
                 gen, host = torch_generator(1, "bench-ssl-views", device=dev.type), torch.Generator().manual_seed(1)
@@ -91,6 +81,30 @@ def run(mode: str, *, device: str) -> Section:
                          f"FixMatch's model arithmetic alone (a pass without gradient over {mu * BATCH} rows, "
                          f"a forward and backward pass over {BATCH + mu * BATCH}, the optimizer step)")
     return section
+
+
+def method_steps(data, method: str, opts: dict, x: torch.Tensor, y: torch.Tensor, pool: torch.Tensor,
+                 train: TrainConfig, batch: int, dev: torch.device, *, stream: str):
+    """run(k): k steps of `fit` for `method` (options `opts`) from a fresh default model of `data`,
+    labeled rows x, y at augmentation strength 1, unlabeled rows `pool`, the dataset's task;
+    seeded alike on every call (generator stream `stream`)."""
+    from alstudy.models import make_model
+    from alstudy.rng import torch_generator
+    from alstudy.training import fit
+    from alstudy.training.ssl import make_term
+    from alstudy.training.task import task_for
+
+    task = task_for(data)
+
+    def steps(k: int) -> None:
+        torch.manual_seed(0)
+        model = make_model(data.default_model, data.input_shape, data.num_classes).to(dev)
+        term = make_term(method, pool, data=data, options=opts, batch_size=batch)
+        fit(model, x, y, train=dataclasses.replace(train, min_steps=k), to_float=data.to_float,
+            augment=data.augmenter(1.0), gen=torch_generator(0, stream, device=dev.type),
+            mix_rng=np.random.default_rng(0), unlabeled=term, task=task)
+
+    return steps
 
 
 def _interleaved(cases: dict, n: int, repeats: int, device: str) -> dict[str, float]:
