@@ -131,7 +131,7 @@ def test_mittal_claims_are_decided_where_the_data_settle_them(tmp_path):
 
 
 def test_augmentation_lifts_random_is_a_claim_when_two_supervised_paradigms_differ_in_augment(tmp_path):
-    """`aug` (augment 1) lifts every arm by 5 points over `plain` (augment 0): decided on both
+    """`aug` (augment 1) lifts every arm by 8 points over `plain` (augment 0): decided on both
     datasets, and the report says so; equal augment strengths make no such claim."""
     from analysis.analyze import Settings
 
