@@ -23,7 +23,9 @@ once. Solving (1) for μ:
 SS = Σ (d_i − d̄)²; the whole line while ρ ≥ 1 (the first few seeds). Coverage that holds at every
 n holds at any stopping time, so rounds may be added, and stopped, on what the data show; the
 running intersection of the intervals is a confidence sequence too. The default g = 3 makes the
-sequence tightest around 4–9 seeds, where rounds of 3 seeds look.
+sequence tightest around 4–9 seeds, where rounds of 3 seeds look. Nothing here depends on a
+planned number of seeds (g is fixed, α is split over cells, not looks), so a study's cap
+(`max_seeds`) may be raised after a look and the verdicts stay valid.
 
 Verdicts mirror `analysis.verdicts`: `equivalent` when the interval lies inside ±margin, else
 `better` / `worse` when it excludes 0, else `undecided`. A wrong verdict needs the interval to

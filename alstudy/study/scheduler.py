@@ -16,7 +16,10 @@ a cell and its (dataset, paradigm)'s random have finished every seed handed to t
 test-AUBC differences go to the anytime-valid test of `alstudy.sequential` (alpha split over the
 tested cells); a decided cell stops, an undecided one gets the next round until max_seeds, and
 random runs every seed any of its cells was handed. Each decision is derived from the finished
-campaigns alone, so a stopped and resumed run hands out the same rounds.
+campaigns alone, so a stopped and resumed run hands out the same rounds. The cap is no part of
+the study's fingerprint: rerun with a higher max_seeds, the cells it stopped undecided get more
+rounds; with a lower one, the cells stop there, and campaigns already run past it are kept (in
+their logs and results.parquet) but take no part in the run or its verdicts.
 
 Every cell gets exactly `trials` proposals (a failed campaign does not earn its cell another
 one: it is retried, in this run up to `retries` times, else by the next run), and a cell's
@@ -151,8 +154,14 @@ class Scheduler:
         """The scheduler of a study's results store: finished campaigns from their logs, the
         tuning from the store's Optuna storage (rebuilt from the logs when it is damaged, or
         missing while logs exist). A campaign that a previous run finished but whose log is now
-        missing or short runs again, with one note saying so."""
+        missing or short runs again, with one note saying so.
+
+        Evaluation campaigns on seeds past the cap (`max_seeds` lowered after they ran) are no part
+        of this run: their logs and rows stay, and a raised cap uses them again."""
         logs = store.logs()
+        past = {t for t, log in logs.items() if log.spec.phase == "eval"
+                and log.spec.seed not in study.evaluation.all_seeds}
+        logs = {t: log for t, log in logs.items() if t not in past}
         finished = {t: (log.spec.phase, records_aubc(log.records)) for t, log in logs.items() if log.done}
         tested = {t: records_aubc(log.records, "test") for t, log in logs.items()
                   if log.done and log.spec.phase == "eval"}
@@ -171,7 +180,7 @@ class Scheduler:
                                f"{os.path.basename(moved)} and rebuilt from the campaign logs")
             scheduler = cls(study, store.tuning_url, finished, retries=retries, tested=tested)
         listed = store.listed_trials()
-        for trial in sorted((set(scheduler.recomputed) | listed) - set(finished) - store.damaged):
+        for trial in sorted((set(scheduler.recomputed) | listed) - set(finished) - store.damaged - past):
             log = logs.get(trial)
             where = "tuning.db" if trial in scheduler.recomputed else "results.parquet"
             what = "is missing" if log is None else f"holds {len(log.lines)} of its {log.cycles_total} cycles"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from alstudy.config import Budget, TrainConfig
-from alstudy.data.splits import check_pattern, splits_digest
+from alstudy.data.splits import check_pattern, split_hashes, splits_digest
 from alstudy.errors import UsageError
 from alstudy.metrics import DEFAULT_MARGIN
 from alstudy.sequential import BASELINE, round_sizes
@@ -153,18 +153,52 @@ class Study:
     def fingerprint(self) -> str:
         """Hash of everything that decides results. Facts of the machine — where the data lives,
         the resources of a trial, where runs are tracked — and the description may change
-        between runs of one study."""
+        between runs of one study, and so may an adaptive evaluation's cap (`max_seeds`, and the
+        later seeds it lists): a seed's campaign is the same whatever the cap, so a study rerun
+        with a higher one resumes. Whether the evaluation is adaptive is hashed."""
+        return self._hash(NOT_HASHED, self.tuning.seeds + self.evaluation.seeds)
+
+    def legacy_fingerprint(self, max_seeds: int) -> str | None:
+        """The fingerprint alstudy gave this study with `max_seeds` before the cap left the hash:
+        it hashed `evaluation.max_seeds`, `evaluation.later` and the split files of the later
+        seeds too. Stores written then carry it (study.json, campaign log headers); the store
+        accepts them as this study when it matches with their study.json's cap. None for a
+        fixed evaluation, whose fingerprint never hashed a cap (it is the same both ways)."""
+        e = self.evaluation
+        if not e.adaptive:
+            return None
+        tuning_seeds = self.tuning.seeds
+        capped = dataclasses.replace(self, evaluation=dataclasses.replace(
+            e, max_seeds=max_seeds, later=_later_seeds(e.seeds, tuning_seeds, max_seeds)))
+        return capped._hash(_LEGACY_NOT_HASHED, tuning_seeds + capped.evaluation.all_seeds, cap=True)
+
+    def later_split_files(self) -> dict[str, str]:
+        """sha256 of the split files of an adaptive evaluation's later seeds (`split_hashes`
+        keys, `<dataset>/<seed>/<file>`); {} without [splits]. They decide results, but which
+        ones exist depends on the cap: the store keeps them in study.json and checks them seed
+        by seed (`Store.open`), not through the fingerprint."""
+        if self.splits is None or not self.evaluation.later:
+            return {}
+        return split_hashes(self.splits_path, self.evaluation.later, self.datasets)
+
+    def _hash(self, not_hashed: tuple[str, ...], split_seeds: tuple[int, ...], *, cap: bool = False) -> str:
+        """sha256 (16 hex digits) of `to_dict()` less `not_hashed`, with the digest of the split
+        files of `split_seeds` and of weights files. `cap`: hash an adaptive evaluation's
+        max_seeds and later seeds as they are (the legacy fingerprint), else only that it is adaptive."""
         d = self.to_dict()
-        for key in NOT_HASHED:
+        for key in not_hashed:
             *parents, last = key.split(".")
             inner = d
             for parent in parents:
                 inner = inner[parent]
             inner.pop(last)
+        if self.evaluation.adaptive and not cap:   # adaptive, whatever the cap
+            for key in CAP:
+                d["evaluation"].pop(key.split(".")[1])
+            d["evaluation"]["adaptive"] = True
         if self.splits is not None:  # the files' contents decide results, not just their names
 
-            d["splits_digest"] = splits_digest(self.splits_path, self.tuning.seeds + self.evaluation.all_seeds,
-                                               self.datasets)
+            d["splits_digest"] = splits_digest(self.splits_path, split_seeds, self.datasets)
         for par, files in zip(d.get("paradigms", ()), _weights_digests(self.paradigms)):
             if files is not None:   # the file's bytes decide results, not where it lies
                 par["init"] = {"weights_sha256": files}
@@ -173,8 +207,13 @@ class Study:
 
 # Settings of a study that decide no result, so they may change between runs of one study:
 # facts of the machine (where the data lives, a trial's resources, where runs are tracked), the
-# description, and the margin (read by the report only: changing it re-runs nothing).
+# description, and the margin (read by the report only: changing it re-runs nothing). An
+# adaptive evaluation's cap (evaluation.max_seeds and the later seeds it lists) decides no
+# campaign's result either: `Study._hash` keeps of it only that the evaluation is adaptive.
 NOT_HASHED = ("data_root", "resources", "description", "tracking", "evaluation.margin")
+CAP = ("evaluation.max_seeds", "evaluation.later")   # may change, but adaptive vs fixed may not
+# what the fingerprint left out when it still hashed the cap (frozen: the legacy hash never changes)
+_LEGACY_NOT_HASHED = ("data_root", "resources", "description", "tracking", "evaluation.margin")
 
 
 def _weights_digests(paradigms: tuple[Paradigm, ...]) -> list[str | None]:

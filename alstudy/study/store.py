@@ -1,6 +1,6 @@
 """The results store of one study: `<out>/<study name>/`.
 
-    study.toml          the study file as given      study.json   the resolved study
+    study.toml          the study file as given      study.json   the resolved study, its fingerprint
     manifest.json       versions, git revision, one entry per run (hosts, devices, times)
     tuning.db           Optuna's own storage (SQLite): one Optuna study per cell
     trials/<id>.jsonl   one append-only log per campaign: a header line, then one line per cycle
@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -31,7 +32,7 @@ from alstudy.campaign import Cycle
 from alstudy.errors import UsageError
 from alstudy.files import dumps, set_aside, sqlite_url, write_atomic, writing
 from alstudy.study.plan import CampaignSpec
-from alstudy.study.schema import NOT_HASHED, Study, load_study
+from alstudy.study.schema import CAP, NOT_HASHED, Study, load_study
 
 
 @dataclass
@@ -73,9 +74,9 @@ def first_difference(saved: dict[str, Any], resolved: dict[str, Any], prefix: st
     [100, 101], now [100, 102]"; None when they agree on every one."""
     for key in list(resolved) + [k for k in saved if k not in resolved]:
         name = f"{prefix}{key}"
-        if name in NOT_HASHED or key == "fingerprint":
-            continue
         a, b = saved.get(key, _ABSENT), resolved.get(key, _ABSENT)
+        if name in NOT_HASHED or key in _STORE_KEYS or (name in CAP and _ABSENT not in (a, b)):
+            continue   # a cap may change; adaptive or fixed may not
         if isinstance(a, dict) and isinstance(b, dict):
             inner = first_difference(a, b, f"{name}.")
             if inner:
@@ -86,6 +87,7 @@ def first_difference(saved: dict[str, Any], resolved: dict[str, Any], prefix: st
 
 
 _ABSENT = object()
+_STORE_KEYS = ("fingerprint", "legacy_fingerprint", "later_split_files")   # study.json's own, beside the study
 
 
 def _show(value: Any) -> str:
@@ -96,8 +98,9 @@ def _show(value: Any) -> str:
 class Store:
     """Files of one study. Open with `Store.open`; all paths live under `root`."""
 
-    def __init__(self, root: str, fingerprint: str = ""):
+    def __init__(self, root: str, fingerprint: str = "", legacy: str | None = None):
         self.root, self.fingerprint = root, fingerprint
+        self.legacy = legacy            # also this study's: the fingerprint its older files carry
         self.notes: list[str] = []      # what the store repaired or set aside, for the user
         self.damaged: set[str] = set()  # campaigns whose damaged log a note already names
 
@@ -106,7 +109,10 @@ class Store:
         """Create or reopen `<out>/<study.name>`; UsageError if it holds a different study.
 
         A refused study writes nothing: the store is checked (its study.json, or where that is
-        damaged or missing its campaign logs) before any file is written."""
+        damaged or missing its campaign logs) before any file is written. An adaptive
+        evaluation's cap is no part of the fingerprint, so a study rerun with another max_seeds
+        opens its store; so does a store written while the cap was hashed (`_legacy_fingerprint`).
+        The split files of the later seeds, which the cap names, are checked against study.json."""
         root = os.path.join(os.path.abspath(os.path.expanduser(out)), study.name)
         store = cls(root, study.fingerprint())
         resolved = study.to_dict() | {"fingerprint": store.fingerprint}
@@ -115,8 +121,15 @@ class Store:
                              "that this alstudy cannot resume: finish it with the alstudy that wrote it, "
                              "or move the folder away")
         saved, damage = store._peek_json("study.json")
-        if saved is not None and saved.get("fingerprint") != resolved["fingerprint"]:
+        store.legacy = store._legacy_fingerprint(study, saved)
+        if saved is not None and saved.get("fingerprint") not in (store.fingerprint, store.legacy):
             raise UsageError(store._different(study, saved))
+        split_files = (saved or {}).get("later_split_files") or {}
+        now = study.later_split_files()
+        changed = sorted(k for k in now if k in split_files and split_files[k] != now[k])
+        if changed:
+            raise UsageError(store._different(study, None, f"the split file {changed[0]} differs from the "
+                                                           "one its results used"))
         foreign, theirs = store._foreign_log()
         if foreign is not None:
             if saved is not None:   # a log copied in from elsewhere
@@ -130,8 +143,45 @@ class Store:
         os.makedirs(store.path("trials"), exist_ok=True)
         if saved is None and not os.path.exists(store.path("study.toml")):
             write_atomic(store.path("study.toml"), source_text)
+        if store.legacy:
+            resolved["legacy_fingerprint"] = store.legacy
+        if split_files or now:   # files of seeds past a lowered cap stay, to be checked when it rises
+            resolved["later_split_files"] = split_files | now
         write_atomic(store.path("study.json"), json.dumps(resolved, indent=2))
         return store
+
+    def _legacy_fingerprint(self, study: Study, saved: dict[str, Any] | None) -> str | None:
+        """The fingerprint this store's older files may carry for `study`: that of alstudy before
+        an adaptive evaluation's cap left the hash (`Study.legacy_fingerprint`), else None.
+
+        study.json written then carries it, and the logs of its campaigns too: it counts when it
+        is the study's with study.json's max_seeds (the one cap those files were written under;
+        study.toml's, the file as first given, when study.json is damaged or missing). study.json
+        is then written anew with the new fingerprint, and keeps the legacy one (once checked) for
+        the logs that still carry it. A truly different study matches neither, and is refused."""
+        if not study.evaluation.adaptive:
+            return None
+        if saved is not None and saved.get("fingerprint") == self.fingerprint:
+            return saved.get("legacy_fingerprint")   # checked when it was written
+        if saved is None:
+            cap = self._first_cap()
+        else:
+            e = saved.get("evaluation")
+            cap = e.get("max_seeds") if isinstance(e, dict) else None
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < len(study.evaluation.seeds):
+            return None
+        legacy = study.legacy_fingerprint(cap)
+        if saved is not None and saved.get("fingerprint") != legacy:
+            return None
+        return legacy
+
+    def _first_cap(self) -> int | None:
+        """evaluation.max_seeds of the store's study.toml (the study file as first given), or None."""
+        try:
+            with open(self.path("study.toml"), "rb") as f:
+                return tomllib.loads(f.read().decode("utf-8-sig"))["evaluation"]["max_seeds"]
+        except Exception:  # noqa: BLE001 - missing, damaged, no cap: no legacy fingerprint then
+            return None
 
     def listed_trials(self) -> set[str]:
         """Trials with rows in results.parquet (campaigns an earlier run finished); a damaged file
@@ -173,7 +223,7 @@ class Store:
                 header = json.loads(first)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue   # a damaged log: set aside when it is read
-            if isinstance(header, dict) and "study" in header and header["study"] != self.fingerprint:
+            if isinstance(header, dict) and "study" in header and not self.owns(header["study"]):
                 return os.path.join(folder, name), str(header["study"])
         return None, ""
 
@@ -182,14 +232,20 @@ class Store:
         version with `fingerprint` (that of the logs), else None."""
         try:
             saved = load_study(self.path("study.toml"))
-            return saved.to_dict() if saved.fingerprint() == fingerprint else None
+            cap = saved.evaluation.max_seeds
+            mine = (saved.fingerprint(), saved.legacy_fingerprint(cap) if cap is not None else None)
+            return saved.to_dict() if fingerprint in mine else None
         except Exception:  # noqa: BLE001 - missing, damaged, no longer valid: no comparison then
             return None
 
-    def _different(self, study: Study, saved: dict[str, Any] | None) -> str:
+    def owns(self, fingerprint: Any) -> bool:
+        """Whether a file carrying `fingerprint` (a log header's "study") is this study's."""
+        return fingerprint == self.fingerprint or (self.legacy is not None and fingerprint == self.legacy)
+
+    def _different(self, study: Study, saved: dict[str, Any] | None, what: str = "") -> str:
         """The refusal of a study whose results store holds another version of it, naming the
-        first setting that differs when the saved study says."""
-        key = first_difference(saved, study.to_dict()) if saved is not None else None
+        first setting that differs when the saved study says (or `what` differs)."""
+        key = what or (first_difference(saved, study.to_dict()) if saved is not None else None)
         what = (key if key else
                 "the contents of its split or weights files differ" if saved is not None else
                 "its campaign logs were written by another version (study.json, which would say what "
@@ -334,7 +390,7 @@ class Store:
         header = parsed[0]
         if not _is_header(header, trial):
             return "its first line is not the header of this campaign"
-        if header.get("study") != self.fingerprint:
+        if not self.owns(header.get("study")):
             raise UsageError(f"{path} belongs to another study (or another version of this one): "
                              f"move it out of {os.path.dirname(path)}; results are never mixed")
         cycles = [x["record"].get("cycle") for x in parsed[1:] if isinstance(x.get("record"), dict)]
