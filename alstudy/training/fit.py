@@ -86,6 +86,8 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     number of steps, sees every optimizer step, and may set the final weights (after SWA).
     `train.stop`: "fixed" runs `num_steps`; "plateau" stops when the training loss has
     plateaued (`stop_rule`), with `num_steps` as the cap; a semi-supervised term's count is fixed.
+    A term with `teacher_first` (self-training) has `fit` train the model without it first, by
+    the same recipe and rule; the term's steps follow, and the stats count both.
     A segmentation `task`: y are uint8 masks (N, H, W), `augment` moves them with the images.
     """
     problem = task.refusal(mixup=train.mixup)
@@ -93,7 +95,11 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         raise ValueError(problem)
     device = x.device
     n = int(y.shape[0])
-    total = num_steps(n, train) if unlabeled is None else unlabeled.steps(num_steps(n, train))
+    teacher_steps = 0
+    if unlabeled is not None and unlabeled.teacher_first:   # self-training: the supervised run is the teacher
+        teacher_steps = fit(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
+                            mix_rng=mix_rng, aux=aux, task=task).steps
+    total = num_steps(n, train) if unlabeled is None else unlabeled.steps(teacher_steps or num_steps(n, train))
     stopper = stop_rule(total, train, device=device) if unlabeled is None else None
     bs = min(train.batch_size, n)
     cuda = device.type == "cuda"
@@ -129,7 +135,7 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         unlabeled.finish(model)
     model.eval()
     if stopper is None:
-        return FitStats(steps=total)
+        return FitStats(steps=teacher_steps + total)
     return FitStats(steps=stopper.steps, stop_reason=stopper.reason, schedule=stopper.factor)
 
 

@@ -85,10 +85,10 @@ class Option:
     high: float | None = None
 
 
-def _ssl(lambda_u: float = 1.0) -> tuple[Option, ...]:
+def _ssl(lambda_u: float = 1.0, mu: int = 3) -> tuple[Option, ...]:
     """The options every semi-supervised method has (the step rule and the unlabeled rows)."""
     return (Option("lambda_u", lambda_u, "weight of the unlabeled loss", 0.0),
-            Option("mu", 3, "unlabeled rows per labeled row in a step", 1),
+            Option("mu", mu, "unlabeled rows per labeled row in a step", 1),
             Option("steps", SSL_STEPS, "steps of a cycle, whatever the pool's size (see ssl_steps)", 1),
             Option("unlabeled_epochs", 0.0, "passes over the unlabeled rows per cycle (when more than `steps`)",
                    0.0),
@@ -152,6 +152,13 @@ def _pseudo_label(x, *, data, options, batch_size):
                        batch_size=batch_size)
 
 
+def _seg_self_training(x, *, data, options, batch_size):
+    from alstudy.training.ssl.seg_self_training import SegSelfTraining
+
+    return SegSelfTraining(x, augment=data.augmenter(1.0), to_float=data.to_float, options=options,
+                           batch_size=batch_size, num_classes=data.spec.num_classes)
+
+
 METHODS: dict[str, Method] = {
     "supervised": Method((), "cross-entropy on the labeled set only"),
     "fixmatch": Method(
@@ -179,6 +186,13 @@ METHODS: dict[str, Method] = {
          Option("rampup_end", 0.6, "fraction of the steps at which the weight reaches lambda_u (T2)", 0.0, 1.0),
          *_ssl(), _VIEW),
         "Pseudo-Label (Lee 2013): confident argmax labels, weight ramped up linearly", _pseudo_label),
+    "self_training": Method(
+        (Option("threshold", 0.0, "confidence a teacher's pixel needs to become a pseudo-label (0: every "
+                "pixel, as ST)", 0.0, 1.0),
+         *_ssl(mu=1), _STRONG[0]),
+        "self-training (Yang et al. 2022, ST; segmentation only): a teacher trained on the labels "
+        "pseudo-labels the pool once, the student trains on both with strong views and CutMix",
+        _seg_self_training),
 }
 
 
@@ -245,7 +259,9 @@ def _seg_mean_teacher(x, *, data, options, batch_size):
 
 
 # the semi-supervised methods with a per-pixel term (alstudy.training.ssl.seg_*)
-SEGMENTATION_TERMS: dict[str, Callable[..., Any]] = {"fixmatch": _seg_fixmatch, "mean_teacher": _seg_mean_teacher}
+SEGMENTATION_TERMS: dict[str, Callable[..., Any]] = {"fixmatch": _seg_fixmatch, "mean_teacher": _seg_mean_teacher,
+                                                     "self_training": _seg_self_training}
+SEGMENTATION_ONLY = ("self_training",)   # methods with no classification term yet
 
 
 def make_term(method: str, x_unlabeled, *, data, options: Mapping[str, Any], batch_size: int):
@@ -265,6 +281,9 @@ def check_task(method: str, task: str, key: str) -> None:
     if task == "segmentation" and METHODS[method].make_term is not None and method not in SEGMENTATION_TERMS:
         raise UsageError(f"method {method!r} has no segmentation term; segmentation trains with "
                          f"{', '.join(['supervised', *SEGMENTATION_TERMS])}", key=key, value=method)
+    if task != "segmentation" and method in SEGMENTATION_ONLY:
+        raise UsageError(f"method {method!r} trains segmentation only; classification trains with "
+                         f"{', '.join(m for m in METHODS if m not in SEGMENTATION_ONLY)}", key=key, value=method)
 
 
 def method_info() -> list[dict[str, Any]]:

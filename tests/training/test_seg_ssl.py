@@ -197,3 +197,90 @@ def test_check_task_refuses_a_method_without_a_pixel_term_on_segmentation_only()
     check_task("uda", "classification", "method")
     with pytest.raises(UsageError, match="uda.*no segmentation term"):
         check_task("uda", "segmentation", "paradigms.x.method")
+
+
+class _Oracle(nn.Module):
+    """Per-pixel logits from intensity: class round(255 x / 120) at probability `p`, the rest
+    shared equally (the `_scenes` squares: class 1 at 120, class 2 at 240)."""
+
+    dense = True
+
+    def __init__(self, p: float = 0.99):
+        super().__init__()
+        self.p = p
+        self.scale = nn.Parameter(torch.ones(()))   # a parameter, so fit has one to step
+
+    def forward(self, x):
+        cls = (x[:, 0] * 255.0 / 120.0).round().long().clamp(0, CLASSES - 1)
+        probs = torch.full((x.shape[0], CLASSES, *x.shape[2:]), (1 - self.p) / (CLASSES - 1))
+        probs.scatter_(1, cls[:, None], self.p)
+        return probs.log() * self.scale
+
+
+def test_self_training_pseudo_masks_are_the_teachers_argmax_where_it_is_sure():
+    """threshold 0.9: an oracle at p 0.99 labels every pixel, at p 0.6 none (UNSURE, no loss)."""
+    from alstudy.training.ssl.seg_self_training import UNSURE
+
+    x, y = _scenes(6)
+    data = _tiny_data()
+    term = make_term("self_training", x, data=data, options=_options("self_training", threshold=0.9),
+                     batch_size=2)
+    term.bind(_Oracle(0.99), total=1)
+    assert torch.equal(term.pseudo, y)
+    assert term.stats()["ssl_mask_rate"] == 1.0
+    term.bind(_Oracle(0.6), total=1)
+    assert bool((term.pseudo == UNSURE).all()) and term.stats()["ssl_mask_rate"] == 0.0
+    logits = torch.randn(4, CLASSES, 12, 12)
+    term.inputs(torch.Generator().manual_seed(0), torch.Generator())
+    assert float(term.loss(logits)) == 0.0                              # unsure pixels count nowhere
+
+
+def test_self_training_views_keep_images_and_pseudo_masks_aligned():
+    """Joint shift, CutMix and a photometric strong view: every mixed image's bright pixels
+    carry their pseudo-label, so the oracle's own logits of the view have almost no loss."""
+    x, y = _scenes(8)
+    data = _tiny_data()
+    term = make_term("self_training", x, data=data, options=_options("self_training", strong=0.0),
+                     batch_size=4)
+    term.bind(_Oracle(0.99), total=1)
+    view = term.inputs(torch.Generator().manual_seed(3), torch.Generator())
+    target = term._target
+    assert view.shape == (8, 1, 12, 12) and target.shape == (8, 12, 12)
+    assert torch.equal((view[:, 0] * 255 / 120).round().long(), target)
+    assert float(term.loss(_Oracle(0.99)(view)).detach()) == pytest.approx(-math.log(0.99), rel=1e-4)
+
+
+def test_self_training_trains_the_supervised_teacher_first_then_the_student():
+    """fit with the term: the model the pool is labeled with is exactly the supervised run's
+    (same recipe, same generator), the student then trains the term's steps, and the stats
+    count both runs."""
+    data = _tiny_data()
+    x, y = _scenes(16)
+    train = TrainConfig(stop="fixed", epochs=1, min_steps=5, batch_size=4)
+    common = dict(train=train, to_float=data.to_float, augment=_shift, mix_rng=np.random.default_rng(0),
+                  task=task_for(data))
+    torch.manual_seed(0)
+    supervised = TinySeg()
+    torch.manual_seed(0)
+    model = TinySeg()
+    fit(supervised, x[:4], y[:4], gen=torch.Generator().manual_seed(0), **common)
+    term = make_term("self_training", x, data=data, options=_options("self_training", steps=6), batch_size=4)
+    seen = {}
+    bind = term.bind
+    term.bind = lambda m, total: (seen.update(state={k: v.clone() for k, v in m.state_dict().items()},
+                                              total=total), bind(m, total=total))
+    stats = fit(model, x[:4], y[:4], gen=torch.Generator().manual_seed(0), unlabeled=term, **common)
+    assert all(torch.equal(v, supervised.state_dict()[k]) for k, v in seen["state"].items())
+    assert seen["total"] == 6 and stats.steps == 5 + 6
+    assert any(not torch.equal(v, model.state_dict()[k]) for k, v in seen["state"].items())
+    supervised.eval()
+    with torch.no_grad():
+        teacher_labels = supervised(data.to_float(x)).argmax(dim=1)
+    assert torch.equal(term.pseudo.long(), teacher_labels)              # threshold 0: every pixel
+
+
+def test_self_training_is_refused_on_classification_in_one_line():
+    with pytest.raises(UsageError, match="self_training.*segmentation only") as err:
+        check_task("self_training", "classification", "paradigms.st.method")
+    assert "\n" not in str(err.value)
+    check_task("self_training", "segmentation", "method")

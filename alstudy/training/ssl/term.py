@@ -2,6 +2,7 @@
 
 `fit` drives a term through one training run:
 
+    (term.teacher_first: fit(model) without the term first; supervised_steps = its steps)
     term.steps(supervised_steps) -> total       how many steps the run takes
     term.bind(model, total=total)               once, before the first step
     every step:  rows = term.inputs(gen, host)  extra input rows, joined to the labeled batch
@@ -40,6 +41,8 @@ class UnlabeledTerm:
 
     masks = False   # the method keeps only confident rows: it records `ssl_mask_rate`
     follows_model = False   # the term keeps state of the model it trains (`bind`, `finish`)
+    teacher_first = False   # `fit` first trains the model on the labeled set alone (a teacher),
+                            # then binds the term to it and trains on with the term (self-training)
 
     def __init__(self, x_unlabeled: torch.Tensor, *, to_float: Callable[[torch.Tensor], torch.Tensor],
                  options: Mapping[str, Any], batch_size: int):
