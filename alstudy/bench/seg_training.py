@@ -5,7 +5,9 @@ Every case trains mnist5k_seg's default model (the U-Net) with `fit` for the sam
 steps on the dataset's recipe (`DatasetSpec.recipe`: AdamW, labeled batch 16), joint augmentation
 at strength 1; a semi-supervised step adds `mu * 16` unlabeled scenes at the method's defaults
 (FixMatch: a weak view through the EMA teacher, a strong CutMix view through the student; Mean
-Teacher: two views). `floor` is the supervised step's model arithmetic alone: a forward and
+Teacher: two views; self-training: the student's step, `mu * 16` pseudo-labeled scenes with
+strong CutMix views, after the pool was labeled once by the teacher, which the summary times
+as `self_training_label_images_per_s`). `floor` is the supervised step's model arithmetic alone: a forward and
 backward pass over fixed float tensors and the optimizer step, no sampling, augmentation or loss
 bookkeeping."""
 
@@ -17,7 +19,7 @@ from alstudy.bench.section import Section
 from alstudy.bench.ssl import _interleaved, method_steps
 
 DATASET = "mnist5k_seg"
-METHODS = ("supervised", "fixmatch", "mean_teacher")
+METHODS = ("supervised", "fixmatch", "mean_teacher", "self_training")
 STEPS = {"smoke": 2, "quick": 5, "full": 30}
 REPEATS = {"smoke": 1, "quick": 3, "full": 5}
 
@@ -42,7 +44,11 @@ def run(mode: str, *, device: str) -> Section:
         opts = {**option_defaults(method), "steps": 1} if method != "supervised" else {}
         mus[method] = opts.get("mu", 0)
 
-        cases[method] = method_steps(data, method, opts, x, y, pool, train, batch, dev, stream="bench-seg")
+        if method == "self_training":
+            cases[method], label_s = _student_steps(data, opts, x, y, pool, train, batch, dev)
+            section.summary["self_training_label_images_per_s"] = int(pool.shape[0]) / label_s
+        else:
+            cases[method] = method_steps(data, method, opts, x, y, pool, train, batch, dev, stream="bench-seg")
     per_step = _interleaved(cases, n, repeats, device)
     base = per_step["supervised"]
     for method in METHODS:
@@ -80,3 +86,37 @@ def _floor(data, train, batch: int, dev: torch.device):
             opt.step()
 
     return steps
+
+
+def _student_steps(data, opts: dict, x, y, pool, train, batch: int, dev: torch.device):
+    """(run(k): k student steps of self-training through `fit`, seconds the teacher took to label
+    `pool`): the pool is labeled once, by a fresh default model standing in for the teacher,
+    and every run trains from the same start on those pseudo-masks; the teacher's own training
+    is a supervised run (the `supervised` row)."""
+    import dataclasses
+
+    import numpy as np
+
+    from alstudy.bench.timing import seconds
+    from alstudy.models import make_model
+    from alstudy.rng import torch_generator
+    from alstudy.training import fit
+    from alstudy.training.ssl import make_term
+    from alstudy.training.task import task_for
+
+    torch.manual_seed(0)
+    teacher = make_model(data.default_model, data.input_shape, data.num_classes).to(dev)
+    teacher = teacher.to(memory_format=torch.channels_last)
+    term = make_term("self_training", pool, data=data, options=opts, batch_size=batch)
+    label_s = seconds(lambda: term.bind(teacher, total=0), device=dev.type)
+    term.teacher_first = False                             # labeled above: the student's steps alone
+    term.bind = lambda model, *, total: setattr(term, "total", total)
+
+    def steps(k: int) -> None:
+        torch.manual_seed(0)
+        model = make_model(data.default_model, data.input_shape, data.num_classes).to(dev)
+        fit(model, x, y, train=dataclasses.replace(train, min_steps=k), to_float=data.to_float,
+            augment=data.augmenter(1.0), gen=torch_generator(0, "bench-seg", device=dev.type),
+            mix_rng=np.random.default_rng(0), unlabeled=term, task=task_for(data))
+
+    return steps, label_s

@@ -14,7 +14,8 @@ def test_smoke_seg_training_section(tmp_path):
     assert main(["bench", "--smoke", "--json", str(out), "--only", "seg_training"]) == 0
     section = json.loads(out.read_text())["sections"]["seg_training"]
     rows = {row["method"]: row for row in section["rows"]}
-    assert list(rows) == ["supervised", "fixmatch", "mean_teacher"]
+    assert list(rows) == ["supervised", "fixmatch", "mean_teacher", "self_training"]
+    assert rows["self_training"]["mu"] == 1 and section["summary"]["self_training_label_images_per_s"] > 0
     assert rows["supervised"]["x_supervised"] == 1.0 and rows["supervised"]["mu"] == 0
     assert rows["fixmatch"]["mu"] >= 1 and rows["fixmatch"]["batch"] == 16
     for row in rows.values():
