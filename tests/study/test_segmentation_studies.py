@@ -20,7 +20,7 @@ def test_the_segmentation_study_validates(capsys):
     assert "study segmentation: 1 dataset x 2 paradigms x 5 strategies = 10 cells" in out
     assert "strategies: random, entropy, bald, coreset, equal" in out
     assert "mnist5k_seg: model unet; 50 initial + 2 x 50 = 150 labels, 50 validation, pool 4000" in out
-    assert "paradigm fixmatch (5 cells): method fixmatch" in out
+    assert "paradigm self_training (5 cells): method self_training" in out
     assert "campaigns: tune 20, eval 30; total 50" in out
     assert "objective: validation AUBC of mIoU" in out
 
@@ -98,7 +98,7 @@ def test_a_tiny_segmentation_study_runs_and_reports_in_miou(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("change, key", [
-    (('method = "fixmatch"', 'method = "uda"'), "paradigms.fixmatch.method"),
+    (('method = "self_training"', 'method = "uda"'), "paradigms.self_training.method"),
     (("batch_size = 16", "batch_size = 16\nmixup = 0.2"), "train.mixup"),
 ])
 def test_validate_refuses_what_segmentation_cannot_train_with(tmp_path, capsys, change, key):
@@ -115,7 +115,7 @@ def test_validate_refuses_what_segmentation_cannot_train_with(tmp_path, capsys, 
 
 
 def test_the_dataset_recipe_is_the_bottom_layer_of_a_campaign_config(tmp_path):
-    """mnist5k_seg's measured recipe (AdamW, 800 steps) is what a campaign trains with unless the
+    """mnist5k_seg's measured recipe (AdamW, 3200 steps) is what a campaign trains with unless the
     study sets a value; a searched value overrides it, and tuning starts from it clipped into the space."""
     from alstudy.config import TrainConfig
     from alstudy.study.plan import campaign_config, eval_spec, untuned_values
@@ -142,3 +142,21 @@ def test_a_campaign_at_the_defaults_trains_with_the_recipe(tmp_path, capsys):
                  "--set", "min_steps=3", "--out", str(out)]) == 0
     row = pd.read_csv(out).iloc[0]
     assert (row["hp.optimizer"], row["hp.lr"], row["hp.batch_size"], row["steps"]) == ("adamw", 3e-3, 16, 3)
+
+
+@pytest.mark.slow
+def test_a_self_training_campaign_counts_teacher_and_student_and_records_its_masks(tmp_path):
+    """`alstudy campaign --paradigm self_training` on mnist5k_seg: the row's steps are the
+    teacher's plus the student's, every pool pixel is pseudo-labeled at threshold 0, and the
+    per-class rates cover the 11 classes (labeling the 3 992-scene pool takes ~10 s)."""
+    import json
+
+    out = tmp_path / "c.csv"
+    assert main(["campaign", "--dataset", "mnist5k_seg", "--strategy", "random", "--initial", "4",
+                 "--cycles", "0", "--validation", "4", "--paradigm", "self_training", "--set", "epochs=1",
+                 "--set", "min_steps=3", "--set", "steps=3", "--threads", "1", "--out", str(out)]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert (row["method"], row["steps"], row["n_unlabeled"]) == ("self_training", 6, 3992)
+    assert row["ssl_mask_rate"] == 1.0 and 0.0 <= row["test_miou"] <= 1.0
+    rates = json.loads(row["ssl_mask_rate_by_class"].replace("nan", "NaN"))
+    assert len(rates) == 11 and all(r == 1.0 or r != r for r in rates)
