@@ -51,9 +51,10 @@ def fit_members(models: list[ALModel], x: torch.Tensor, y: torch.Tensor, *, trai
     """
     if not models:
         return FitStats(steps=0)
-    teacher = terms is not None and any(t.follows_model for t in terms)
+    teacher = terms is not None and any(t.follows_model or t.teacher_first for t in terms)
     if train.swa > 0 or task.dense or models[0].dense or teacher:
-        # plain fits: averaged weights need per-member BatchNorm passes, a teacher one model,
+        # plain fits: averaged weights need per-member BatchNorm passes, a teacher one model
+        # (an EMA teacher, or self-training's supervised run before the term),
         # segmentation models per-pixel heads that neither GroupedNet nor `_vmapped` has
         stats = [fit(m, x, y, train=train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix_rng,
                      unlabeled=term, task=task) for m, term in zip(models, terms or [None] * len(models))]
