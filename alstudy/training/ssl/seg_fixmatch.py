@@ -49,9 +49,10 @@ class SegFixMatch(UnlabeledTerm):
     Confident background swamps the pseudo-labels when every class has the same threshold
     (a first pixel FixMatch with tau 0.95 fell to half the supervised mIoU on mnist5k_seg,
     issue 25), hence the knobs below. Their defaults lift the foreground's confident share
-    well above zero, but have not yet been shown to beat supervised training on mnist5k_seg
-    (at 50 labels with AdamW they lowered the digits' thresholds to ~0.2-0.4 and the model then
-    over-predicted digits on background: below supervised mIoU):
+    well above zero, but no setting tried beat supervised training on mnist5k_seg (at 50 labels
+    with AdamW they lowered the digits' thresholds to ~0.2-0.4 and the model then over-predicted
+    digits on background: below supervised mIoU; README, "Segmentation"); self-training
+    (`seg_self_training`) does:
     * `class_thresholds` (default on): T from `class_thresholds` over a moving average of each
       class's confident share; off: T_c = `threshold` for every class.
     * `ema_decay` > 0 (default 0.99): the pseudo-labels come from an exponential moving average
