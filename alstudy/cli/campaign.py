@@ -136,13 +136,15 @@ def _campaign(args: argparse.Namespace) -> int:
 
 def _check_trainable(config) -> None:
     """Settings that would crash every cycle, refused as `alstudy validate` refuses them in a study:
-    a BatchNorm model's batches need 2 rows, a semi-supervised method unlabeled rows, and the
-    dataset's task its recipe (mixup on segmentation)."""
+    a BatchNorm model's batches need 2 rows, a semi-supervised method unlabeled rows and a term
+    for the dataset's task, and the task its recipe (mixup on segmentation)."""
     from alstudy.data import get_dataset
     from alstudy.study.checks import batchnorm_reason, has_batchnorm, unlabeled_problem
+    from alstudy.training.methods import check_task
     from alstudy.training.task import task_for
 
     data = get_dataset(config.dataset, root=config.data_root, download=config.download)
+    check_task(config.method, data.spec.task, "--paradigm")
     refusal = task_for(data).refusal(mixup=config.train.mixup)
     if refusal:
         raise UsageError(refusal, key="--set mixup", value=config.train.mixup)

@@ -87,10 +87,15 @@ def test_campaign_refuses_settings_that_crash_every_cycle(capsys):
     assert main([*base, "--initial", "10", "--set", "batch_size=1"]) == 2
     assert "--set batch_size 1: model 'mlp'" in one_error(capsys)
     assert main([*base, "--initial", "100", "--paradigm", "fixmatch"]) == 2
-    assert one_error(capsys) == ("alstudy: error: --paradigm 'fixmatch': 108 training + 10 validation labels use up "
-                                 "the 118 rows, so fixmatch has no unlabeled rows at the last cycle: label fewer "
-                                 "rows, or set include_labeled = true")
-    assert capsys.readouterr().out == ""
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.strip() == (     # refused before the table's header
+        "alstudy: error: --paradigm 'fixmatch': 108 training + 10 validation labels use up the 118 rows, so "
+        "fixmatch has no unlabeled rows at the last cycle: label fewer rows, or set include_labeled = true")
+    assert main([*base, "--initial", "10", "--paradigm", "self_training"]) == 2   # no classification term
+    out = capsys.readouterr()
+    assert out.out == "" and len(out.err.strip().splitlines()) == 1
+    assert out.err.startswith("alstudy: error: --paradigm 'self_training': method 'self_training' trains "
+                              "segmentation only")
 
 
 def test_storage_and_cache_are_checked_first(make_study, tmp_path, capsys):
