@@ -84,19 +84,16 @@ class SegSelfTraining(UnlabeledTerm):
         self._by_class = [k / s if s else math.nan for k, s in zip(kept.tolist(), seen.tolist())]
 
     def inputs(self, gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(0, int(self.x.shape[0]), (self.rows,), generator=gen, device=self.x.device)
+        idx = self._draw(gen)
         x, y = self.augment(self.to_float(self.x[idx]), self.pseudo[idx], gen, host=host)
         boxes = cutmix_boxes(x.shape[0], x.shape[2], x.shape[3], gen, device=x.device)
         self._target = mix(y, boxes).long()
         return mix(photometric(x, gen, self.options["strong"]), boxes)
 
-    def anchors(self) -> torch.Tensor | None:
-        return None
-
     def loss(self, logits: torch.Tensor, anchor_logits: torch.Tensor | None = None) -> torch.Tensor:
         ce = F.cross_entropy(logits.float(), self._target, ignore_index=UNSURE, reduction="none")
         value = ce.sum() / ce.numel()
-        self._values.append(value.detach())
+        self._track(value)
         return self.options["lambda_u"] * value
 
     def stats(self) -> dict[str, Any]:

@@ -101,8 +101,11 @@ class UnlabeledTerm:
 
     def _sample(self, gen: torch.Generator) -> torch.Tensor:
         """(rows, ...) float inputs: `rows` unlabeled rows drawn with replacement."""
-        idx = torch.randint(0, int(self.x.shape[0]), (self.rows,), generator=gen, device=self.x.device)
-        return self.to_float(self.x[idx])
+        return self.to_float(self.x[self._draw(gen)])
+
+    def _draw(self, gen: torch.Generator) -> torch.Tensor:
+        """(rows,) indices of `rows` unlabeled rows drawn with replacement."""
+        return torch.randint(0, int(self.x.shape[0]), (self.rows,), generator=gen, device=self.x.device)
 
     def _anchored_strong(self, anchor: Callable[..., torch.Tensor], strong: Callable[..., torch.Tensor],
                          gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
