@@ -71,7 +71,7 @@ def lr_factor(step: int, total: int, train: TrainConfig) -> float:
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfig,
         to_float: Callable[[torch.Tensor], torch.Tensor], augment: Augment,
         gen: torch.Generator, mix_rng: np.random.Generator, aux: nn.Module | None = None,
-        unlabeled=None, task: Task = CLASSIFICATION) -> FitStats:
+        unlabeled=None, task: Task = CLASSIFICATION, teacher_steps: int | None = None) -> FitStats:
     """Train `model` in place on (x, y) with the recipe `train` and the loss of `task`.
 
     `x` are stored inputs (uint8 images or floats) on the model's device; batches are index
@@ -87,7 +87,9 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     `train.stop`: "fixed" runs `num_steps`; "plateau" stops when the training loss has
     plateaued (`stop_rule`), with `num_steps` as the cap; a semi-supervised term's count is fixed.
     A term with `teacher_first` (self-training) has `fit` train the model without it first, by
-    the same recipe and rule; the term's steps follow, and the stats count both.
+    the same recipe and rule; the term's steps follow, and the stats count both. With
+    `teacher_steps`, the model already holds that teacher (loaded, `gen` and `mix_rng` in their
+    states after it: alstudy.training.shared) and only the term's steps run.
     A segmentation `task`: y are uint8 masks (N, H, W), `augment` moves them with the images.
     """
     problem = task.refusal(mixup=train.mixup)
@@ -95,16 +97,16 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
         raise ValueError(problem)
     device = x.device
     n = int(y.shape[0])
-    teacher_steps = 0
-    if unlabeled is not None and unlabeled.teacher_first:   # self-training: the supervised run is the teacher
+    if unlabeled is None or not unlabeled.teacher_first:
+        teacher_steps = 0
+    elif teacher_steps is None:   # self-training: the supervised run is the teacher
         teacher_steps = fit(model, x, y, train=train, to_float=to_float, augment=augment, gen=gen,
                             mix_rng=mix_rng, aux=aux, task=task).steps
     total = num_steps(n, train) if unlabeled is None else unlabeled.steps(teacher_steps or num_steps(n, train))
     stopper = stop_rule(total, train, device=device) if unlabeled is None else None
     bs = min(train.batch_size, n)
     cuda = device.type == "cuda"
-    if x.dim() == 4:  # channels_last: oneDNN and cuDNN's fast layout (small CNN on CPU: 1.3x a step)
-        model = model.to(memory_format=torch.channels_last)
+    model = in_layout(model, x)
     opt = make_optimizer(model if aux is None else nn.ModuleList([model, aux]), train)
     schedule = (lambda s: lr_factor(s, total, train)) if stopper is None else stopper.factor
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
@@ -137,6 +139,14 @@ def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, train: TrainConfi
     if stopper is None:
         return FitStats(steps=teacher_steps + total)
     return FitStats(steps=stopper.steps, stop_reason=stopper.reason, schedule=stopper.factor)
+
+
+def in_layout(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """`model`, in place, in the memory layout `fit` trains it in for inputs like `x`:
+    channels-last for image batches (oneDNN and cuDNN's fast layout; small CNN on CPU: 1.3x a step)."""
+    if x.dim() == 4:
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 def stop_rule(cap: int, train: TrainConfig, *, device: torch.device) -> Plateau | None:
