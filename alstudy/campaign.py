@@ -29,9 +29,11 @@ from alstudy.models.weights import start_from
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training.ensemble import fit_members, member_probs
-from alstudy.training.fit import FitStats, fit
+from alstudy.training.fit import FitStats, fit, in_layout
 from alstudy.training.infer import DENSE_BATCH, embed, infer, score_dense
 from alstudy.training.loss_module import LossLearner, predict_losses
+from alstudy.provenance import current_code
+from alstudy.training.shared import SharedTrainings, Trained, key as training_key
 from alstudy.training.methods import METHODS, check_method, check_task, labeled_strength, make_term, resolve_options
 from alstudy.training.task import task_for
 
@@ -62,14 +64,16 @@ def initial_split(n_train: int, budget: ResolvedBudget, seed: int) -> tuple[np.n
 
 def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
                  on_cycle: Callable[[Cycle, dict | None], None] | None = None,
-                 resume: Sequence[Cycle] = (), weights: dict | None = None) -> list[Record]:
+                 resume: Sequence[Cycle] = (), weights: dict | None = None,
+                 shared: SharedTrainings | None = None) -> list[Record]:
     """Run cycles 0..budget.cycles of `config` with `seed`; return one record per cycle.
 
     `on_cycle(cycle, weights)` is called after every cycle with its `Cycle` (what the results
     store keeps) and, with warm start, the trained weights (else None). `resume`: the cycles
     already done (from the store); the campaign continues after the last of them and the
     returned list holds all records, old and new. A warm-started campaign resumes only with the
-    last cycle's `weights`.
+    last cycle's `weights`. `shared`: the trainings of the study the campaign belongs to; a
+    training another of its campaigns already ran is loaded from there (alstudy.training.shared).
     """
     if resume and config.train.warm_start and weights is None:
         raise ValueError("a warm-started campaign resumes only with its last cycle's weights")
@@ -84,7 +88,8 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     strategy = make_strategy(config.strategy, **dict(config.strategy_options))
     needs = strategy.needs()
     model_name = config.model or data.default_model
-    augment = data.augmenter(labeled_strength(config.method_options, config.train.augment))
+    strength = labeled_strength(config.method_options, config.train.augment)
+    augment = data.augmenter(strength)
     if config.splits is not None:  # a paper's published partition for this seed
         val_idx, initial = read_splits(split_folder(config.splits, seed), n_train=data.n_train,
                                        initial=budget.initial, validation=budget.validation)
@@ -109,26 +114,29 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
     with _deterministic(config.deterministic, dev):
         for cycle in range(len(records), budget.cycles + 1):
             lab = torch.as_tensor(labeled, device=dev)
-            t0 = _now(dev)
             model = new_model(model_name, data, config, seed, cycle, dev)
-            if config.train.warm_start and weights is not None:
+            started = config.train.warm_start and weights is not None
+            if started:
                 model.load_state_dict(weights)
             learner = _new_learner(model, data, lab, needs, seed, cycle) if needs.loss_module else None
             term = _unlabeled_term(config, data, labeled, val)
-            stats = fit(model, data.x_train[lab], data.y_train[lab], train=config.train,
-                        to_float=data.to_float, augment=augment,
-                        gen=torch_generator(seed, "train", cycle, device=dev.type),
-                        mix_rng=numpy_generator(seed, "mixup", cycle), aux=learner, unlabeled=term, task=task)
+            # shared: cycle 0 (the same for every strategy), never beside a loss module or an ensemble
+            alone = cycle > 0 or started or learner is not None or needs.ensemble > 1
+            parts = None if shared is None or alone else _training_parts(
+                config, model_name, strength, seed=seed, cycle=cycle, labeled=labeled, dev=dev)
+            stats, seconds_train, term_columns, loaded = _train(
+                model, data.x_train[lab], data.y_train[lab], config=config, to_float=data.to_float,
+                augment=augment, task=task,
+                term=term, learner=learner, seed=seed, cycle=cycle, dev=dev, shared=shared, parts=parts)
             t1 = _now(dev)
             scores = task.columns(task.evaluate(model, x_val, y_val, to_float=data.to_float),
                                   task.evaluate(model, data.x_test, data.y_test, to_float=data.to_float))
             record = {**base, "cycle": cycle, "n_labeled": len(labeled), **task.label_cost(data.y_train[lab]),
                       **scores, "new_indices": [int(i) for i in pending["new_indices"]],
-                      "seconds_train": t1 - t0, "seconds_eval": _now(dev) - t1,
+                      "seconds_train": seconds_train, "seconds_eval": _now(dev) - t1,
                       "seconds_score": pending["seconds_score"],
                       "seconds_select": pending["seconds_select"], "steps": stats.steps,
-                      "stop_reason": stats.stop_reason,
-                      **(term.stats() if term is not None else {})}
+                      "stop_reason": stats.stop_reason, "shared_training": loaded, **term_columns}
             members = [model]
             if needs.ensemble > 1:
                 members, extra = _train_members(model, lab, data, config, needs.ensemble, x_val, y_val, seed=seed,
@@ -145,6 +153,74 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             if on_cycle is not None:
                 on_cycle(Cycle(record, pending), weights)
     return records
+
+
+def _training_parts(config: CampaignConfig, model_name: str, strength: float, *, seed: int, cycle: int,
+                    labeled: list[int], dev: torch.device) -> dict[str, Any]:
+    """What a cycle's training depends on apart from the semi-supervised term (alstudy.training.shared)."""
+    init = config.init
+    return {"code": current_code(), "torch": torch.__version__, "dataset": config.dataset,
+            "data_root": config.data_root, "splits": config.splits, "model": model_name,
+            "model_options": dict(config.model_options),
+            "init": [init.kind, init.weights, init.tune, init.columns()],
+            "train": dataclasses.asdict(config.train), "strength": strength,
+            "budget": dataclasses.asdict(config.budget), "seed": int(seed), "cycle": int(cycle),
+            "labeled": [int(i) for i in labeled], "device": dev.type, "deterministic": config.deterministic}
+
+
+def _train(model, x: torch.Tensor, y: torch.Tensor, *, config: CampaignConfig, to_float, augment, task, term, learner,
+           seed: int, cycle: int, dev: torch.device, shared: SharedTrainings | None,
+           parts: dict[str, Any] | None) -> tuple[FitStats, float, dict[str, Any], str]:
+    """Train this cycle's `model` in place: (stats, seconds, the term's row columns, what was
+    loaded instead of trained: "none", "teacher" (self-training's) or "model"). With `parts`
+    (None: train), a training of the study already kept in `shared` is loaded, and one run here
+    is kept there; the seconds of a loaded training are those it took when it ran."""
+    gen = torch_generator(seed, "train", cycle, device=dev.type)
+    mix = numpy_generator(seed, "mixup", cycle)
+    kw = dict(train=config.train, to_float=to_float, augment=augment, gen=gen, mix_rng=mix, aux=learner, task=task)
+    if parts is None or shared is None:
+        t0 = _now(dev)
+        stats = fit(model, x, y, unlabeled=term, **kw)
+        return stats, _now(dev) - t0, term.stats() if term is not None else {}, "none"
+    whole = training_key(parts | {"term": None if term is None else [config.method, dict(config.method_options)]})
+    found = shared.load(whole)
+    if found is not None:
+        _restore(model, x, found, gen, mix)
+        return FitStats(steps=found.steps, stop_reason=found.stop_reason), found.seconds, found.term, "model"
+    teacher_steps, before, loaded = None, 0.0, "none"
+    if term is not None and term.teacher_first:   # the teacher is the supervised arm's model
+        name = training_key(parts | {"term": None})
+        teacher = shared.load(name)
+        if teacher is None:
+            t0 = _now(dev)
+            done = fit(model, x, y, **kw)
+            teacher = _kept(shared, name, model, gen, mix, done, _now(dev) - t0, {})
+        else:
+            _restore(model, x, teacher, gen, mix)
+            loaded = "teacher"
+        teacher_steps, before = teacher.steps, teacher.seconds
+    t0 = _now(dev)
+    stats = fit(model, x, y, unlabeled=term, teacher_steps=teacher_steps, **kw)
+    seconds = before + _now(dev) - t0
+    columns = term.stats() if term is not None else {}
+    _kept(shared, whole, model, gen, mix, stats, seconds, columns)
+    return stats, seconds, columns, loaded
+
+
+def _kept(shared: SharedTrainings, name: str, model, gen: torch.Generator, mix: np.random.Generator,
+          stats: FitStats, seconds: float, term: dict[str, Any]) -> Trained:
+    trained = Trained(weights=model.state_dict(), gen_state=gen.get_state(), mix_state=mix.bit_generator.state,
+                      steps=int(stats.steps), stop_reason=stats.stop_reason, seconds=float(seconds), term=term)
+    shared.save(name, trained)
+    return trained
+
+
+def _restore(model, x: torch.Tensor, trained: Trained, gen: torch.Generator, mix: np.random.Generator) -> None:
+    """`model` and the generators as the kept training left them."""
+    model.load_state_dict(trained.weights)
+    in_layout(model, x).eval()
+    gen.set_state(trained.gen_state)
+    mix.bit_generator.state = trained.mix_state
 
 
 def checked(config: CampaignConfig) -> CampaignConfig:

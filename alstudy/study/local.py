@@ -19,6 +19,8 @@ from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
 from alstudy.study.placement import placement
+from alstudy.training import shared
+from alstudy.training.shared import SharedTrainings
 
 
 def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str = "cpu",
@@ -42,6 +44,7 @@ def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progres
 def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str,
              campaign: Callable) -> None:
     study, where = scheduler.study, placement(device)
+    trainings = SharedTrainings(store.path(shared.FOLDER))
     while (spec := scheduler.next()) is not None:
         config = pretraining.attach(plan.campaign_config(study, spec), study, spec, store.root)
         total = config.budget.cycles + 1
@@ -53,7 +56,7 @@ def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress
             progress.update()
 
         try:
-            records = campaign(config, spec.seed, device=device, on_cycle=on_cycle, resume=resume)
+            records = campaign(config, spec.seed, device=device, on_cycle=on_cycle, resume=resume, shared=trainings)
         except (UsageError, KeyboardInterrupt):
             raise
         except Exception as err:  # noqa: BLE001 - one failed campaign must not stop the study

@@ -28,6 +28,7 @@ from alstudy.study.progress import Progress
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
 from alstudy.study.trainable import METRIC, run_trial
+from alstudy.training import shared
 
 _LIVE = ("scheduler", "store", "study", "progress", "trials")
 
@@ -72,7 +73,7 @@ class StudySearcher(Searcher):
         r = self.study.resources
         return {"trial": spec.trial, "seed": spec.seed, "config": config, "cpu": r.cpu, "gpu": r.gpu,
                 "resume": [c.to_dict() for c in resume], "attempt": attempt,
-                "weights": weights if resume else None}
+                "weights": weights if resume else None, "shared": self.store.path(shared.FOLDER)}
 
     def record(self, trial_id: str, line: dict[str, Any] | None) -> None:
         """Append a reported cycle to its campaign's log (None: a report with no new cycle)."""

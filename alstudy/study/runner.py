@@ -31,6 +31,8 @@ from alstudy.study.results import write_results
 from alstudy.study.scheduler import Scheduler
 from alstudy.study.schema import load_study
 from alstudy.study.store import Store
+from alstudy.training import shared
+from alstudy.training.shared import SharedTrainings
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
                 logs = store.logs()   # read once: the results and the manifest's hosts both come from them
                 results, n_rows = write_results(store, study.name, logs)
                 end_run(store, run, logs, status=status, extra=facts)
+                if status == "complete":
+                    SharedTrainings(store.path(shared.FOLDER)).remove()
     if n_rows:
         print(f"results: {results} ({n_rows} rows)", file=stream)
         print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)},

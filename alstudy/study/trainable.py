@@ -19,6 +19,7 @@ from alstudy.campaign import Cycle, run_campaign
 from alstudy.metrics import records_aubc
 from alstudy.study.pretraining import local_copy
 from alstudy.study.placement import pick_device, placement
+from alstudy.training.shared import SharedTrainings
 
 METRIC = "val_aubc"
 
@@ -26,7 +27,8 @@ METRIC = "val_aubc"
 def run_trial(config: dict[str, Any], *, campaign: Callable | None = None,
               encoders: dict[str, bytes] | None = None) -> None:
     """Tune function trainable. `config`: trial, seed, config (the frozen CampaignConfig), cpu,
-    gpu, resume (list of Cycle dicts), attempt, weights (a tune.Checkpoint or None).
+    gpu, resume (list of Cycle dicts), attempt, weights (a tune.Checkpoint or None), shared (the
+    folder of the study's shared trainings: alstudy.training.shared).
     `campaign` replaces run_campaign (the tests wrap it to inject faults); `encoders`: the
     study's SimCLR encoders as the driver shipped them ({key: bytes}), read from a local copy."""
     from ray import tune   # ray.tune loads pandas: only a running trial pays for it
@@ -55,6 +57,6 @@ def run_trial(config: dict[str, Any], *, campaign: Callable | None = None,
 
     with local_copy(config["config"], encoders) as campaign_config:
         campaign(campaign_config, int(config["seed"]), device=device, on_cycle=on_cycle, resume=resume,
-                 weights=weights)
+                 weights=weights, shared=SharedTrainings(config["shared"]) if config.get("shared") else None)
     if resume and len(records) == len(resume):   # nothing was left to run: Tune still wants its metric
         tune.report({METRIC: records_aubc(records), "cycle": int(records[-1]["cycle"]), "line": None})

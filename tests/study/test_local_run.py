@@ -29,6 +29,10 @@ def test_local_run_writes_the_store_and_a_rerun_runs_nothing(make_study, tmp_pat
     assert {"hp.lr", "new_indices", "optuna_value", "objective"} <= set(df.columns)
     # no Ray node ran these campaigns
     assert set(df.node_id) == {""} and set(df.node_ip) == {""}
+    # on each seed random and margin train the same cycle 0 (defaults, same labels): the second
+    # campaign loaded the first's, and later cycles trained; the complete study left no shared/
+    loaded = df[df.cycle == 0].groupby(["phase", "seed"]).shared_training.apply(sorted)
+    assert [v for v in loaded] == [["model", "none"]] * 2 and set(df[df.cycle > 0].shared_training) == {"none"}
     assert "margin" in printed and "rank" in printed
 
     before = {n: open(os.path.join(root, "trials", n)).read() for n in os.listdir(os.path.join(root, "trials"))}
