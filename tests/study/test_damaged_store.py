@@ -12,7 +12,7 @@ import pytest
 
 from alstudy.cli import main
 
-VOLATILE = ["seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run"]
+VOLATILE = ["seconds_train", "shared_training", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run"]
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +175,7 @@ def finished(root) -> dict[str, bytes]:
     out = {}
     for log in sorted((root / "trials").glob("*.jsonl")):
         lines = [json.loads(x) for x in log.read_text().splitlines()]
-        out[log.name] = [{k: v for k, v in (x["record"] | (x["chosen"] or {})).items() if not k.startswith("seconds")}
+        out[log.name] = [{k: v for k, v in (x["record"] | (x["chosen"] or {})).items() if not k.startswith("seconds") and k != "shared_training"}
                          for x in lines[1:] if "record" in x]
     return out
 

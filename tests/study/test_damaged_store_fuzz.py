@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from alstudy.cli import main
 from tests.conftest import tiny_study
 
-VOLATILE = ["seconds_train", "seconds_eval", "seconds_score", "seconds_select", "seconds_pretrain", "attempt",
+VOLATILE = ["seconds_train", "shared_training", "seconds_eval", "seconds_score", "seconds_select", "seconds_pretrain", "attempt",
             "run"]
 EXTRA = """
 [paradigms]

@@ -16,7 +16,7 @@ import pytest
 
 from alstudy.study.runner import RunOptions, run_study
 
-VOLATILE = ["seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "code"]
+VOLATILE = ["seconds_train", "shared_training", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "code"]
 STUDY = dict(name="sig", datasets=("digits",), strategies=("random", "margin"), trials=2, eval_seeds=(100,),
              cycles=3)
 

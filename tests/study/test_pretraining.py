@@ -34,7 +34,7 @@ features = "simclr"
 steps = {steps}
 batch_size = 32
 """
-VOLATILE = ["seconds_train", "seconds_eval", "seconds_score", "seconds_select", "seconds_pretrain", "attempt",
+VOLATILE = ["seconds_train", "shared_training", "seconds_eval", "seconds_score", "seconds_select", "seconds_pretrain", "attempt",
             "run", "code"]
 
 

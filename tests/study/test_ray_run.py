@@ -21,7 +21,7 @@ from tests.study.conftest import tiny_mnist_study
 pytestmark = pytest.mark.ray
 
 # Columns that depend on wall time or on where a row was produced, not on the campaign.
-VOLATILE = {"seconds_train", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "host",
+VOLATILE = {"seconds_train", "shared_training", "seconds_eval", "seconds_score", "seconds_select", "attempt", "run", "host",
             "device", "gpu_ids", "node_id", "node_ip"}
 
 
