@@ -76,6 +76,13 @@ def models_per_cycle(name: str, options: Mapping[str, Any]) -> int:
     return max(1, make_strategy(name, **dict(options)).needs().ensemble)
 
 
+def trains_plainly(name: str, options: Mapping[str, Any]) -> bool:
+    """Whether strategy `name` trains one model with the task loss alone (no loss module, no
+    ensemble): what a cell's cycle 0 must do to share it (alstudy.training.shared)."""
+    needs = make_strategy(name, **dict(options)).needs()
+    return not needs.loss_module and needs.ensemble <= 1
+
+
 def train_size(dataset: str, root: str | None) -> int | None:
     """Rows of `dataset`'s train split, or None when its files are not on this machine.
 

@@ -20,7 +20,7 @@ from alstudy.config import CampaignConfig, TrainConfig
 from alstudy.data import dataset_spec
 from alstudy.metrics import METRIC_LABELS
 from alstudy.sequential import ALPHA, BASELINE
-from alstudy.study.catalog import models_per_cycle
+from alstudy.study.catalog import models_per_cycle, trains_plainly
 from alstudy.study.paradigms import IMPLICIT, Paradigm
 from alstudy.study.pretrain_table import FOLDER
 from alstudy.study.schema import Study
@@ -144,6 +144,19 @@ def training_runs(study: Study) -> dict[str, int]:
             for phase, n in per_campaign.items() if n}
 
 
+def shared_cycle0(study: Study) -> tuple[int, int]:
+    """(fewest, most) cycle-0 trainings the study loads from another cell instead of running
+    (alstudy.training.shared). On a seed, the cells of a (dataset, paradigm) whose strategies
+    train plainly share cycle 0 when their settings agree: always at their first tuning proposal
+    (the defaults, on every tuning seed) and in the untuned arm; on an evaluation seed, where
+    their chosen settings agree (at most all of them). Campaigns that start one at once each run it."""
+    plain = sum(trains_plainly(s, study.strategy_options.get(s, {})) for s in study.strategies)
+    repeats = max(0, plain - 1) * len(study.datasets) * len(paradigm_keys(study))
+    e = study.evaluation
+    fewest = repeats * (len(study.tuning.seeds) + (len(e.seeds) if e.untuned else 0))
+    return fewest, fewest + repeats * len(e.all_seeds)
+
+
 def campaign_config(study: Study, spec: CampaignSpec) -> CampaignConfig:
     """The CampaignConfig of `spec`: the dataset's own recipe (DatasetSpec.recipe), the dataset's
     setup and fixed [train] values, the paradigm's fixed values and init, then the params
@@ -234,6 +247,10 @@ def describe(study: Study, checks: list, *, resources_note: str = "") -> str:
     lines.append(f"training runs: {sum(runs.values())}{most} (a campaign trains once per cycle; an ensemble "
                  f"strategy trains its K members per cycle)" + "".join(
                      f"; {s} x{k}" for s, k in _members(study).items() if k > 1))
+    fewest, most_shared = shared_cycle0(study)
+    if most_shared:
+        lines.append(f"  of these, {fewest} to {most_shared} are a cycle 0 another cell of the same paradigm and seed "
+                     "trains with the same settings: loaded, not run (alstudy.training.shared)")
     phases = ", ".join(f"{k} {v}" for k, v in n.items())
     lines.append(f"campaigns: {phases}; total {sum(n.values())}{most} "
                  f"({t.trials * len(t.seeds)} tuning campaigns per cell, equal for every strategy)")

@@ -50,6 +50,9 @@ def test_paper_study_validates_on_full_size_files(tmp_path, capsys, study, datas
     assert "campaigns: tune 70, eval 35; total 105" in out
     # 7 cycles per campaign, 1 model per cycle, qbc 5: (60 + 30) x 7 + (10 + 5) x 7 x 5 = 1155
     assert "training runs: 1155" in out and "qbc x5" in out
+    # six strategies train plainly (qbc is an ensemble): 5 repeat cycle 0 on each of the 1 tuning
+    # seed (the defaults) and, where their chosen settings agree, on each of the 5 evaluation seeds
+    assert "of these, 5 to 30 are a cycle 0" in out
     assert "not checked" not in out
 
 
@@ -78,6 +81,8 @@ def test_mittal_study_validates_on_full_size_files(tmp_path, capsys):
     # per paradigm, 7 cycles, 1 model per cycle; ensemble_entropy and qbc 5:
     # 4 x ((40 + 20) x 7 + 2 x (10 + 5) x 7 x 5) = 4 x 1470 = 5880
     assert "training runs: 5880" in out and "qbc x5" in out and "ensemble_entropy x5" in out
+    # random, entropy, coreset train plainly: 2 repeats x 4 paradigms = 8 a seed; 1 + 5 seeds
+    assert "of these, 8 to 48 are a cycle 0" in out
     assert "not checked" not in out
 
     # the weights file must fit: another network's is one line naming the file
