@@ -26,15 +26,15 @@ from alstudy.data.splits import read_splits, split_folder
 from alstudy.errors import UsageError
 from alstudy.models import make_model
 from alstudy.models.weights import start_from
+from alstudy.provenance import current_code
 from alstudy.rng import derive_seed, numpy_generator, torch_generator
 from alstudy.strategies import PoolView, make_strategy
 from alstudy.training.ensemble import fit_members, member_probs
 from alstudy.training.fit import FitStats, fit, in_layout
 from alstudy.training.infer import DENSE_BATCH, embed, infer, score_dense
 from alstudy.training.loss_module import LossLearner, predict_losses
-from alstudy.provenance import current_code
-from alstudy.training.shared import SharedTrainings, Trained, key as training_key
 from alstudy.training.methods import METHODS, check_method, check_task, labeled_strength, make_term, resolve_options
+from alstudy.training.shared import SharedTrainings, Trained, key as training_key
 from alstudy.training.task import task_for
 
 Record = dict[str, Any]
