@@ -38,7 +38,7 @@ def run(mode: str, *, device: str) -> Section:
                                       f"{'x'.join(map(str, data.input_shape[1:]))} scenes, labeled batch {batch})")
     lab = torch.arange(batch * 4, device=dev)
     x, y, pool = data.x_train[lab], data.y_train[lab], data.x_train[batch * 4:]
-    train = TrainConfig.from_mapping({**recipe, "stop": "fixed", "epochs": 1, "min_steps": n, "augment": 1.0})
+    train = TrainConfig.from_mapping({**recipe, "stop": "fixed", "epochs": 0, "min_steps": n, "augment": 1.0})
     cases, mus = {"floor": _floor(data, train, batch, dev)}, {}
     for method in METHODS:
         opts = {**option_defaults(method), "steps": 1} if method != "supervised" else {}
@@ -57,7 +57,8 @@ def run(mode: str, *, device: str) -> Section:
                              "steps_per_s": 1 / t, "labeled_images_per_s": batch / t,
                              "x_supervised": t / base, "x_floor": t / per_step["floor"]})
     section.summary["floor_ms"] = 1e3 * per_step["floor"]
-    section.notes.append(f"median of {repeats} rounds of {n} timed steps per case, the cases taking turns "
+    section.notes.append(f"median of {repeats} rounds of {n} timed steps per case (a run of n + 1 steps less a "
+                         "run of 1, so a fit's set-up is not counted), the cases taking turns "
                          f"within each round; x_floor: over a forward and backward pass over {batch} fixed "
                          "scenes and the optimizer step")
     return section
