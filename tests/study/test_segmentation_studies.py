@@ -19,9 +19,12 @@ def test_the_segmentation_study_validates(capsys):
     out = capsys.readouterr().out
     assert "study segmentation: 1 dataset x 2 paradigms x 5 strategies = 10 cells" in out
     assert "strategies: random, entropy, bald, coreset, equal" in out
-    assert "mnist5k_seg: model unet; 50 initial + 2 x 50 = 150 labels, 50 validation, pool 4000" in out
+    assert "mnist5k_seg: model unet; 50 initial + 1 x 50 = 100 labels, 50 validation, pool 4000" in out
     assert "paradigm self_training (5 cells): method self_training" in out
     assert "campaigns: tune 20, eval 30; total 50" in out
+    # 5 strategies share cycle 0 on a seed: 4 repeats x 2 paradigms, on the tuning seed (the
+    # defaults) at least, and on the 3 evaluation seeds too at most
+    assert "of these, 8 to 32 are a cycle 0" in out
     assert "objective: validation AUBC of mIoU" in out
 
 
