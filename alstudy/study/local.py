@@ -56,7 +56,8 @@ def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress
             progress.update()
 
         try:
-            records = campaign(config, spec.seed, device=device, on_cycle=on_cycle, resume=resume, shared=trainings)
+            records = campaign(config, spec.seed, device=device, on_cycle=on_cycle, resume=resume,
+                               shared=trainings if plan.keeps_cycle0(spec) else None)
         except (UsageError, KeyboardInterrupt):
             raise
         except Exception as err:  # noqa: BLE001 - one failed campaign must not stop the study

@@ -144,6 +144,15 @@ def training_runs(study: Study) -> dict[str, int]:
             for phase, n in per_campaign.items() if n}
 
 
+def keeps_cycle0(spec: CampaignSpec) -> bool:
+    """Whether `spec`'s cycle 0 goes through the study's shared trainings (alstudy.training.shared):
+    when it runs its cell's first proposal (Optuna trial 0: the untuned values, the same start for
+    every cell of a paradigm, in tuning, or in evaluation where a cell kept them) or the untuned
+    arm. Another proposal is its cell's own, so no other cell would load it: keeping it would only
+    fill the disk (a ResNet-18 is 45 MB a training)."""
+    return spec.phase == "untuned" or spec.number == 0
+
+
 def shared_cycle0(study: Study) -> tuple[int, int]:
     """(fewest, most) cycle-0 trainings the study loads from another cell instead of running
     (alstudy.training.shared). On a seed, the cells of a (dataset, paradigm) whose strategies

@@ -8,7 +8,10 @@ self-training's teacher at cycle 0 is that same supervised model. A study gives 
 is kept there under a key of everything it depends on, and a campaign about to run one that is
 there loads the weights and the generators' states after it instead. Later cycles train on each
 strategy's own labels, so they are not kept (a model file each would grow the store for nothing);
-the folder is deleted when the study completes. Its rows are the same, number for number, as if it
+the folder is deleted when the study completes. Only campaigns at their cell's first proposal
+(the untuned values: the same for every cell of a paradigm) or in the untuned arm use the folder
+(`alstudy.study.plan.keeps_cycle0`): another proposal is one cell's own, so no cell would load
+it, and keeping it would only fill the disk. Its rows are the same, number for number, as if it
 had trained (tests/training/test_shared.py), except `shared_training` (True) and `seconds_train`,
 which is then the seconds of the training it reuses, so a row's cost stays what that cycle costs.
 

@@ -221,3 +221,28 @@ def test_tune_storage_of_a_folder_with_url_characters_names_that_folder(tmp_path
     for name in ("mix?a", "mix%41#b"):
         folder = str(tmp_path / name)
         assert pyarrow.fs.FileSystem.from_uri(_storage_uri(folder))[1] == folder
+
+
+def test_only_a_cells_first_proposal_and_the_untuned_arm_keep_their_cycle_0(make_study, tmp_path):
+    """A later proposal is one cell's own: its campaign gets no shared trainings (nothing would
+    load them; a large model's would fill the disk). The first proposal, evaluation at it and the
+    untuned arm do."""
+    from alstudy.campaign import run_campaign
+
+    path = make_study(name="keep", strategies=("random", "margin"), trials=2, eval_seeds=(100,),
+                      untuned=True, cycles=1)
+    offered = []   # per campaign: whether the runner gave it the shared trainings
+
+    def campaign(config, seed, **kwargs):
+        offered.append(kwargs["shared"] is not None)
+        return run_campaign(config, seed, **kwargs)
+
+    assert run_study(path, RunOptions(out=str(tmp_path / "out"), local=True, live=False), campaign=campaign) == 0
+    df = pd.read_parquet(tmp_path / "out" / "keep" / "results.parquet")
+    first = df[(df.cycle == 0) & ((df.phase == "untuned") | (df.optuna_trial == 0))]
+    later = df[(df.cycle == 0) & (df.phase == "tune") & (df.optuna_trial == 1)]
+    assert len(later) == 2 and set(later.shared_training) == {"none"}
+    # every first-proposal or untuned cycle 0 was offered the folder, and on each seed one of
+    # the two strategies loaded the other's
+    assert len(offered) == 8 and sum(offered) == len(first.trial.unique()) == 6
+    assert sorted(first.shared_training).count("model") == len(first) // 2
