@@ -160,3 +160,42 @@ def test_the_labeled_batch_gets_at_least_the_weak_view_unless_asked_not_to():
     a, b = run_campaign(fixmatch_config(**base), 0), run_campaign(fixmatch_config(**base, weak_labeled=False), 0)
     assert a[0]["hp.weak_labeled"] is True and b[0]["hp.weak_labeled"] is False
     assert a[0]["hp.augment"] == b[0]["hp.augment"] == 0.0 and a[0]["val_loss"] != b[0]["val_loss"]
+
+
+@pytest.mark.parametrize("method", ["fixmatch", "uda"])
+def test_views_built_ahead_are_one_call_for_k_steps_sliced_in_order(method):
+    """`ahead` = 3: the first step draws and views 3 steps' rows in one call, and the next two
+    steps take the next slices (no draw); the fourth step draws again. `ahead` = 1 draws every
+    step, as before the option existed."""
+    from alstudy.rng import torch_generator
+    from alstudy.training.ssl import make_term
+
+    data = get_dataset("digits")
+    pool = data.x_train[100:]
+
+    def term(ahead):
+        return make_term(method, pool, data=data, options=resolve_options(method, {"mu": 2, "ahead": ahead},
+                                                                          where="t"), batch_size=8)
+
+    def gens():
+        return torch_generator(0, "views"), torch.Generator().manual_seed(1)
+
+    ahead, (gen, host) = term(3), gens()
+    steps = [(ahead.inputs(gen, host), ahead.anchors()) for _ in range(3)]
+    after_three = gen.get_state()
+    one, (gen1, host1) = term(1), gens()
+    strong, anchors = one._views(one.weak if method == "fixmatch" else one.target, one.strong, gen1, host1, 3 * 16)
+    assert torch.equal(after_three, gen1.get_state())                 # one draw for three steps
+    for k, (s, a) in enumerate(steps):
+        assert s.shape[0] == a.shape[0] == 16
+        assert torch.equal(s, strong[16 * k:16 * (k + 1)]) and torch.equal(a, anchors[16 * k:16 * (k + 1)])
+    ahead.inputs(gen, host)
+    assert not torch.equal(after_three, gen.get_state())              # the fourth step draws
+    # ahead 1: each step its own call, the stream of the code before the option
+    plain, (gen2, host2) = term(1), gens()
+    first = plain.inputs(gen2, host2)
+    solo, (gen3, host3) = term(1), gens()
+    assert torch.equal(first, solo._views(solo.weak if method == "fixmatch" else solo.target, solo.strong,
+                                          gen3, host3, 16)[0])
+    with pytest.raises(UsageError, match=r"^t.ahead = 0: must be in \[1"):
+        resolve_options(method, {"ahead": 0}, where="t")

@@ -55,6 +55,7 @@ class UnlabeledTerm:
         self._seen = 0
         self._values: list[torch.Tensor] = []   # each step's unweighted unlabeled loss, 0-dim
         self._anchors: torch.Tensor | None = None   # the last `inputs`' rows without gradient
+        self._ahead: list[tuple[torch.Tensor, torch.Tensor]] = []   # views built for later steps
 
     def steps(self, supervised_steps: int) -> int:
         return ssl_steps(supervised_steps, int(self.x.shape[0]), self.batch_size, self.options)
@@ -103,22 +104,38 @@ class UnlabeledTerm:
         """(rows, ...) float inputs: `rows` unlabeled rows drawn with replacement."""
         return self.to_float(self.x[self._draw(gen)])
 
-    def _draw(self, gen: torch.Generator) -> torch.Tensor:
-        """(rows,) indices of `rows` unlabeled rows drawn with replacement."""
-        return torch.randint(0, int(self.x.shape[0]), (self.rows,), generator=gen, device=self.x.device)
+    def _draw(self, gen: torch.Generator, rows: int | None = None) -> torch.Tensor:
+        """(rows,) indices of `rows` (default `self.rows`) unlabeled rows drawn with replacement."""
+        n = self.rows if rows is None else rows
+        return torch.randint(0, int(self.x.shape[0]), (n,), generator=gen, device=self.x.device)
 
     def _anchored_strong(self, anchor: Callable[..., torch.Tensor], strong: Callable[..., torch.Tensor],
                          gen: torch.Generator, host: torch.Generator) -> torch.Tensor:
         """(rows, ...): the `strong` views (plus cutout for images, side `options["cutout"]`) of
         freshly drawn rows, the gradient pass's inputs of FixMatch and UDA; their `anchor` views
         wait in `anchors()`. The strong view draws from the generators first, so both methods'
-        draws keep their order."""
-        u = self._sample(gen)
+        draws keep their order. With `options["ahead"]` = k > 1, one call every k steps draws
+        and views k steps' rows at once (the same distribution: every draw is per row; the
+        generators' values land in another order) and each step takes the next slice: on digits
+        the ~100 small operations of a view then serve k steps instead of one."""
+        ahead = int(self.options.get("ahead", 1))
+        if ahead <= 1:
+            strong_view, self._anchors = self._views(anchor, strong, gen, host, self.rows)
+            return strong_view
+        if not self._ahead:
+            strong_view, anchors = self._views(anchor, strong, gen, host, self.rows * ahead)
+            self._ahead = list(zip(strong_view.split(self.rows), anchors.split(self.rows)))[::-1]
+        strong_view, self._anchors = self._ahead.pop()
+        return strong_view
+
+    def _views(self, anchor, strong, gen: torch.Generator, host: torch.Generator,
+               rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(strong views, anchor views) of `rows` freshly drawn rows (`_anchored_strong`)."""
+        u = self.to_float(self.x[self._draw(gen, rows)])
         strong_view = strong(u, gen, host=host)
         if strong_view.dim() == 4:
             strong_view = cutout(strong_view, gen, self.options["cutout"])
-        self._anchors = anchor(u, gen, host=host)
-        return strong_view
+        return strong_view, anchor(u, gen, host=host)
 
     def _track(self, value: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         self._values.append(value.detach())
