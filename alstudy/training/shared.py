@@ -95,7 +95,7 @@ class SharedTrainings:
         if not os.path.exists(path):
             return None
         try:
-            return Trained(**torch.load(path, map_location="cpu", weights_only=False))
+            return Trained(**torch.load(path, map_location="cpu", weights_only=True))
         except Exception:  # noqa: BLE001 - a damaged entry is one to compute again
             return None
 
