@@ -121,7 +121,7 @@ def run_campaign(config: CampaignConfig, seed: int, *, device: str = "cpu",
             learner = _new_learner(model, data, lab, needs, seed, cycle) if needs.loss_module else None
             term = _unlabeled_term(config, data, labeled, val)
             # shared: cycle 0 (the same for every strategy), never beside a loss module or an ensemble
-            alone = cycle > 0 or started or learner is not None or needs.ensemble > 1
+            alone = cycle > 0 or started or not needs.plain_training
             parts = None if shared is None or alone else _training_parts(
                 config, model_name, strength, seed=seed, cycle=cycle, labeled=labeled, dev=dev)
             stats, seconds_train, term_columns, loaded = _train(

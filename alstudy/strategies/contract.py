@@ -45,6 +45,12 @@ class Needs:
     pixels: int | None = None      # MC-dropout pixel rows drawn per image (None: every pixel)
     gradient_embedding: bool = False  # BADGE's gradient embedding summed over pixels, (N, C * D)
 
+    @property
+    def plain_training(self) -> bool:
+        """The task model trains alone with its task loss (no loss module, no ensemble): what a
+        cell's cycle-0 training must be to be shared with other cells (alstudy.training.shared)."""
+        return self.loss_module is None and self.ensemble <= 1
+
 
 @dataclass(frozen=True)
 class PoolView:

@@ -79,8 +79,7 @@ def models_per_cycle(name: str, options: Mapping[str, Any]) -> int:
 def trains_plainly(name: str, options: Mapping[str, Any]) -> bool:
     """Whether strategy `name` trains one model with the task loss alone (no loss module, no
     ensemble): what a cell's cycle 0 must do to share it (alstudy.training.shared)."""
-    needs = make_strategy(name, **dict(options)).needs()
-    return not needs.loss_module and needs.ensemble <= 1
+    return make_strategy(name, **dict(options)).needs().plain_training
 
 
 def train_size(dataset: str, root: str | None) -> int | None:

@@ -20,7 +20,6 @@ from alstudy.study.scheduler import Scheduler
 from alstudy.study.store import Store
 from alstudy.study.placement import placement
 from alstudy.training import shared
-from alstudy.training.shared import SharedTrainings
 
 
 def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str = "cpu",
@@ -44,7 +43,7 @@ def run_local(scheduler: Scheduler, store: Store, *, run: int, progress: Progres
 def _run_all(scheduler: Scheduler, store: Store, *, run: int, progress: Progress, device: str,
              campaign: Callable) -> None:
     study, where = scheduler.study, placement(device)
-    trainings = SharedTrainings(store.path(shared.FOLDER))
+    trainings = shared.SharedTrainings(store.path(shared.FOLDER))
     while (spec := scheduler.next()) is not None:
         config = pretraining.attach(plan.campaign_config(study, spec), study, spec, store.root)
         total = config.budget.cycles + 1

@@ -73,7 +73,8 @@ class StudySearcher(Searcher):
         r = self.study.resources
         return {"trial": spec.trial, "seed": spec.seed, "config": config, "cpu": r.cpu, "gpu": r.gpu,
                 "resume": [c.to_dict() for c in resume], "attempt": attempt,
-                "weights": weights if resume else None, "shared": self.store.path(shared.FOLDER) if plan.keeps_cycle0(spec) else None}
+                "weights": weights if resume else None,
+                "shared": self.store.path(shared.FOLDER) if plan.keeps_cycle0(spec) else None}
 
     def record(self, trial_id: str, line: dict[str, Any] | None) -> None:
         """Append a reported cycle to its campaign's log (None: a report with no new cycle)."""

@@ -32,7 +32,6 @@ from alstudy.study.scheduler import Scheduler
 from alstudy.study.schema import load_study
 from alstudy.study.store import Store
 from alstudy.training import shared
-from alstudy.training.shared import SharedTrainings
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def _run(study, store, options: RunOptions, stream: TextIO, campaign: Callable |
                 results, n_rows = write_results(store, study.name, logs)
                 end_run(store, run, logs, status=status, extra=facts)
                 if status == "complete":
-                    SharedTrainings(store.path(shared.FOLDER)).remove()
+                    shared.SharedTrainings(store.path(shared.FOLDER)).remove()
     if n_rows:
         print(f"results: {results} ({n_rows} rows)", file=stream)
         print(render(eval_table(results), order={d: i for i, d in enumerate(study.datasets)},

@@ -12,8 +12,9 @@ the folder is deleted when the study completes. Only campaigns at their cell's f
 (the untuned values: the same for every cell of a paradigm) or in the untuned arm use the folder
 (`alstudy.study.plan.keeps_cycle0`): another proposal is one cell's own, so no cell would load
 it, and keeping it would only fill the disk. Its rows are the same, number for number, as if it
-had trained (tests/training/test_shared.py), except `shared_training` (True) and `seconds_train`,
-which is then the seconds of the training it reuses, so a row's cost stays what that cycle costs.
+had trained (tests/training/test_shared.py), except `shared_training` ("model", or "teacher"
+where self-training loaded only its teacher) and `seconds_train`, which is then the seconds of
+the training it reuses, so a row's cost stays what that cycle costs.
 
 The key (`key`) holds the dataset, model and its options, the init, the whole training recipe,
 the labeled augmentation's strength, the semi-supervised term (its method and resolved options;
@@ -21,8 +22,8 @@ none for a teacher or a supervised arm), the budget (the validation set and pool
 it), the seed, the cycle, the labeled indices in their order, the device type, whether kernels
 are deterministic, and the code's id (a change of the source starts afresh). Never shared: a
 training with a loss module beside it (learning loss), an ensemble's member 0 (its members
-follow its schedule), and a warm-started cycle after the first (it starts from its own last
-weights).
+follow its schedule) (`Needs.plain_training`), and a warm-started cycle 0 that resumes from
+weights.
 
 Campaigns that start the same training at once each run it (the last write wins; on one
 machine both wrote the same). The scheduler hands out a cell's campaigns before the next
@@ -48,6 +49,7 @@ from alstudy.errors import UsageError
 from alstudy.files import write_atomic
 
 FOLDER = "shared"   # in a study's results store
+
 
 @dataclass
 class Trained:
