@@ -114,8 +114,9 @@ def labeled_strength(options: Mapping[str, Any], augment: float) -> float:
 
 _STRONG = (Option("strong", 2.0, "strength of the strong view (images: > 1 adds RandAugment; plus cutout)", 0.0),
            Option("cutout", 0.5, "side of the strong view's cutout square, a fraction of the image", 0.0, 1.0),
-           Option("ahead", 1, "steps whose unlabeled views one batched call builds (1: each step its own; "
-                  "more: fewer, larger calls, the generators' values in another order)", 1, 64))
+           Option("ahead", 10, "steps whose unlabeled views one batched call builds (1: each step its own, "
+                  "the stream before 10 became the default; more: fewer, larger calls, the same "
+                  "distribution with the generators' values in another order)", 1, 64))
 _VIEW = Option("view", 1.0, "augmentation strength of the unlabeled views", 0.0)
 
 @dataclass(frozen=True)

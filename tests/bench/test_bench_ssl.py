@@ -17,7 +17,7 @@ def test_smoke_ssl_section_times_every_method_against_supervised(tmp_path, capsy
     rows = section["rows"]
     assert {(r["dataset"], r["method"]) for r in rows} == {
         (d, m) for d in ("digits", "mnist1d", "mnist5k")
-        for m in ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label", "fixmatch ahead")}
+        for m in ("supervised", "fixmatch", "uda", "mean_teacher", "pseudo_label", "fixmatch ahead 1")}
     for r in rows:
         assert r["ms_per_step"] > 0 and r["floor_ms"] > 0
         assert r["x_floor"] == pytest.approx(r["ms_per_step"] / r["floor_ms"])
