@@ -131,7 +131,8 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
     settings = settings or Settings()
     validate(frame)
     across = paradigm_analysis(frame, level=settings.level) if has_paradigms(frame) else None
-    claims = (mittal_claims(across.aubc, frame.loc[frame["phase"] == EVAL_PHASE], margin=settings.margin)
+    claims = (mittal_claims(across.aubc, frame.loc[frame["phase"] == EVAL_PHASE], margin=settings.margin,
+                            adaptive=settings.rounds is not None)
               if across is not None else pd.DataFrame())
     # verdicts keep the paradigm as its own level (summary.json: paradigm -> dataset -> strategy)
     table = verdicts.verdicts(verdicts.campaign_aubc(frame), margin=settings.margin, alpha=settings.alpha,

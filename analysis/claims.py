@@ -18,11 +18,21 @@ better than the random baseline". Per dataset, on test AUBC paired by seed:
 * `augmentation_moves_gains`: per strategy, its gain over random with augmentation minus its
   gain without (the two supervised paradigms with the least and the most `hp.augment`).
 
-AUBC is of each dataset's metric (accuracy or mIoU). Each comparison is the anytime-valid confidence sequence of `alstudy.sequential` (Wang & Ramdas
-2023) on the paired differences over the seeds both arms ran: it stays valid though an adaptive
-evaluation chose how many seeds each cell got. α is split over every comparison of this table
-(Bonferroni), so "decided" is a claim about the whole table at 95 %. Decisions: `better` /
-`worse` (0 excluded), `equivalent` (inside ±margin), `undecided` (more seeds needed).
+AUBC is of each dataset's metric (accuracy or mIoU). Each comparison is an interval for the mean
+of the paired differences over the seeds both arms ran (`interval` says which):
+
+* `sequence`, after an adaptive evaluation: the anytime-valid confidence sequence of
+  `alstudy.sequential` (Wang & Ramdas 2023), which stays valid though the evaluation chose how
+  many seeds each cell got;
+* `t`, after a fixed evaluation (its seeds set in advance, no `max_seeds`): the Student-t
+  interval, as the verdicts' tables use. Nothing chose the number of seeds from the data, so the
+  sequence's price for optional stopping buys nothing: at 3 seeds and the α of a 10-row table it
+  is the whole line, where the t interval can settle a lift of a few points.
+
+α is split over every comparison of this table (Bonferroni), so "decided" is a claim about the
+whole table at 95 %. Decisions (`alstudy.sequential.decisions`, one rule for both): `better` /
+`worse` (0 excluded), `equivalent` (inside ±margin), `undecided` (more seeds needed). Both
+intervals assume Gaussian differences.
 """
 
 from __future__ import annotations
@@ -30,17 +40,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from alstudy.sequential import ALPHA, BASELINE, decide
+from alstudy.sequential import ALPHA, BASELINE, DECISIONS, decide, decisions
 from analysis.load import dataset_metrics
+from analysis.stats import paired_summary
 
-COLUMNS = ["claim", "dataset", "paradigm", "versus", "strategy", "mean", "low", "high", "n", "decision"]
+COLUMNS = ["claim", "dataset", "paradigm", "versus", "strategy", "mean", "low", "high", "n", "decision",
+           "interval"]
 
 
-def mittal_claims(aubc: pd.DataFrame, rows: pd.DataFrame, *, margin: float) -> pd.DataFrame:
+def mittal_claims(aubc: pd.DataFrame, rows: pd.DataFrame, *, margin: float, adaptive: bool = True) -> pd.DataFrame:
     """One row per comparison (COLUMNS) from per-campaign test AUBCs (`ParadigmStats.aubc`:
     paradigm, dataset, strategy, seed, aubc) and the evaluation rows (for each paradigm's
     `method` and `hp.augment`). A claim whose arms the study lacks has no rows (no
-    semi-supervised paradigm: no `ssl_lifts`); a comparison with fewer than 2 common seeds none."""
+    semi-supervised paradigm: no `ssl_lifts`); a comparison with fewer than 2 common seeds none.
+    `adaptive`: the evaluation chose its seeds as it went (confidence sequences); False for a
+    fixed one (Student-t intervals)."""
     method = rows.groupby("paradigm")["method"].first().astype(str).to_dict() if "method" in rows else {}
     augment = (rows.groupby("paradigm")["hp.augment"].mean().to_dict() if "hp.augment" in rows else {})
     ssl = sorted(p for p, m in method.items() if m != "supervised")
@@ -81,9 +95,15 @@ def mittal_claims(aubc: pd.DataFrame, rows: pd.DataFrame, *, margin: float) -> p
             continue
         v = both.to_numpy()
         diffs = v[:, 0] - v[:, 1] if v.shape[1] == 2 else (v[:, 0] - v[:, 1]) - (v[:, 2] - v[:, 3])
-        seq = decide(diffs, margin=margin, alpha=alpha, rounds=[len(diffs)])
-        out.append((claim, dataset, paradigm, versus, strategy, float(np.mean(diffs)), seq.low, seq.high,
-                    len(diffs), seq.decision))
+        if adaptive:
+            seq = decide(diffs, margin=margin, alpha=alpha, rounds=[len(diffs)])
+            low, high, decision = seq.low, seq.high, seq.decision
+        else:
+            t = paired_summary(diffs, level=1 - alpha)
+            low, high = t["ci_low"], t["ci_high"]
+            decision = DECISIONS[int(decisions(np.array(low), np.array(high), margin))]
+        out.append((claim, dataset, paradigm, versus, strategy, float(np.mean(diffs)), low, high,
+                    len(diffs), decision, "sequence" if adaptive else "t"))
     return pd.DataFrame(out, columns=COLUMNS)
 
 
@@ -110,9 +130,12 @@ def claims_section(claims: pd.DataFrame, *, margin: float, metric: str = "accura
     (`metric`: what the AUBC's points are points of, in words)."""
     if claims.empty:
         return []
+    kind = ("anytime-valid 95 % confidence sequences (the evaluation chose its seeds as it went)"
+            if (claims["interval"] == "sequence").all() else
+            "Student-t 95 % intervals (the evaluation's seeds were fixed in advance)")
     md = ["## Mittal et al. 2019's claims on this data", "",
-          f"Test AUBC points ({metric}) paired by seed; anytime-valid 95 % confidence sequences (Bonferroni over the "
-          f"{len(claims)} comparisons of this section, `claims.csv`), equivalence margin ±{100 * margin:g} points. "
+          f"Test AUBC points ({metric}) paired by seed; {kind}, Bonferroni over the "
+          f"{len(claims)} comparisons of this section (`claims.csv`), equivalence margin ±{100 * margin:g} points. "
           "*Decided* means the interval settles it; *open* means more seeds are needed.", ""]
     for dataset, group in claims.groupby("dataset", sort=True):
         md.append(f"**{dataset}**")

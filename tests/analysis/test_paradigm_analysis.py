@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -98,10 +99,12 @@ def test_the_closing_table_of_alstudy_run_ranks_within_each_paradigm(tmp_path):
 def test_mittal_claims_are_decided_where_the_data_settle_them(tmp_path):
     """fixmatch lifts random by 8 points, beats every plain cell, and blurs the strategies to
     within the margin; in plain, margin beats random by 2 points (more than the 1-point margin)."""
-    from alstudy.sequential import decide
-    from analysis.claims import mittal_claims
+    import scipy.stats
 
+    from alstudy.sequential import decide
     from analysis.analyze import Settings
+    from analysis.claims import mittal_claims
+    from analysis.verdicts import Rounds
 
     frame = two_paradigms(eval_seeds=tuple(range(100, 112)))   # 4 seeds leave every interval open
     a = analyze(frame, settings=Settings(n_boot=50))
@@ -113,14 +116,26 @@ def test_mittal_claims_are_decided_where_the_data_settle_them(tmp_path):
     assert inside.xs("fixmatch", level="paradigm")["decision"].eq("equivalent").all()
     assert inside.loc[("digits", "plain", "plain", "margin"), "decision"] == "better"
     assert inside.loc[("digits", "plain", "plain", "margin"), "low"] > 0.01
-    # each row is the confidence sequence of its paired differences at alpha / (rows of the table)
+    # a fixed evaluation (seeds set in advance): each row is the Student-t interval of its paired
+    # differences at alpha / (rows of the table), computed here by hand
     per = a.paradigms.aubc.set_index(["paradigm", "dataset", "strategy", "seed"])["aubc"]
-    diffs = (per.loc[("fixmatch", "wine", "random")] - per.loc[("plain", "wine", "margin")]).sort_index()
-    seq = decide(diffs.to_numpy(), margin=0.01, alpha=0.05 / len(a.claims), rounds=[len(diffs)])
+    diffs = (per.loc[("fixmatch", "wine", "random")] - per.loc[("plain", "wine", "margin")]).sort_index().to_numpy()
+    n, alpha = len(diffs), 0.05 / len(a.claims)
+    half = scipy.stats.t.ppf(1 - alpha / 2, n - 1) * diffs.std(ddof=1) / np.sqrt(n)
     row = c.loc[("random_ssl_beats_all", "wine", "fixmatch", "plain", "margin")]
-    assert (row["low"], row["high"], row["n"]) == pytest.approx((seq.low, seq.high, len(diffs)))
+    assert (row["low"], row["high"], row["n"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half, n))
+    assert set(a.claims["interval"]) == {"t"}
+    # an adaptive evaluation (the same seeds, run in rounds of 3): the confidence sequence instead,
+    # wider, since it also covers every look the evaluation could have stopped at
+    adaptive = analyze(frame, settings=Settings(n_boot=50, rounds=Rounds(tuple(range(100, 112)), 3)))
+    seq = decide(diffs, margin=0.01, alpha=alpha, rounds=[n])
+    row = adaptive.claims.set_index(["claim", "dataset", "paradigm", "versus", "strategy"]).loc[
+        ("random_ssl_beats_all", "wine", "fixmatch", "plain", "margin")]
+    assert (row["low"], row["high"], row["interval"]) == pytest.approx((seq.low, seq.high, "sequence"))
+    assert seq.high - seq.low > 2 * half
     text = write_report(a, tmp_path).read_text()
     assert "## Mittal et al. 2019's claims on this data" in text
+    assert "Student-t 95 % intervals (the evaluation's seeds were fixed in advance)" in text
     assert "*Random with fixmatch beats every strategy without SSL*: better than 3 of 3" in text
     assert "*Strategies barely beat random* in fixmatch" in text and "decided: yes" in text
     assert (tmp_path / "claims.csv").exists()
