@@ -117,9 +117,9 @@ def labeled_strength(options: Mapping[str, Any], augment: float) -> float:
 def _strong(ahead: int) -> tuple[Option, ...]:
     """The strong view's options, with `ahead`'s default. FixMatch's is 10: on MNIST-1D at 100
     labels, ahead 10 against 1 over seeds 0-13 moved FixMatch by +0.2 points (p 0.52), and on
-    digits its step fell from 2.3x to 1.6-1.7x its floor (bench `ssl`). UDA keeps 1: the same
-    runs moved it by -1.4 points (p 0.09; lower on 11 of 14 seeds, two of them by 7-9 points),
-    not clear of noise, but no reason to change its stream either."""
+    digits its step fell from 2.3x to 1.52-1.54x its floor (bench `ssl`, nearly idle). UDA keeps
+    1: the same runs moved it by -1.4 points (p 0.09; lower on 11 of 14 seeds, two of them by
+    7-9 points), not clear of noise, but no reason to change its stream either."""
     return (Option("strong", 2.0, "strength of the strong view (images: > 1 adds RandAugment; plus cutout)", 0.0),
             Option("cutout", 0.5, "side of the strong view's cutout square, a fraction of the image", 0.0, 1.0),
             Option("ahead", ahead, "steps whose unlabeled views one batched call builds (1: each step its "
