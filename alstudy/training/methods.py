@@ -207,7 +207,9 @@ METHODS: dict[str, Method] = {
     "self_training": Method(
         (Option("threshold", 0.0, "confidence a teacher's pixel needs to become a pseudo-label (0: every "
                 "pixel, as ST)", 0.0, 1.0),
-         *_ssl(mu=1), _STRONG[0]),
+         *_ssl(mu=1), _STRONG[0],
+         Option("student_fraction", 1.0, "the student's steps as a share of the count `steps` gives (never "
+                "fewer than the teacher's; 1: as many steps again, as ST)", 0.01, 4.0)),
         "self-training (Yang et al. 2022, ST; segmentation only): a teacher trained on the labels "
         "pseudo-labels the pool once, the student trains on both with strong views and CutMix",
         _seg_self_training),

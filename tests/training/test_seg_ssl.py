@@ -279,6 +279,24 @@ def test_self_training_trains_the_supervised_teacher_first_then_the_student():
     assert torch.equal(term.pseudo.long(), teacher_labels)              # threshold 0: every pixel
 
 
+def test_self_training_student_fraction_shortens_the_student_only():
+    """student_fraction 0.5 of 6 steps: the teacher trains its 5, the student 3; the student's
+    schedule spans those 3 (bind sees total 3); 1.0 keeps ST's count."""
+    data = _tiny_data()
+    x, y = _scenes(16)
+    train = TrainConfig(stop="fixed", epochs=1, min_steps=5, batch_size=4)
+    for fraction, student in ((0.5, 3), (1.0, 6), (0.01, 1)):
+        term = make_term("self_training", x, data=data, batch_size=4,
+                         options=_options("self_training", steps=6, student_fraction=fraction))
+        seen = {}
+        bind = term.bind
+        term.bind = lambda m, total, bind=bind: (seen.update(total=total), bind(m, total=total))
+        torch.manual_seed(0)
+        stats = fit(TinySeg(), x[:4], y[:4], gen=torch.Generator().manual_seed(0), unlabeled=term, train=train,
+                    to_float=data.to_float, augment=_shift, mix_rng=np.random.default_rng(0), task=task_for(data))
+        assert (seen["total"], stats.steps) == (student, 5 + student)
+
+
 def test_self_training_is_refused_on_classification_in_one_line():
     with pytest.raises(UsageError, match="self_training.*segmentation only") as err:
         check_task("self_training", "classification", "paradigms.st.method")
