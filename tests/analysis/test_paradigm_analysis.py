@@ -136,6 +136,8 @@ def test_mittal_claims_are_decided_where_the_data_settle_them(tmp_path):
     text = write_report(a, tmp_path).read_text()
     assert "## Mittal et al. 2019's claims on this data" in text
     assert "Student-t 95 % intervals (the evaluation's seeds were fixed in advance)" in text
+    adaptive_text = write_report(adaptive, tmp_path / "adaptive").read_text()
+    assert "anytime-valid 95 % confidence sequences (the evaluation chose its seeds as it went)" in adaptive_text
     assert "*Random with fixmatch beats every strategy without SSL*: better than 3 of 3" in text
     assert "*Strategies barely beat random* in fixmatch" in text and "decided: yes" in text
     assert (tmp_path / "claims.csv").exists()
