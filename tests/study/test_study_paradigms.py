@@ -148,5 +148,5 @@ def test_the_shipped_paradigms_study_validates():
     assert [p.name for p in study.paradigms] == ["supervised_plain", "supervised_aug", "fixmatch"]
     assert {"digits", "mnist1d"} == set(study.datasets)
     assert [p.name for p in plan.cell_space(study, "fixmatch")] == ["lr", "weight_decay", "threshold"]
-    # FixMatch at strength (its defaults, no step cap), seeds spent adaptively up to 30
-    assert dict(study.paradigms[2].options) == {} and study.evaluation.max_seeds == 30
+    # FixMatch at strength (its defaults, no step cap), seeds spent adaptively up to 60
+    assert dict(study.paradigms[2].options) == {} and study.evaluation.max_seeds == 60
