@@ -101,8 +101,9 @@ def test_a_tiny_segmentation_study_runs_and_reports_in_miou(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("change, key", [
-    (('method = "self_training"', 'method = "uda"'), "paradigms.self_training.method"),
-    (("batch_size = 16", "batch_size = 16\nmixup = 0.2"), "train.mixup"),
+    (('method = "self_training", augment = 1.0, student_fraction = 0.25', 'method = "uda", augment = 1.0'),
+     "paradigms.self_training.method"),
+    (("batch_size = 4", "batch_size = 4\nmixup = 0.2"), "train.mixup"),
 ])
 def test_validate_refuses_what_segmentation_cannot_train_with(tmp_path, capsys, change, key):
     """A method without a per-pixel term, or mixup, on a segmentation dataset: one line, exit 2,
