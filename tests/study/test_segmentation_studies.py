@@ -28,6 +28,21 @@ def test_the_segmentation_study_validates(capsys):
     assert "objective: validation AUBC of mIoU" in out
 
 
+def test_the_full_recipe_segmentation_study_is_the_same_study_trained_longer(capsys):
+    """segmentation_full.toml asks the 45-minute study's question with the same cells, tuning and
+    seeds; only the training (the dataset's full recipe, ST's whole student) differs."""
+    outs = {}
+    for name in ("segmentation", "segmentation_full"):
+        assert main(["validate", os.path.join(STUDIES, f"{name}.toml")]) == 0, capsys.readouterr().err
+        outs[name] = capsys.readouterr().out.splitlines()
+    quick, full = outs["segmentation"], outs["segmentation_full"]
+    assert "    fixed: optimizer=adamw, epochs=40, min_steps=3200, batch_size=16, dropout=0.1" in full
+    assert "    fixed: optimizer=adamw, epochs=40, min_steps=2400, batch_size=4, dropout=0.1" in quick
+    differ = [(a, b) for a, b in zip(quick, full) if a != b]
+    assert len(quick) == len(full) and len(differ) == 3, differ   # the name, the [train] line, ST's fixed values
+    assert "student_fraction=0.25" in differ[1][0] and "student_fraction" not in differ[1][1]
+
+
 def test_the_cityscapes_study_validates_on_full_size_folders(tmp_path, capsys):
     import torch
     import torchvision
