@@ -39,7 +39,7 @@ def test_the_full_recipe_segmentation_study_is_the_same_study_trained_longer(cap
     assert "    fixed: optimizer=adamw, epochs=40, min_steps=3200, batch_size=16, dropout=0.1" in full
     assert "    fixed: optimizer=adamw, epochs=40, min_steps=2400, batch_size=4, dropout=0.1" in quick
     differ = [(a, b) for a, b in zip(quick, full) if a != b]
-    assert len(quick) == len(full) and len(differ) == 3, differ   # the name, the [train] line, ST's fixed values
+    assert len(quick) == len(full) and len(differ) == 3, differ   # the name, ST's fixed values, the [train] line
     assert "student_fraction=0.25" in differ[1][0] and "student_fraction" not in differ[1][1]
 
 
