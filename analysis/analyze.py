@@ -9,6 +9,7 @@ import pandas as pd
 
 from analysis import cd, curves, gain, penalty, pooled, ranks, regimes, stability, tuning, verdicts
 from analysis.claims import mittal_claims
+from analysis.health import unlearned_classes
 from analysis.load import (BASELINE, EVAL_PHASE, arms, dataset_metrics, drop_incomplete, metric_legend, metric_words,
                            phase_rows, validate)
 from analysis.paradigms import ParadigmStats, fold_paradigms, has_paradigms, paradigm_analysis
@@ -72,6 +73,7 @@ class Analysis:
     paradigms: ParadigmStats | None = None  # across paradigms (studies with more than one)
     claims: pd.DataFrame = field(default_factory=pd.DataFrame)  # Mittal et al.'s claims, decided or open
     metrics: dict[str, str] = field(default_factory=dict)  # dataset -> its metric ("acc", "miou")
+    unlearned: pd.DataFrame = field(default_factory=pd.DataFrame)  # per cell: rows that left a class unlearned
 
     @property
     def metric(self) -> str:
@@ -187,6 +189,7 @@ def analyze(frame: pd.DataFrame, *, settings: Settings | None = None, study: str
         paradigms=across,
         claims=claims,
         metrics=metrics,
+        unlearned=unlearned_classes(frame),
     )
 
 

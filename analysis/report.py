@@ -11,6 +11,7 @@ import pandas as pd
 from analysis import figures
 from analysis.analyze import Analysis, has_baseline, n_seeds, stability_warning
 from analysis.claims import claims_section
+from analysis.health import health_lines
 from analysis.load import BASELINE
 from analysis.markdown import fmt_value as _fmt
 from analysis.markdown import markdown_table
@@ -111,6 +112,8 @@ def write_tables(a: Analysis, out: Path) -> dict[str, Path]:
         tables["claims"] = a.claims
     if len(a.tuned_vs_untuned):
         tables["tuned_vs_untuned"] = a.tuned_vs_untuned
+    if len(a.unlearned):
+        tables["unlearned_classes"] = a.unlearned
     paths = {}
     for name, table in tables.items():
         keep_index = not isinstance(table.index, pd.RangeIndex)
@@ -124,7 +127,7 @@ def render_markdown(a: Analysis, figure_paths: dict[str, Path], out: Path) -> st
     lo, hi = n_seeds(a)
     strategies = list(a.mean_ranks.index) + sorted(set(main.rows["strategy"]) - set(a.mean_ranks.index))
     budget = main.rows.groupby("dataset")["n_labeled"].agg(["min", "max", "nunique"])
-    md = [f"# Active-learning study report: {a.study}", ""]
+    md = [f"# Active-learning study report: {a.study}", "", *health_lines(a.unlearned)]
     if a.paradigms is not None:   # the paradigm axis answers first: it may matter more than the strategy
         from analysis.paradigm_report import paradigm_section, write_paradigm_figure
 

@@ -122,3 +122,32 @@ def test_on_segmentation_random_with_ssl_is_held_against_every_cell_with_and_wit
     # classification keeps Mittal et al.'s classification claim: the supervised cells only
     acc = analyze(frame, settings=FAST)
     assert set(acc.claims.loc[acc.claims["claim"] == "random_ssl_beats_all", "versus"]) == {"plain"}
+
+
+def test_a_report_counts_the_trainings_that_left_a_class_unlearned(tmp_path):
+    """A segmentation row whose per-class test IoU has a class below 0.05 is a training that failed
+    whatever its labels: the report says how many evaluation rows did, per cell in a CSV, and says
+    nothing when every class was learned. Tuning rows and classes in neither truth nor prediction
+    (NaN) are not judged; 0.05 itself is learned."""
+    frame = as_segmentation(make_results(datasets=("mnist5k_seg",), strategies=STRATEGIES, untuned=False))
+    learned = [0.99] + [0.4] * 10
+    iou = pd.Series([list(learned) for _ in range(len(frame))], index=frame.index, dtype=object)
+    ev = frame.index[(frame["phase"] == "eval") & (frame["strategy"] == "entropy")]
+    iou[ev[0]] = [0.99, 0.01] + [0.4] * 9                         # one digit unlearned: 10 of 11 learned
+    iou[ev[1]] = [0.99, 0.0, 0.049, float("nan")] + [0.4] * 7    # two, one class not scored: 8 of 10
+    iou[frame.index[(frame["phase"] == "tune") & (frame["strategy"] == "entropy")][0]] = [0.0] * 11
+    iou[frame.index[(frame["phase"] == "eval") & (frame["strategy"] == "margin")][0]] = [0.99, 0.05] + [0.4] * 9
+    a = analyze(frame.assign(test_iou=iou), settings=FAST)
+    table = a.unlearned.set_index("strategy")
+    n_eval = int((frame["phase"] == "eval").sum())
+    assert int(table["rows"].sum()) == n_eval
+    assert table.loc["entropy", ["rows_unlearned", "classes_unlearned", "fewest_learned", "classes"]].tolist() == [2, 3, 8, 11]
+    assert table.loc[["margin", "random"], "rows_unlearned"].tolist() == [0, 0]
+    text = write_report(a, tmp_path / "r").read_text()
+    assert text.splitlines()[2].startswith(f"**Unlearned classes:** 2 of {n_eval} evaluation rows left a class "
+                                           "at test IoU below 0.05 (3 classes in all; most in mnist5k_seg / entropy")
+    assert pd.read_csv(tmp_path / "r" / "unlearned_classes.csv").shape[0] == len(STRATEGIES)
+    # every class learned: no paragraph; classification rows: no table
+    clean = write_report(analyze(frame.assign(test_iou=[list(learned)] * len(frame)), settings=FAST), tmp_path / "c")
+    assert "Unlearned" not in clean.read_text()
+    assert analyze(make_results(datasets=("digits",), strategies=STRATEGIES, untuned=False), settings=FAST).unlearned.empty
