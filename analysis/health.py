@@ -12,7 +12,6 @@ so a gain or a loss that is a failed training's shows as one. Rows without `test
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -25,19 +24,11 @@ FLOOR = 0.05   # below it a class counts as unlearned: a floor, not a natural ga
 
 
 def class_scores(value: Any) -> list[float] | None:
-    """The per-class IoU of one row as floats: from a list or array (parquet) or its JSON text
-    (CSV); None when the row has none."""
+    """The per-class IoU of one row (a list or array, as results.parquet holds it) as floats;
+    None when the row has none (a classification row in a mixed study)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    try:
-        return [float(v) for v in value]
-    except (TypeError, ValueError):
-        return None
+    return [float(v) for v in value]
 
 
 def unlearned_classes(frame: pd.DataFrame, *, floor: float = FLOOR, phase: str = EVAL_PHASE) -> pd.DataFrame:
